@@ -1,0 +1,10 @@
+//! ece-server: a self-hosted server for the identity plane of the Elastic Cloud Enterprise API.
+//!
+//! See ARCHITECTURE.md for the bird's-eye view and the code map.
+
+pub mod crypto;
+pub mod duration;
+pub mod error;
+pub mod model;
+pub mod rbac;
+pub mod store;

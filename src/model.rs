@@ -1,0 +1,194 @@
+//! Domain records (what the store keeps) and the wire types of the official ECE definitions.
+//!
+//! Records carry timestamps as UTC `DateTime`s; wire types serialise them as RFC 3339 with
+//! milliseconds and a `Z`, the `date-time` format the swagger declares. Field names of wire types
+//! follow `ece-identity-swagger.json` exactly; optional fields are omitted rather than sent as `null`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+pub type Timestamp = DateTime<Utc>;
+
+/// Serialises a timestamp the way the official API does (`2024-01-02T03:04:05.678Z`).
+pub fn ts<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn ts_opt<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => ts(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+pub fn fmt_ts(t: &Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+/// The installation's single account. `trust` is the stored `AccountTrustSettings` object
+/// (additional properties are allowed by the spec, so it is kept as JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    pub id: String,
+    pub trust: Value,
+    /// Optimistic-concurrency version, bumped by every write.
+    pub version: i64,
+}
+
+/// A native user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub user_name: String,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    /// Argon2id PHC string. Never leaves the server.
+    pub password_hash: String,
+    /// Platform roles (`ece_platform_admin`, ...).
+    pub roles: Vec<String>,
+    /// Role assignments beyond platform roles (deployment scope), as the `RoleAssignments` JSON.
+    pub role_assignments: Value,
+    pub enabled: bool,
+    pub builtin: bool,
+    pub created_at: Timestamp,
+    pub created_by: Option<String>,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<String>,
+    pub first_login_at: Option<Timestamp>,
+    pub last_login_at: Option<Timestamp>,
+    /// Optimistic-concurrency version, bumped by every write.
+    pub version: i64,
+}
+
+/// An API key's stored form: only the SHA-256 of the secret is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub user_name: String,
+    pub description: String,
+    pub key_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    /// `RoleAssignments` the key was restricted to, if any (`None`: the owner's roles).
+    pub role_assignments: Option<Value>,
+}
+
+/// A login session: a chain of bearer tokens issued by `_login` and `_refresh`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_name: String,
+    pub created_at: Timestamp,
+    /// Sliding expiry, pushed forward by every refresh.
+    pub idle_expires_at: Timestamp,
+    /// Hard end of the session, whatever the refreshes.
+    pub absolute_expires_at: Timestamp,
+    pub revoked: bool,
+}
+
+impl SessionRecord {
+    /// When the session ends if nothing else happens.
+    pub fn expires_at(&self) -> Timestamp {
+        self.idle_expires_at.min(self.absolute_expires_at)
+    }
+}
+
+/// One bearer token of a session, as returned by a token lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub token_hash: String,
+    pub session_id: String,
+    /// `None` while the token is the session's current one; once replaced by a refresh, the end
+    /// of its grace period.
+    pub valid_until: Option<Timestamp>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire types (definitions of the official swagger)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+pub struct AccountResponse {
+    pub id: String,
+    pub trust: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub token: String,
+    #[serde(serialize_with = "ts")]
+    pub session_expiration_time: Timestamp,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub login_state: Option<LoginState>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct LoginState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthenticationInfo {
+    pub has_elevated_permissions: bool,
+    pub refresh_token_url: String,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ts_opt")]
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AvailableAuthenticationMethods {
+    pub password: bool,
+    pub saml: bool,
+    pub openid: bool,
+    pub sso_methods: Vec<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiKeyResponse {
+    pub id: String,
+    pub user_id: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(serialize_with = "ts")]
+    pub creation_date: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ts_opt")]
+    pub expiration_date: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_assignments: Option<Value>,
+}
+
+impl ApiKeyResponse {
+    /// Metadata only: the secret is never stored, so it can never be listed.
+    pub fn from_record(k: &ApiKeyRecord) -> Self {
+        ApiKeyResponse {
+            id: k.id.clone(),
+            user_id: k.user_name.clone(),
+            description: k.description.clone(),
+            key: None,
+            creation_date: k.created_at,
+            expiration_date: k.expires_at,
+            role_assignments: k.role_assignments.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiKeysResponse {
+    pub keys: Vec<ApiKeyResponse>,
+}
+
+/// `{}`: the spec's `EmptyResponse`.
+#[derive(Debug, Serialize)]
+pub struct EmptyResponse {}

@@ -1,0 +1,241 @@
+//! The storage contract every backend implements, and the choice of backend from a URL.
+//!
+//! Handlers speak only to `dyn Store`. Each backend (SQLite embedded, PostgreSQL shared) lives in
+//! its own module with its own `migrations/<backend>/` folder embedded in the binary.
+//!
+//! Invariants every implementation keeps (the store-contract tests check them on each backend):
+//! - Writes that must not lose updates use optimistic concurrency: `*_cas` methods write only when
+//!   the stored `version` still equals the one the caller read, and bump it.
+//! - Secrets never reach the store: tokens and API keys arrive as SHA-256 hex digests, passwords as
+//!   Argon2id PHC strings.
+//! - Deleting a user removes their sessions and API keys in the same transaction.
+//! - `refresh_session` is atomic: one current token per session, the replaced ones get a grace
+//!   deadline, concurrent refreshes serialise on the session row.
+
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::model::{
+    AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord,
+};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key already exists (e.g. a user name).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached (connection refused, pool timeout, ...). Mapped to 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The schema in the database is newer than this binary knows.
+    #[error("{0}")]
+    SchemaTooNew(String),
+    /// Anything else: a bug or corrupt data. Mapped to 500, logged.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a successful refresh produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    /// The new token was stored; the session now expires at `session.expires_at()`.
+    Refreshed(SessionRecord),
+    /// The presented token is not valid any more (unknown, expired, revoked, past its grace).
+    Invalid,
+}
+
+/// The outcome of creating an API key under a per-user limit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertKeyOutcome {
+    Inserted,
+    LimitReached,
+    UserNotFound,
+}
+
+/// A bearer token with its session and user, as one lookup returns them.
+#[derive(Debug, Clone)]
+pub struct TokenLookup {
+    pub token: TokenRecord,
+    pub session: SessionRecord,
+    pub user: UserRecord,
+}
+
+/// An API key with its owner.
+#[derive(Debug, Clone)]
+pub struct KeyLookup {
+    pub key: ApiKeyRecord,
+    pub user: UserRecord,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- account -------------------------------------------------------------------------
+    async fn get_account(&self) -> StoreResult<Option<AccountRecord>>;
+    /// Creates the account unless one exists; returns the stored one either way.
+    async fn init_account(&self, id: &str, trust: &Value) -> StoreResult<AccountRecord>;
+    /// Replaces `trust` if the version still matches. `Ok(None)`: somebody else wrote first.
+    async fn update_account_cas(
+        &self,
+        trust: &Value,
+        expected_version: i64,
+    ) -> StoreResult<Option<AccountRecord>>;
+
+    // --- users ---------------------------------------------------------------------------
+    /// Fails with `Conflict` when the name is taken.
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn get_user(&self, user_name: &str) -> StoreResult<Option<UserRecord>>;
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// Writes every field of `user` if its stored version is still `user.version`; bumps it.
+    /// When `end_sessions` is set, the user's sessions are revoked in the same transaction,
+    /// except `keep_session` (the caller's own, on a self-service password change).
+    async fn update_user_cas(
+        &self,
+        user: &UserRecord,
+        end_sessions: bool,
+        keep_session: Option<&str>,
+    ) -> StoreResult<Option<UserRecord>>;
+    /// Deletes the user with their sessions and keys. `false` if there was no such user.
+    async fn delete_user(&self, user_name: &str) -> StoreResult<bool>;
+    /// Stamps `last_login_at` (and `first_login_at` the first time) without touching `version`.
+    async fn record_login(&self, user_name: &str, at: Timestamp) -> StoreResult<()>;
+
+    // --- sessions ------------------------------------------------------------------------
+    /// Stores a new session with its first token.
+    async fn create_session(&self, session: &SessionRecord, token_hash: &str) -> StoreResult<()>;
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>>;
+    /// Replaces the session's current token by `new_token_hash`. Tokens replaced now keep working
+    /// until `grace_until`. The session's idle expiry becomes `idle_expires_at` (capped by the
+    /// absolute expiry). Checks validity of `old_token_hash` at `now` inside the transaction.
+    async fn refresh_session(
+        &self,
+        old_token_hash: &str,
+        new_token_hash: &str,
+        now: Timestamp,
+        grace_until: Timestamp,
+        idle_expires_at: Timestamp,
+    ) -> StoreResult<RefreshOutcome>;
+    /// Ends a session: all its tokens stop working at once.
+    async fn revoke_session(&self, session_id: &str) -> StoreResult<()>;
+    /// Ends all sessions of a user, except `keep`.
+    async fn revoke_user_sessions(&self, user_name: &str, keep: Option<&str>) -> StoreResult<u64>;
+    /// Removes sessions that ended before `before` (housekeeping).
+    async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;
+
+    // --- API keys ------------------------------------------------------------------------
+    /// Inserts the key unless the owner already has `max_active` unexpired keys at `now`.
+    async fn insert_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        max_active: u32,
+        now: Timestamp,
+    ) -> StoreResult<InsertKeyOutcome>;
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>>;
+    /// Keys of one user (`Some`) or of everybody (`None`), oldest first.
+    async fn list_api_keys(&self, user_name: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn get_api_key(&self, user_name: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Deletes the listed keys of `user_name`; returns how many existed.
+    async fn delete_api_keys(&self, user_name: &str, ids: &[String]) -> StoreResult<u64>;
+    /// Deletes every key of `user_name`.
+    async fn delete_all_api_keys(&self, user_name: &str) -> StoreResult<u64>;
+}
+
+/// Whether a bearer token of `session` authenticates at `now`: the session is neither revoked nor
+/// expired, and the token is current or still inside its post-refresh grace period.
+pub fn token_usable(token: &TokenRecord, session: &SessionRecord, now: Timestamp) -> bool {
+    !session.revoked
+        && now < session.expires_at()
+        && token.valid_until.is_none_or(|until| now < until)
+}
+
+/// Opens the store a URL names: `sqlite://path` or `postgres://...`. Runs pending migrations
+/// when `migrate` is set; otherwise only checks the schema is not newer than this binary.
+pub async fn open(url: &str, opts: &StoreOptions) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::connect(url, opts).await
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, opts).await?))
+    } else {
+        anyhow::bail!(
+            "unsupported database URL (expected sqlite://PATH or postgres://...): {}",
+            redact(url)
+        )
+    }
+}
+
+/// Connection settings shared by the backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Apply pending migrations on open.
+    pub migrate: bool,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing with 503.
+    pub acquire_timeout: std::time::Duration,
+    /// Per-statement timeout (PostgreSQL `statement_timeout`; SQLite busy timeout).
+    pub statement_timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            migrate: true,
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(3),
+            statement_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// A URL with its password removed, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Maps a sqlx error to the store's error kinds. Shared by both backends.
+pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57014") =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}

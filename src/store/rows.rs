@@ -1,0 +1,177 @@
+//! Row decoding shared by the SQL backends.
+//!
+//! Both schemas use the same column names and types that decode to the same Rust types
+//! (timestamps as epoch milliseconds, JSON as text), so one generic decoder per record serves both.
+
+use chrono::TimeZone;
+use serde_json::Value;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::{StoreError, StoreResult};
+use crate::model::{
+    AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord,
+};
+
+pub fn millis(t: Timestamp) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_millis(ms: i64) -> Timestamp {
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+}
+
+fn json(text: &str) -> StoreResult<Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Other(format!("corrupt JSON column: {e}")))
+}
+
+/// The decode bounds a backend's row type must meet.
+pub trait DecodeRow: Row
+where
+    for<'a> &'a str: ColumnIndex<Self>,
+{
+    fn text(&self, col: &str) -> StoreResult<String>;
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
+    fn int(&self, col: &str) -> StoreResult<i64>;
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
+    fn flag(&self, col: &str) -> StoreResult<bool>;
+}
+
+impl<R> DecodeRow for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.try_get(col).map_err(super::map_sqlx)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.try_get(col).map_err(super::map_sqlx)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.try_get(col).map_err(super::map_sqlx)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.try_get(col).map_err(super::map_sqlx)
+    }
+    fn flag(&self, col: &str) -> StoreResult<bool> {
+        self.try_get(col).map_err(super::map_sqlx)
+    }
+}
+
+pub fn account<R: DecodeRow>(r: &R) -> StoreResult<AccountRecord>
+where
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(AccountRecord {
+        id: r.text("id")?,
+        trust: json(&r.text("trust")?)?,
+        version: r.int("version")?,
+    })
+}
+
+/// Columns of `users`, in the order `user()` expects none: it reads by name.
+pub const USER_COLUMNS: &str = "users.user_name, users.full_name, users.email, users.password_hash, \
+    users.roles, users.role_assignments, users.enabled, users.builtin, users.created_at, users.created_by, \
+    users.updated_at, users.updated_by, users.first_login_at, users.last_login_at, users.version";
+
+pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord>
+where
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let roles: Vec<String> = serde_json::from_value(json(&r.text("roles")?)?)
+        .map_err(|e| StoreError::Other(format!("corrupt roles column: {e}")))?;
+    Ok(UserRecord {
+        user_name: r.text("user_name")?,
+        full_name: r.opt_text("full_name")?,
+        email: r.opt_text("email")?,
+        password_hash: r.text("password_hash")?,
+        roles,
+        role_assignments: json(&r.text("role_assignments")?)?,
+        enabled: r.flag("enabled")?,
+        builtin: r.flag("builtin")?,
+        created_at: from_millis(r.int("created_at")?),
+        created_by: r.opt_text("created_by")?,
+        updated_at: from_millis(r.int("updated_at")?),
+        updated_by: r.opt_text("updated_by")?,
+        first_login_at: r.opt_int("first_login_at")?.map(from_millis),
+        last_login_at: r.opt_int("last_login_at")?.map(from_millis),
+        version: r.int("version")?,
+    })
+}
+
+pub const SESSION_COLUMNS: &str = "sessions.id AS session_id, sessions.user_name AS session_user, \
+    sessions.created_at AS session_created_at, sessions.idle_expires_at, sessions.absolute_expires_at, \
+    sessions.revoked";
+
+pub fn session<R: DecodeRow>(r: &R) -> StoreResult<SessionRecord>
+where
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(SessionRecord {
+        id: r.text("session_id")?,
+        user_name: r.text("session_user")?,
+        created_at: from_millis(r.int("session_created_at")?),
+        idle_expires_at: from_millis(r.int("idle_expires_at")?),
+        absolute_expires_at: from_millis(r.int("absolute_expires_at")?),
+        revoked: r.flag("revoked")?,
+    })
+}
+
+pub fn token<R: DecodeRow>(r: &R) -> StoreResult<TokenRecord>
+where
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(TokenRecord {
+        token_hash: r.text("token_hash")?,
+        session_id: r.text("session_id")?,
+        valid_until: r.opt_int("valid_until")?.map(from_millis),
+    })
+}
+
+pub const KEY_COLUMNS: &str =
+    "api_keys.id AS key_id, api_keys.user_name AS key_user, api_keys.description, \
+    api_keys.key_hash, api_keys.created_at AS key_created_at, api_keys.expires_at, \
+    api_keys.role_assignments AS key_role_assignments";
+
+pub fn api_key<R: DecodeRow>(r: &R) -> StoreResult<ApiKeyRecord>
+where
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(ApiKeyRecord {
+        id: r.text("key_id")?,
+        user_name: r.text("key_user")?,
+        description: r.text("description")?,
+        key_hash: r.text("key_hash")?,
+        created_at: from_millis(r.int("key_created_at")?),
+        expires_at: r.opt_int("expires_at")?.map(from_millis),
+        role_assignments: r
+            .opt_text("key_role_assignments")?
+            .map(|t| json(&t))
+            .transpose()?,
+    })
+}
+
+pub fn roles_json(roles: &[String]) -> String {
+    serde_json::to_string(roles).unwrap_or_else(|_| "[]".into())
+}
+
+/// Refuses to run against a schema newer than the migrations this binary embeds.
+pub fn check_schema_version(
+    applied_max: Option<i64>,
+    migrator: &sqlx::migrate::Migrator,
+) -> StoreResult<()> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied_max {
+        Some(v) if v > known => Err(StoreError::SchemaTooNew(format!(
+            "the database schema is at version {v}, but this ece-server only knows versions up to {known}; \
+             upgrade ece-server before pointing it at this database"
+        ))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,476 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so an acknowledged
+//! write survives `kill -9` (and power loss).
+//!
+//! Writes go through a single-connection pool: SQLite allows one writer at a time anyway, and
+//! queueing writers in-process avoids `SQLITE_BUSY` on read-modify-write transactions. Reads use
+//! a separate pool of connections that see the last committed state (WAL readers never block).
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::rows::{self, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use super::{
+    map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult,
+    TokenLookup,
+};
+use crate::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, opts: &StoreOptions) -> anyhow::Result<Self> {
+        let connect = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(opts.statement_timeout);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&writer)
+            .await
+            .unwrap_or(None);
+        rows::check_schema_version(applied, &MIGRATOR)?;
+        if opts.migrate {
+            MIGRATOR.run(&writer).await?;
+        }
+        let reader = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(SqliteStore { reader, writer })
+    }
+
+    async fn user_in(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        name: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_name = ?");
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(conn)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(rows::user).transpose()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn get_account(&self) -> StoreResult<Option<AccountRecord>> {
+        let row = sqlx::query("SELECT id, trust, version FROM account WHERE singleton = 1")
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn init_account(&self, id: &str, trust: &Value) -> StoreResult<AccountRecord> {
+        sqlx::query("INSERT INTO account (singleton, id, trust, version) VALUES (1, ?, ?, 1) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(trust.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        let row = sqlx::query("SELECT id, trust, version FROM account WHERE singleton = 1")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        rows::account(&row)
+    }
+
+    async fn update_account_cas(
+        &self,
+        trust: &Value,
+        expected: i64,
+    ) -> StoreResult<Option<AccountRecord>> {
+        let row = sqlx::query(
+            "UPDATE account SET trust = ?, version = version + 1 WHERE singleton = 1 AND version = ? \
+             RETURNING id, trust, version",
+        )
+        .bind(trust.to_string())
+        .bind(expected)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(map_sqlx)?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (user_name, full_name, email, password_hash, roles, role_assignments, enabled, \
+             builtin, created_at, created_by, updated_at, updated_by, first_login_at, last_login_at, version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        )
+        .bind(&u.user_name)
+        .bind(&u.full_name)
+        .bind(&u.email)
+        .bind(&u.password_hash)
+        .bind(roles_json(&u.roles))
+        .bind(u.role_assignments.to_string())
+        .bind(u.enabled)
+        .bind(u.builtin)
+        .bind(millis(u.created_at))
+        .bind(&u.created_by)
+        .bind(millis(u.updated_at))
+        .bind(&u.updated_by)
+        .bind(u.first_login_at.map(millis))
+        .bind(u.last_login_at.map(millis))
+        .execute(&self.writer)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(map_sqlx)?;
+        self.user_in(&mut conn, name).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY user_name");
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        rows.iter().map(rows::user).collect()
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_sqlx)
+    }
+
+    async fn update_user_cas(
+        &self,
+        u: &UserRecord,
+        end_sessions: bool,
+        keep_session: Option<&str>,
+    ) -> StoreResult<Option<UserRecord>> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let done = sqlx::query(
+            "UPDATE users SET full_name = ?, email = ?, password_hash = ?, roles = ?, role_assignments = ?, \
+             enabled = ?, updated_at = ?, updated_by = ?, version = version + 1 \
+             WHERE user_name = ? AND version = ?",
+        )
+        .bind(&u.full_name)
+        .bind(&u.email)
+        .bind(&u.password_hash)
+        .bind(roles_json(&u.roles))
+        .bind(u.role_assignments.to_string())
+        .bind(u.enabled)
+        .bind(millis(u.updated_at))
+        .bind(&u.updated_by)
+        .bind(&u.user_name)
+        .bind(u.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if end_sessions {
+            sqlx::query("UPDATE sessions SET revoked = 1 WHERE user_name = ? AND id IS NOT ?")
+                .bind(&u.user_name)
+                .bind(keep_session)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        }
+        let stored = self.user_in(&mut tx, &u.user_name).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(stored)
+    }
+
+    async fn delete_user(&self, name: &str) -> StoreResult<bool> {
+        // Sessions, tokens and keys go with the user through ON DELETE CASCADE.
+        let done = sqlx::query("DELETE FROM users WHERE user_name = ?")
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_login(&self, name: &str, at: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET last_login_at = ?, first_login_at = COALESCE(first_login_at, ?) WHERE user_name = ?",
+        )
+        .bind(millis(at))
+        .bind(millis(at))
+        .bind(name)
+        .execute(&self.writer)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn create_session(&self, s: &SessionRecord, token_hash: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, revoked) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_name)
+        .bind(millis(s.created_at))
+        .bind(millis(s.idle_expires_at))
+        .bind(millis(s.absolute_expires_at))
+        .bind(s.revoked)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        sqlx::query(
+            "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
+        )
+        .bind(token_hash)
+        .bind(&s.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
+        let sql = format!(
+            "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS}, {USER_COLUMNS} \
+             FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
+             JOIN users ON users.user_name = sessions.user_name WHERE session_tokens.token_hash = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        row.map(|r| {
+            Ok(TokenLookup {
+                token: rows::token(&r)?,
+                session: rows::session(&r)?,
+                user: rows::user(&r)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn refresh_session(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: Timestamp,
+        grace_until: Timestamp,
+        idle_expires_at: Timestamp,
+    ) -> StoreResult<RefreshOutcome> {
+        // The single writer connection serialises concurrent refreshes of one session.
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let sql = format!(
+            "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
+             FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
+             WHERE session_tokens.token_hash = ?"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(old_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx)?
+        else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let (token, mut session) = (rows::token(&row)?, rows::session(&row)?);
+        if !super::token_usable(&token, &session, now) {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        // Every token still current (normally one) now only has the grace period left.
+        sqlx::query("UPDATE session_tokens SET valid_until = ? WHERE session_id = ? AND valid_until IS NULL")
+            .bind(millis(grace_until))
+            .bind(&session.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        sqlx::query(
+            "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
+        )
+        .bind(new_hash)
+        .bind(&session.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
+        sqlx::query("UPDATE sessions SET idle_expires_at = ? WHERE id = ?")
+            .bind(millis(session.idle_expires_at))
+            .bind(&session.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(RefreshOutcome::Refreshed(session))
+    }
+
+    async fn revoke_session(&self, session_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET revoked = 1 WHERE id = ?")
+            .bind(session_id)
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn revoke_user_sessions(&self, name: &str, keep: Option<&str>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked = 1 WHERE user_name = ? AND id IS NOT ? AND revoked = 0",
+        )
+        .bind(name)
+        .bind(keep)
+        .execute(&self.writer)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE absolute_expires_at < ?1 OR idle_expires_at < ?1 OR revoked = 1",
+        )
+        .bind(millis(before))
+        .execute(&self.writer)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_api_key(
+        &self,
+        k: &ApiKeyRecord,
+        max_active: u32,
+        now: Timestamp,
+    ) -> StoreResult<InsertKeyOutcome> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE user_name = ?")
+            .bind(&k.user_name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if exists.is_none() {
+            return Ok(InsertKeyOutcome::UserNotFound);
+        }
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM api_keys WHERE user_name = ? AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(&k.user_name)
+        .bind(millis(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        if active >= i64::from(max_active) {
+            return Ok(InsertKeyOutcome::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO api_keys (id, user_name, description, key_hash, created_at, expires_at, role_assignments) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&k.id)
+        .bind(&k.user_name)
+        .bind(&k.description)
+        .bind(&k.key_hash)
+        .bind(millis(k.created_at))
+        .bind(k.expires_at.map(millis))
+        .bind(k.role_assignments.as_ref().map(Value::to_string))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(InsertKeyOutcome::Inserted)
+    }
+
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys JOIN users ON users.user_name = api_keys.user_name \
+             WHERE api_keys.key_hash = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(key_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        row.map(|r| {
+            Ok(KeyLookup {
+                key: rows::api_key(&r)?,
+                user: rows::user(&r)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_api_keys(&self, user: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR user_name = ?1) ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        rows.iter().map(rows::api_key).collect()
+    }
+
+    async fn get_api_key(&self, user: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_name = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        row.as_ref().map(rows::api_key).transpose()
+    }
+
+    async fn delete_api_keys(&self, user: &str, ids: &[String]) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
+        let mut deleted = 0;
+        for id in ids {
+            let done = sqlx::query("DELETE FROM api_keys WHERE user_name = ? AND id = ?")
+                .bind(user)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+            deleted += done.rows_affected();
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(deleted)
+    }
+
+    async fn delete_all_api_keys(&self, user: &str) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE user_name = ?")
+            .bind(user)
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected())
+    }
+}
