@@ -2,9 +2,16 @@
 //!
 //! See ARCHITECTURE.md for the bird's-eye view and the code map.
 
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
 pub mod crypto;
 pub mod duration;
 pub mod error;
+pub mod http;
+pub mod json;
 pub mod model;
 pub mod rbac;
 pub mod store;
+pub mod users;

@@ -1,1 +1,43 @@
-fn main() {}
+//! The `ece-server` command: `serve` runs the API server, `migrate` applies database migrations.
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use ece_server::config::{DbArgs, ServeArgs};
+
+/// A self-hosted server for the Elastic Cloud Enterprise identity API (/api/v1).
+#[derive(Parser)]
+#[command(name = "ece-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (creates the account and built-in users on first start).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate(DbArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("ECE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => ece_server::app::serve(args).await,
+        Command::Migrate(db) => {
+            if db.database_url.is_none() {
+                std::fs::create_dir_all(&db.data_dir)?;
+            }
+            let url = db.url();
+            ece_server::store::open(&url, &db.store_options(true)).await?;
+            println!("migrations applied to {}", ece_server::store::redact(&url));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The application: shared state, start-up (store, bootstrap) and serving with graceful shutdown.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{ServeArgs, Settings};
+use crate::crypto::PasswordHasherPool;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+    pub hasher: PasswordHasherPool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, hash_concurrency: Option<usize>) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        AppState {
+            store,
+            settings: Arc::new(settings),
+            hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
+        }
+    }
+}
+
+/// `ece-server serve`: open the store, bootstrap it, listen until SIGINT/SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let url = args.db.url();
+    if args.db.database_url.is_none() {
+        std::fs::create_dir_all(&args.db.data_dir)?;
+    }
+    let store = crate::store::open(&url, &args.db.store_options(true)).await?;
+    tracing::info!(database = %crate::store::redact(&url), "store opened");
+    crate::bootstrap::ensure(&*store, &args.db.data_dir).await?;
+    crypto_warm_up().await;
+
+    let state = AppState::new(store, Settings::from_args(&args), args.hash_concurrency);
+    spawn_housekeeping(state.clone());
+    let listener = TcpListener::bind(args.listen).await?;
+    tracing::info!(
+        "ece-server listening on http://{}/api/v1",
+        listener.local_addr()?
+    );
+    axum::serve(listener, crate::http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("ece-server stopped");
+    Ok(())
+}
+
+async fn crypto_warm_up() {
+    let _ = tokio::task::spawn_blocking(crate::crypto::warm_up).await;
+}
+
+/// Removes ended sessions once an hour so the tables do not grow without bound.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            // Keep a day of history past the end, for tokens in their grace period and for audits.
+            let before = chrono::Utc::now() - chrono::Duration::days(1);
+            match state.store.purge_sessions(before).await {
+                Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

@@ -1,0 +1,336 @@
+//! Who is calling: the `Authorization` header, resolved once per request, and the per-operation
+//! permission check.
+//!
+//! [`authenticate`] is a middleware: it parses `Basic`, `ApiKey` and `Bearer` credentials, checks
+//! them against the store and leaves an [`AuthState`] in the request extensions (it never rejects:
+//! public operations such as `_login` ignore it). Handlers take [`Authorized<op::X>`], an extractor
+//! that turns a missing or invalid identity into 401 and a role without operation `X` into 403.
+//! Replies to requests authenticated by an API key get the `X-Elastic-Api-Key-Expiration` header.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::Utc;
+
+use crate::app::AppState;
+use crate::crypto;
+use crate::error::{ApiError, Code};
+use crate::model::{fmt_ts, Timestamp, UserRecord};
+use crate::rbac::{self, OperationId};
+use crate::store::token_usable;
+
+/// Credentials as sent.
+#[derive(PartialEq, Eq)]
+pub enum Credentials {
+    Basic { user: String, password: String },
+    ApiKey(String),
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print a secret, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
+            Credentials::ApiKey(_) => f.write_str("ApiKey(***)"),
+            Credentials::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+/// Longest credential accepted; anything longer cannot be ours and is not worth hashing.
+const MAX_CREDENTIAL_LEN: usize = 1024;
+
+/// Parses an `Authorization` header value. `None` for anything malformed or of an unknown scheme.
+pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
+    let value = std::str::from_utf8(value).ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    if rest.is_empty() || rest.len() > MAX_CREDENTIAL_LEN || rest.contains(char::is_whitespace) {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
+        let (user, password) = decoded.split_once(':')?;
+        if user.is_empty() {
+            return None;
+        }
+        Some(Credentials::Basic {
+            user: user.to_string(),
+            password: password.to_string(),
+        })
+    } else if scheme.eq_ignore_ascii_case("apikey") {
+        Some(Credentials::ApiKey(rest.to_string()))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Credentials::Bearer(rest.to_string()))
+    } else {
+        None
+    }
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Method {
+    Password,
+    ApiKey {
+        key_id: String,
+        expires_at: Option<Timestamp>,
+    },
+    Bearer {
+        session_id: String,
+        token_digest: String,
+        expires_at: Timestamp,
+    },
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: UserRecord,
+    /// The roles in force for this request (an API key may carry fewer than its owner).
+    pub roles: Vec<String>,
+    pub method: Method,
+}
+
+/// What the middleware found out; read by [`Authorized`].
+#[derive(Debug, Clone)]
+pub enum AuthState {
+    Missing,
+    Invalid,
+    /// The store could not be asked; the request fails with 503 if it needs an identity.
+    Unavailable,
+    Authenticated(Arc<Caller>),
+}
+
+/// Middleware: resolves the caller once for every request.
+pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let state = match req.headers().get(AUTHORIZATION) {
+        None => AuthState::Missing,
+        Some(value) => match parse_authorization(value.as_bytes()) {
+            None => AuthState::Invalid,
+            Some(creds) => match resolve(&app, creds).await {
+                Ok(Some(caller)) => AuthState::Authenticated(Arc::new(caller)),
+                Ok(None) => AuthState::Invalid,
+                Err(e) => {
+                    tracing::warn!(error = %e, "authentication could not reach the store");
+                    AuthState::Unavailable
+                }
+            },
+        },
+    };
+    let key_expiry = match &state {
+        AuthState::Authenticated(c) => match &c.method {
+            Method::ApiKey {
+                expires_at: Some(t),
+                ..
+            } => Some(fmt_ts(t)),
+            _ => None,
+        },
+        _ => None,
+    };
+    req.extensions_mut().insert(state);
+    let mut res = next.run(req).await;
+    if let Some(expiry) = key_expiry.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        res.headers_mut()
+            .insert("x-elastic-api-key-expiration", expiry);
+    }
+    res
+}
+
+/// Checks credentials against the store. `Ok(None)`: they are wrong, expired or revoked.
+async fn resolve(
+    app: &AppState,
+    creds: Credentials,
+) -> Result<Option<Caller>, crate::store::StoreError> {
+    let now = Utc::now();
+    match creds {
+        Credentials::Bearer(token) => {
+            let hash = crypto::digest(&token);
+            let Some(found) = app.store.find_token(&hash).await? else {
+                return Ok(None);
+            };
+            if !crypto::ct_eq(&found.token.token_hash, &hash)
+                || !token_usable(&found.token, &found.session, now)
+                || !found.user.enabled
+            {
+                return Ok(None);
+            }
+            let expires_at = found
+                .token
+                .valid_until
+                .map_or(found.session.expires_at(), |t| {
+                    t.min(found.session.expires_at())
+                });
+            let roles = found.user.roles.clone();
+            Ok(Some(Caller {
+                user: found.user,
+                roles,
+                method: Method::Bearer {
+                    session_id: found.session.id,
+                    token_digest: hash,
+                    expires_at,
+                },
+            }))
+        }
+        Credentials::ApiKey(key) => {
+            let hash = crypto::digest(&key);
+            let Some(found) = app.store.find_api_key(&hash).await? else {
+                return Ok(None);
+            };
+            let expired = found.key.expires_at.is_some_and(|t| t <= now);
+            if !crypto::ct_eq(&found.key.key_hash, &hash) || expired || !found.user.enabled {
+                return Ok(None);
+            }
+            let roles = key_roles(&found.user, found.key.role_assignments.as_ref());
+            Ok(Some(Caller {
+                user: found.user,
+                roles,
+                method: Method::ApiKey {
+                    key_id: found.key.id,
+                    expires_at: found.key.expires_at,
+                },
+            }))
+        }
+        Credentials::Basic { user, password } => {
+            let stored = app.store.get_user(&user).await?;
+            let phc = stored.as_ref().map(|u| u.password_hash.clone());
+            let ok = app.hasher.verify(password, phc).await;
+            match stored {
+                Some(u) if ok && u.enabled => {
+                    let roles = u.roles.clone();
+                    Ok(Some(Caller {
+                        user: u,
+                        roles,
+                        method: Method::Password,
+                    }))
+                }
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
+/// A key restricted to platform roles gets those its owner still holds, never more.
+fn key_roles(owner: &UserRecord, assignments: Option<&serde_json::Value>) -> Vec<String> {
+    let Some(platform) = assignments
+        .and_then(|a| a.get("platform"))
+        .and_then(|p| p.as_array())
+    else {
+        return owner.roles.clone();
+    };
+    platform
+        .iter()
+        .filter_map(|p| p.get("role_id").and_then(|r| r.as_str()))
+        .filter(|r| owner.roles.iter().any(|o| o == r))
+        .map(str::to_string)
+        .collect()
+}
+
+/// An authenticated caller allowed to perform operation `O`.
+pub struct Authorized<O: OperationId>(pub Arc<Caller>, PhantomData<O>);
+
+impl<O: OperationId> std::ops::Deref for Authorized<O> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let op = O::OP;
+        let state = parts
+            .extensions
+            .get::<AuthState>()
+            .cloned()
+            .unwrap_or(AuthState::Missing);
+        let caller = match state {
+            AuthState::Authenticated(caller) => caller,
+            AuthState::Unavailable => {
+                return Err(ApiError::new(
+                    Code::StoreUnavailable,
+                    "The database is unavailable. Retry shortly.",
+                )
+                .with_header("retry-after", "1"))
+            }
+            // The spec documents `root.unauthorized` for a bad token on `_refresh` and for the
+            // role-assignment operations; everywhere else a failed authentication is `root.unauthenticated`.
+            _ if op.id == "refresh-token" => {
+                return Err(ApiError::new(
+                    Code::Unauthorized,
+                    "The authentication token is invalid or expired.",
+                ))
+            }
+            _ if op.id.ends_with("role-assignments") => {
+                return Err(ApiError::new(
+                    Code::Unauthorized,
+                    "Credentials were invalid.",
+                ))
+            }
+            _ => return Err(ApiError::unauthenticated()),
+        };
+        if !rbac::allowed(&caller.roles, &op) {
+            if op.id.ends_with("role-assignments") {
+                return Err(ApiError::new(
+                    Code::RoleAssignmentsUnauthorized,
+                    "You are not authorised to change role assignments.",
+                ));
+            }
+            return Err(ApiError::forbidden(op.id));
+        }
+        Ok(Authorized(caller, PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_schemes() {
+        let basic = format!("Basic {}", STANDARD.encode("admin:pa:ss"));
+        assert_eq!(
+            parse_authorization(basic.as_bytes()),
+            Some(Credentials::Basic {
+                user: "admin".into(),
+                password: "pa:ss".into()
+            })
+        );
+        assert_eq!(
+            parse_authorization(b"ApiKey abc"),
+            Some(Credentials::ApiKey("abc".into()))
+        );
+        assert_eq!(
+            parse_authorization(b"bearer xyz"),
+            Some(Credentials::Bearer("xyz".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_headers() {
+        for bad in [
+            &b""[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Token abc",
+            b"Basic !!!",
+            b"Basic Og==",
+            b"ApiKey a b",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse_authorization(bad), None, "{bad:?}");
+        }
+        let long = format!("ApiKey {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
+        assert_eq!(parse_authorization(long.as_bytes()), None);
+    }
+}

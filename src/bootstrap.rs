@@ -1,0 +1,116 @@
+//! First start: the installation's account and the built-in users `admin` and `readonly`.
+//!
+//! Safe when several replicas start at once against one empty database: the account is an
+//! insert-if-absent on a singleton row and users are unique by name, so exactly one of each is
+//! created and the losers of the race simply read what the winner wrote. Generated passwords are
+//! printed once and written to `<data-dir>/bootstrap-secrets.json` (mode 0600) only by the
+//! replica that created the user, like ECE's bootstrap secrets file.
+
+use std::path::Path;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::crypto;
+use crate::model::UserRecord;
+use crate::rbac::{PLATFORM_ADMIN, PLATFORM_VIEWER};
+use crate::store::{Store, StoreError};
+
+/// The account's trust setting before anybody changes it.
+pub fn default_trust() -> serde_json::Value {
+    json!({ "trust_all": true })
+}
+
+/// The built-in users: name, role, environment variable holding a chosen password.
+pub const BUILTIN_USERS: &[(&str, &str, &str)] = &[
+    ("admin", PLATFORM_ADMIN, "ECE_ADMIN_PASSWORD"),
+    ("readonly", PLATFORM_VIEWER, "ECE_READONLY_PASSWORD"),
+];
+
+pub async fn ensure(store: &dyn Store, data_dir: &Path) -> anyhow::Result<()> {
+    let account = store
+        .init_account(&hex::encode(rand::random::<[u8; 16]>()), &default_trust())
+        .await?;
+    tracing::info!(account = %account.id, "account ready");
+
+    let mut generated = serde_json::Map::new();
+    for (name, role, env) in BUILTIN_USERS {
+        if store.get_user(name).await?.is_some() {
+            continue;
+        }
+        let (password, chosen) = match std::env::var(env) {
+            Ok(p) if !p.is_empty() => (p, true),
+            _ => (crypto::random_token(18), false),
+        };
+        let to_hash = password.clone();
+        let password_hash =
+            tokio::task::spawn_blocking(move || crypto::hash_password(&to_hash)).await??;
+        let now = Utc::now();
+        let user = UserRecord {
+            user_name: name.to_string(),
+            full_name: None,
+            email: None,
+            password_hash,
+            roles: vec![role.to_string()],
+            role_assignments: json!({}),
+            enabled: true,
+            builtin: true,
+            created_at: now,
+            created_by: None,
+            updated_at: now,
+            updated_by: None,
+            first_login_at: None,
+            last_login_at: None,
+            version: 1,
+        };
+        match store.insert_user(&user).await {
+            Ok(()) if chosen => tracing::info!(
+                user = name,
+                "built-in user created with the password from {env}"
+            ),
+            Ok(()) => {
+                generated.insert(name.to_string(), json!(password));
+            }
+            Err(StoreError::Conflict(_)) => continue, // another replica won the race
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !generated.is_empty() {
+        write_secrets(data_dir, &generated)?;
+    }
+    Ok(())
+}
+
+/// Writes the generated passwords to `bootstrap-secrets.json` (0600) and prints them once.
+fn write_secrets(
+    data_dir: &Path,
+    generated: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("bootstrap-secrets.json");
+    let mut all = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
+            .unwrap_or_default(),
+        Err(_) => serde_json::Map::new(),
+    };
+    for (user, password) in generated {
+        all.insert(format!("{user}_password"), password.clone());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    std::io::Write::write_all(&mut file, serde_json::to_string_pretty(&all)?.as_bytes())?;
+    file.sync_all()?;
+    // Printed once, on purpose: this is the operator's only chance to see them outside the file.
+    // It goes to stdout, not to the log, so log shipping does not carry the passwords.
+    println!(
+        "Generated passwords for the built-in users (also in {}):",
+        path.display()
+    );
+    for (user, password) in generated {
+        println!("  {user}: {}", password.as_str().unwrap_or_default());
+    }
+    Ok(())
+}

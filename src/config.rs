@@ -1,0 +1,133 @@
+//! Server settings: the `serve` command line (every flag also reads an `ECE_*` environment
+//! variable) turned into the typed [`Settings`] the rest of the code uses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Options of `ece-server serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (ECE's API port is 12400).
+    #[arg(long, env = "ECE_LISTEN", default_value = "127.0.0.1:12400")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// How long a session lives without a refresh (seconds).
+    #[arg(long, env = "ECE_SESSION_IDLE_TIMEOUT", default_value_t = 3600)]
+    pub session_idle_timeout: u64,
+
+    /// Hard limit on a session's life, whatever the refreshes (seconds).
+    #[arg(long, env = "ECE_SESSION_MAX_LIFETIME", default_value_t = 86_400)]
+    pub session_max_lifetime: u64,
+
+    /// How long a bearer token replaced by `_refresh` keeps working, so that requests already
+    /// in flight with it do not fail (seconds).
+    #[arg(long, env = "ECE_REFRESH_GRACE", default_value_t = 60)]
+    pub refresh_grace: u64,
+
+    /// Most unexpired API keys one user may hold.
+    #[arg(long, env = "ECE_MAX_API_KEYS_PER_USER", default_value_t = 100)]
+    pub max_api_keys_per_user: u32,
+
+    /// Most password hashes computed at once (default: the number of cores).
+    #[arg(long, env = "ECE_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ECE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Where the data lives; shared by `serve` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Directory of the embedded store (`ece.db`) and of `bootstrap-secrets.json`.
+    #[arg(long, env = "ECE_DATA_DIR", default_value = "./ece-data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. Default: the embedded
+    /// SQLite store in the data directory.
+    #[arg(long, env = "ECE_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Most pooled database connections.
+    #[arg(long, env = "ECE_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// How long a request waits for a database connection before failing with 503 (milliseconds).
+    #[arg(long, env = "ECE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Longest a single statement may run (milliseconds).
+    #[arg(long, env = "ECE_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_statement_timeout_ms: u64,
+}
+
+impl DbArgs {
+    /// The database URL in force: the explicit one, or the SQLite file in the data directory.
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("ece.db").display()),
+        }
+    }
+
+    pub fn store_options(&self, migrate: bool) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            migrate,
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+        }
+    }
+}
+
+/// The settings handlers read at run time.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub session_idle: chrono::Duration,
+    pub session_max: chrono::Duration,
+    pub refresh_grace: chrono::Duration,
+    pub max_api_keys_per_user: u32,
+    pub default_api_key_lifetime: chrono::Duration,
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    pub fn from_args(args: &ServeArgs) -> Self {
+        let secs = |s: u64| {
+            chrono::Duration::seconds(
+                i64::try_from(s)
+                    .unwrap_or(i64::MAX / 1000)
+                    .min(10 * 365 * 86_400),
+            )
+        };
+        Settings {
+            session_idle: secs(args.session_idle_timeout.max(1)),
+            session_max: secs(args.session_max_lifetime.max(1)),
+            refresh_grace: secs(args.refresh_grace),
+            max_api_keys_per_user: args.max_api_keys_per_user,
+            // "3 months", as ECE's default API key lifetime.
+            default_api_key_lifetime: chrono::Duration::days(90),
+            max_body_bytes: args.max_body_bytes,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_idle: chrono::Duration::hours(1),
+            session_max: chrono::Duration::hours(24),
+            refresh_grace: chrono::Duration::seconds(60),
+            max_api_keys_per_user: 100,
+            default_api_key_lifetime: chrono::Duration::days(90),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `/account`: the installation's single account (tag Accounts).
+//!
+//! PUT replaces the settings, PATCH applies a JSON Merge Patch to them; both validate the result
+//! as an `AccountUpdateRequest` before writing, and write with compare-and-swap on the account's
+//! version, retrying on a concurrent write, so no update is ever lost or half-applied.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::auth::Authorized;
+use crate::bootstrap::default_trust;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::json::{merge, patch_object, ValidJson};
+use crate::model::{AccountRecord, AccountResponse};
+use crate::rbac::op;
+
+/// How many times a write is retried when another request changed the account in between.
+const CAS_ATTEMPTS: usize = 64;
+
+pub async fn get(
+    State(app): State<AppState>,
+    _: Authorized<op::GetCurrentAccount>,
+) -> ApiResult<Json<AccountResponse>> {
+    Ok(Json(response(current(&app).await?)))
+}
+
+pub async fn put(
+    State(app): State<AppState>,
+    _: Authorized<op::UpdateCurrentAccount>,
+    ValidJson(body): ValidJson<Value>,
+) -> ApiResult<Json<AccountResponse>> {
+    let trust = validate(&body)?;
+    write(&app, |_| Ok(trust.clone())).await
+}
+
+pub async fn patch(
+    State(app): State<AppState>,
+    _: Authorized<op::PatchCurrentAccount>,
+    ValidJson(body): ValidJson<Value>,
+) -> ApiResult<Json<AccountResponse>> {
+    let patch = patch_object(body)?;
+    write(&app, |account| {
+        validate(&merge(&json!({ "trust": account.trust }), &patch))
+    })
+    .await
+}
+
+async fn current(app: &AppState) -> ApiResult<AccountRecord> {
+    app.store
+        .get_account()
+        .await?
+        .ok_or_else(|| ApiError::new(Code::AccountNotFound, "Account not found."))
+}
+
+/// Read, compute the new trust from the current account, compare-and-swap; retry on conflict.
+async fn write(
+    app: &AppState,
+    compute: impl Fn(&AccountRecord) -> ApiResult<Value>,
+) -> ApiResult<Json<AccountResponse>> {
+    for _ in 0..CAS_ATTEMPTS {
+        let account = current(app).await?;
+        let trust = compute(&account)?;
+        if trust == account.trust {
+            return Ok(Json(response(account)));
+        }
+        if let Some(stored) = app
+            .store
+            .update_account_cas(&trust, account.version)
+            .await?
+        {
+            return Ok(Json(response(stored)));
+        }
+    }
+    Err(ApiError::internal(
+        "account update kept conflicting with concurrent writes",
+    ))
+}
+
+/// Checks a document against `AccountUpdateRequest` and returns the trust settings it sets
+/// (the default when absent or null). Additional properties of `trust` are kept, as the spec allows.
+fn validate(doc: &Value) -> ApiResult<Value> {
+    let Some(obj) = doc.as_object() else {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "The account settings must be a JSON object.",
+        ));
+    };
+    match obj.get("trust") {
+        None | Some(Value::Null) => Ok(default_trust()),
+        Some(Value::Object(trust)) => match trust.get("trust_all") {
+            Some(Value::Bool(_)) => Ok(Value::Object(trust.clone())),
+            None | Some(Value::Null) => Err(ApiError::new(
+                Code::InvalidJson,
+                "[trust.trust_all] is required.",
+            )
+            .with_fields(["trust.trust_all"])),
+            Some(_) => Err(ApiError::new(
+                Code::InvalidJson,
+                "[trust.trust_all] must be a boolean.",
+            )
+            .with_fields(["trust.trust_all"])),
+        },
+        Some(_) => Err(
+            ApiError::new(Code::InvalidJson, "[trust] must be an object.").with_fields(["trust"]),
+        ),
+    }
+}
+
+fn response(account: AccountRecord) -> AccountResponse {
+    AccountResponse {
+        id: account.id,
+        trust: account.trust,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_trust() {
+        assert_eq!(validate(&json!({})).unwrap(), json!({"trust_all": true}));
+        assert_eq!(
+            validate(&json!({"trust": null})).unwrap(),
+            json!({"trust_all": true})
+        );
+        assert_eq!(
+            validate(&json!({"trust": {"trust_all": false, "x": 1}})).unwrap(),
+            json!({"trust_all": false, "x": 1})
+        );
+        assert_eq!(
+            validate(&json!({"trust": {}})).unwrap_err().fields,
+            vec!["trust.trust_all"]
+        );
+        assert_eq!(
+            validate(&json!({"trust": {"trust_all": "yes"}}))
+                .unwrap_err()
+                .fields,
+            vec!["trust.trust_all"]
+        );
+        assert!(validate(&json!({"trust": 1})).is_err());
+        assert!(validate(&json!([1])).is_err());
+    }
+}

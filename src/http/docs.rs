@@ -1,0 +1,39 @@
+//! `GET /api-docs/swagger.json`: the API description of what this server serves.
+//!
+//! It is the official ECE swagger for the identity tags (`spec/ece-identity-swagger.json`,
+//! embedded at build time), trimmed to the operations in `rbac::OPERATIONS`, so it names every
+//! served operation and only those; a test checks the two agree.
+
+use axum::Json;
+use serde_json::Value;
+
+use crate::rbac::OPERATIONS;
+
+static OFFICIAL: &str = include_str!("../../spec/ece-identity-swagger.json");
+
+/// The official description filtered to the served operations.
+pub fn description() -> Value {
+    let mut doc: Value = serde_json::from_str(OFFICIAL).unwrap_or_default();
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, ops) in paths.iter_mut() {
+            if let Some(ops) = ops.as_object_mut() {
+                ops.retain(|method, _| {
+                    OPERATIONS
+                        .iter()
+                        .any(|o| o.path == path && o.method.eq_ignore_ascii_case(method))
+                });
+            }
+        }
+        paths.retain(|_, ops| ops.as_object().is_some_and(|o| !o.is_empty()));
+    }
+    doc["host"] = Value::Null;
+    if let Some(obj) = doc.as_object_mut() {
+        obj.remove("host");
+        obj.insert("schemes".into(), serde_json::json!(["http", "https"]));
+    }
+    doc
+}
+
+pub async fn swagger() -> Json<Value> {
+    Json(description())
+}

@@ -1,0 +1,287 @@
+//! API keys (tag Authentication): the caller's own keys under `/users/auth/keys`, everybody's under
+//! `/users/auth/keys/_all` and one user's under `/users/{user_id}/auth/keys`.
+//!
+//! The secret is returned once, by create; only its SHA-256 is stored. A deleted key stops
+//! authenticating at the next request, since every request looks the key up.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::PathArgs;
+use crate::app::AppState;
+use crate::auth::Authorized;
+use crate::crypto;
+use crate::duration::{self, Expiration};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::json::ValidJson;
+use crate::model::{ApiKeyRecord, ApiKeyResponse, ApiKeysResponse, EmptyResponse};
+use crate::rbac::op;
+use crate::store::InsertKeyOutcome;
+
+#[derive(Deserialize)]
+pub struct CreateApiKeyRequest {
+    description: String,
+    #[serde(default)]
+    expiration: Option<String>,
+    #[serde(default)]
+    role_assignments: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct DeleteApiKeysRequest {
+    keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DeleteUsersApiKeysRequest {
+    user_api_keys: Vec<UserApiKey>,
+}
+
+#[derive(Deserialize)]
+struct UserApiKey {
+    user_id: String,
+    api_key_id: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::ApiKeyInvalidInput, message).with_fields([field.to_string()])
+}
+
+fn key_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        Code::ApiKeyNotFound,
+        format!("The API key [{id}] can't be found."),
+    )
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Authorized<op::CreateApiKey>,
+    ValidJson(req): ValidJson<CreateApiKeyRequest>,
+) -> ApiResult<(StatusCode, Json<ApiKeyResponse>)> {
+    if caller.user.builtin {
+        return Err(ApiError::new(
+            Code::ApiKeyInvalidInput,
+            "Built-in users (admin, readonly) cannot create API keys, as in ECE: create a native user with the \
+             roles the key needs and create the key as that user.",
+        ));
+    }
+    let description = req.description.trim().to_string();
+    if description.is_empty()
+        || description.chars().count() > 255
+        || description.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            "description",
+            "The description must be 1 to 255 characters, without control characters.",
+        ));
+    }
+    let now = Utc::now();
+    let expires_at = match req.expiration.as_deref().map(duration::parse) {
+        None => Some(now + app.settings.default_api_key_lifetime),
+        Some(Ok(Expiration::After(d))) => Some(now + d),
+        Some(Ok(Expiration::Never)) => None,
+        Some(Err(message)) => return Err(invalid("expiration", message)),
+    };
+    let role_assignments = match req.role_assignments {
+        None | Some(Value::Null) => None,
+        Some(ra) => Some(restrict_roles(&ra, &caller.roles)?),
+    };
+    let key = crypto::new_secret();
+    let record = ApiKeyRecord {
+        id: crypto::new_id(),
+        user_name: caller.user.user_name.clone(),
+        description,
+        key_hash: crypto::digest(&key),
+        created_at: now,
+        expires_at,
+        role_assignments,
+    };
+    match app
+        .store
+        .insert_api_key(&record, app.settings.max_api_keys_per_user, now)
+        .await?
+    {
+        InsertKeyOutcome::Inserted => {}
+        InsertKeyOutcome::LimitReached => {
+            return Err(ApiError::new(
+                Code::ApiKeyInvalidInput,
+                format!(
+                    "You already have {} active API keys, the most allowed; delete one first.",
+                    app.settings.max_api_keys_per_user
+                ),
+            ))
+        }
+        InsertKeyOutcome::UserNotFound => return Err(ApiError::unauthenticated()),
+    }
+    tracing::info!(user = %record.user_name, key_id = %record.id, "API key created");
+    let mut response = ApiKeyResponse::from_record(&record);
+    response.key = Some(key);
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Checks the roles a key asks for: platform roles only, each one the creator holds.
+fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Value> {
+    let field = "role_assignments";
+    let Some(obj) = ra.as_object() else {
+        return Err(invalid(field, "[role_assignments] must be an object."));
+    };
+    if obj
+        .iter()
+        .any(|(k, v)| k != "platform" && !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+    {
+        return Err(invalid(
+            field,
+            "Only platform role assignments can be given to an API key on this installation.",
+        ));
+    }
+    let platform = obj
+        .get("platform")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for p in &platform {
+        let role = p.get("role_id").and_then(Value::as_str).unwrap_or("");
+        if !creator_roles.iter().any(|r| r == role) {
+            return Err(invalid(field, format!("An API key can only carry roles its creator holds; [{role}] is not one of them.")));
+        }
+    }
+    Ok(serde_json::json!({ "platform": platform }))
+}
+
+fn list_response(keys: Vec<ApiKeyRecord>) -> Json<ApiKeysResponse> {
+    Json(ApiKeysResponse {
+        keys: keys.iter().map(ApiKeyResponse::from_record).collect(),
+    })
+}
+
+pub async fn list_own(
+    State(app): State<AppState>,
+    caller: Authorized<op::GetApiKeys>,
+) -> ApiResult<Json<ApiKeysResponse>> {
+    Ok(list_response(
+        app.store
+            .list_api_keys(Some(&caller.user.user_name))
+            .await?,
+    ))
+}
+
+pub async fn list_all(
+    State(app): State<AppState>,
+    _: Authorized<op::GetUsersApiKeys>,
+) -> ApiResult<Json<ApiKeysResponse>> {
+    Ok(list_response(app.store.list_api_keys(None).await?))
+}
+
+pub async fn get_own(
+    State(app): State<AppState>,
+    caller: Authorized<op::GetApiKey>,
+    PathArgs(id): PathArgs<String>,
+) -> ApiResult<Json<ApiKeyResponse>> {
+    get_key(&app, &caller.user.user_name, &id).await
+}
+
+pub async fn delete_own(
+    State(app): State<AppState>,
+    caller: Authorized<op::DeleteApiKeys>,
+    ValidJson(req): ValidJson<DeleteApiKeysRequest>,
+) -> ApiResult<Json<EmptyResponse>> {
+    // Ids that are not the caller's keys are ignored: deleting is idempotent.
+    let n = app
+        .store
+        .delete_api_keys(&caller.user.user_name, &req.keys)
+        .await?;
+    tracing::info!(user = %caller.user.user_name, deleted = n, "API keys deleted");
+    Ok(Json(EmptyResponse {}))
+}
+
+pub async fn delete_one_own(
+    State(app): State<AppState>,
+    caller: Authorized<op::DeleteApiKey>,
+    PathArgs(id): PathArgs<String>,
+) -> ApiResult<Json<EmptyResponse>> {
+    delete_key(&app, &caller.user.user_name, &id).await
+}
+
+pub async fn delete_for_users(
+    State(app): State<AppState>,
+    caller: Authorized<op::DeleteUsersApiKeys>,
+    ValidJson(req): ValidJson<DeleteUsersApiKeysRequest>,
+) -> ApiResult<Json<EmptyResponse>> {
+    for k in &req.user_api_keys {
+        app.store
+            .delete_api_keys(&k.user_id, std::slice::from_ref(&k.api_key_id))
+            .await?;
+    }
+    tracing::info!(by = %caller.user.user_name, count = req.user_api_keys.len(), "API keys of users deleted");
+    Ok(Json(EmptyResponse {}))
+}
+
+async fn existing_user(app: &AppState, user_id: &str) -> ApiResult<()> {
+    match app.store.get_user(user_id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            Code::ApiKeyUserNotFound,
+            format!("The user [{user_id}] can't be found."),
+        )),
+    }
+}
+
+pub async fn list_user(
+    State(app): State<AppState>,
+    _: Authorized<op::GetUserApiKeys>,
+    PathArgs(user_id): PathArgs<String>,
+) -> ApiResult<Json<ApiKeysResponse>> {
+    existing_user(&app, &user_id).await?;
+    Ok(list_response(
+        app.store.list_api_keys(Some(&user_id)).await?,
+    ))
+}
+
+pub async fn delete_all_user(
+    State(app): State<AppState>,
+    caller: Authorized<op::DeleteUserApiKeys>,
+    PathArgs(user_id): PathArgs<String>,
+) -> ApiResult<Json<EmptyResponse>> {
+    existing_user(&app, &user_id).await?;
+    let n = app.store.delete_all_api_keys(&user_id).await?;
+    tracing::info!(user = %user_id, by = %caller.user.user_name, deleted = n, "all API keys of user deleted");
+    Ok(Json(EmptyResponse {}))
+}
+
+pub async fn get_user_key(
+    State(app): State<AppState>,
+    _: Authorized<op::GetUserApiKey>,
+    PathArgs((user_id, id)): PathArgs<(String, String)>,
+) -> ApiResult<Json<ApiKeyResponse>> {
+    get_key(&app, &user_id, &id).await
+}
+
+pub async fn delete_user_key(
+    State(app): State<AppState>,
+    _: Authorized<op::DeleteUserApiKey>,
+    PathArgs((user_id, id)): PathArgs<(String, String)>,
+) -> ApiResult<Json<EmptyResponse>> {
+    delete_key(&app, &user_id, &id).await
+}
+
+async fn get_key(app: &AppState, user: &str, id: &str) -> ApiResult<Json<ApiKeyResponse>> {
+    let key = app
+        .store
+        .get_api_key(user, id)
+        .await?
+        .ok_or_else(|| key_not_found(id))?;
+    Ok(Json(ApiKeyResponse::from_record(&key)))
+}
+
+async fn delete_key(app: &AppState, user: &str, id: &str) -> ApiResult<Json<EmptyResponse>> {
+    if app.store.delete_api_keys(user, &[id.to_string()]).await? == 0 {
+        return Err(key_not_found(id));
+    }
+    tracing::info!(user = %user, key_id = %id, "API key deleted");
+    Ok(Json(EmptyResponse {}))
+}

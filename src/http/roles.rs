@@ -1,0 +1,208 @@
+//! `/users/{user_id}/role_assignments` (tag UserRoleAssignments): add and remove roles.
+//!
+//! Platform-scope assignments are the user's `security.roles`. Deployment-scope assignments are
+//! validated and stored with the user (this server manages no deployments, so they grant nothing
+//! here yet). Organization and project scopes do not exist in self-hosted ECE and are refused.
+
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{query_flag, PathArgs};
+use crate::app::AppState;
+use crate::auth::Authorized;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::json::ValidJson;
+use crate::model::{EmptyResponse, UserRecord};
+use crate::rbac::{op, DEPLOYMENT_MANAGER, DEPLOYMENT_VIEWER, PLATFORM_ADMIN, ROLES};
+use crate::users::validate_roles;
+
+#[derive(Deserialize)]
+pub struct RoleAssignments {
+    platform: Option<Vec<PlatformRoleAssignment>>,
+    organization: Option<Vec<Value>>,
+    deployment: Option<Vec<DeploymentRoleAssignment>>,
+    project: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct PlatformRoleAssignment {
+    role_id: String,
+}
+
+#[derive(Deserialize, Serialize, PartialEq, Clone)]
+struct DeploymentRoleAssignment {
+    role_id: String,
+    organization_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    all: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deployment_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    application_roles: Option<Vec<String>>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::RoleAssignmentsInvalid, message).with_fields([field.to_string()])
+}
+
+/// The validated content of a request: platform roles and deployment assignments.
+fn validate(ra: RoleAssignments) -> ApiResult<(Vec<String>, Vec<DeploymentRoleAssignment>)> {
+    let non_empty_project = ra
+        .project
+        .as_ref()
+        .and_then(Value::as_object)
+        .is_some_and(|p| {
+            p.values()
+                .any(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        });
+    if ra.organization.as_ref().is_some_and(|o| !o.is_empty()) || non_empty_project {
+        return Err(invalid(
+            "organization",
+            "Organization and project role assignments do not exist in self-hosted ECE.",
+        ));
+    }
+    let platform: Vec<String> = ra
+        .platform
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.role_id)
+        .collect();
+    if let Some(bad) = platform.iter().find(|r| !ROLES.contains(&r.as_str())) {
+        return Err(invalid(
+            "platform",
+            format!("Unknown role [{bad}]. Valid roles: {}.", ROLES.join(", ")),
+        ));
+    }
+    let deployment = ra.deployment.unwrap_or_default();
+    for d in &deployment {
+        if d.role_id != DEPLOYMENT_MANAGER && d.role_id != DEPLOYMENT_VIEWER {
+            return Err(invalid(
+                "deployment",
+                format!("[{}] is not a deployment-scoped role.", d.role_id),
+            ));
+        }
+        let all = d.all.unwrap_or(false);
+        let has_ids = d.deployment_ids.as_ref().is_some_and(|ids| !ids.is_empty());
+        if all == has_ids {
+            return Err(invalid(
+                "deployment",
+                "A deployment role assignment needs either all=true or a non-empty deployment_ids, not both.",
+            ));
+        }
+    }
+    Ok((platform, deployment))
+}
+
+fn stored_deployments(user: &UserRecord) -> Vec<DeploymentRoleAssignment> {
+    user.role_assignments
+        .get("deployment")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .unwrap_or_default()
+}
+
+pub async fn add(
+    State(app): State<AppState>,
+    caller: Authorized<op::AddRoleAssignments>,
+    PathArgs(user_id): PathArgs<String>,
+    ValidJson(body): ValidJson<RoleAssignments>,
+) -> ApiResult<Json<EmptyResponse>> {
+    let (platform, deployment) = validate(body)?;
+    change(&app, &caller.user.user_name, &user_id, |user| {
+        let mut roles = user.roles.clone();
+        roles.extend(platform.iter().cloned());
+        let mut deployments = stored_deployments(user);
+        for d in &deployment {
+            if !deployments.contains(d) {
+                deployments.push(d.clone());
+            }
+        }
+        Ok((validate_roles(roles)?, deployments))
+    })
+    .await
+}
+
+pub async fn remove(
+    State(app): State<AppState>,
+    caller: Authorized<op::RemoveRoleAssignments>,
+    PathArgs(user_id): PathArgs<String>,
+    RawQuery(query): RawQuery,
+    ValidJson(body): ValidJson<RoleAssignments>,
+) -> ApiResult<Json<EmptyResponse>> {
+    let force = query_flag(query.as_deref(), "force")?.unwrap_or(false);
+    let (platform, deployment) = validate(body)?;
+    let caller_name = caller.user.user_name.clone();
+    change(&app, &caller.user.user_name, &user_id, |user| {
+        // Removing your own admin role locks you out; ask for it explicitly.
+        if user.user_name == caller_name && platform.iter().any(|r| r == PLATFORM_ADMIN) && !force {
+            return Err(ApiError::new(
+                Code::RoleAssignmentsUnauthorized,
+                "Removing your own ece_platform_admin role requires force=true.",
+            ));
+        }
+        let roles = user
+            .roles
+            .iter()
+            .filter(|r| !platform.contains(r))
+            .cloned()
+            .collect();
+        let deployments = stored_deployments(user)
+            .into_iter()
+            .filter(|d| !deployment.contains(d))
+            .collect();
+        Ok((roles, deployments))
+    })
+    .await
+}
+
+/// The roles and deployment assignments a change leads to.
+type Assignments = (Vec<String>, Vec<DeploymentRoleAssignment>);
+
+/// Applies a role change to `user_id` with compare-and-swap, retrying on concurrent writes.
+async fn change(
+    app: &AppState,
+    by: &str,
+    user_id: &str,
+    compute: impl Fn(&UserRecord) -> ApiResult<Assignments>,
+) -> ApiResult<Json<EmptyResponse>> {
+    for _ in 0..64 {
+        let Some(user) = app.store.get_user(user_id).await? else {
+            return Err(ApiError::new(
+                Code::RoleAssignmentsInvalidTarget,
+                format!("The target user [{user_id}] does not exist."),
+            ));
+        };
+        if user.builtin {
+            return Err(ApiError::new(
+                Code::RoleAssignmentsUnauthorized,
+                "The roles of built-in users cannot change.",
+            ));
+        }
+        let (roles, deployments) = compute(&user)?;
+        let role_assignments = json!({ "deployment": deployments });
+        if roles == user.roles && role_assignments == user.role_assignments {
+            return Ok(Json(EmptyResponse {}));
+        }
+        let updated = UserRecord {
+            roles,
+            role_assignments,
+            updated_at: Utc::now(),
+            updated_by: Some(by.to_string()),
+            ..user
+        };
+        if app
+            .store
+            .update_user_cas(&updated, false, None)
+            .await?
+            .is_some()
+        {
+            tracing::info!(user = %user_id, by = %by, roles = ?updated.roles, "role assignments changed");
+            return Ok(Json(EmptyResponse {}));
+        }
+    }
+    Err(ApiError::internal(
+        "role change kept conflicting with concurrent writes",
+    ))
+}

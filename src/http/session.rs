@@ -1,0 +1,175 @@
+//! Password login, bearer sessions and the authentication metadata (tag Authentication).
+//!
+//! A session is a chain of bearer tokens: `_login` starts it, each `_refresh` issues the next
+//! token (the replaced one keeps working for the grace period so in-flight requests don't fail)
+//! and slides the idle expiry, `_logout` revokes the whole chain server-side.
+
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+
+use crate::app::AppState;
+use crate::auth::{Authorized, Method};
+use crate::crypto;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::json::ValidJson;
+use crate::model::{
+    AuthenticationInfo, AvailableAuthenticationMethods, EmptyResponse, LoginRequest, SessionRecord,
+    TokenResponse,
+};
+use crate::rbac::op;
+use crate::store::RefreshOutcome;
+
+pub const REFRESH_TOKEN_URL: &str = "/api/v1/users/auth/_refresh";
+
+pub async fn login(
+    State(app): State<AppState>,
+    ValidJson(req): ValidJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let user = app.store.get_user(&req.username).await?;
+    // Unknown users are verified against a dummy hash: same reply, same time.
+    let verified = app
+        .hasher
+        .verify(req.password, user.as_ref().map(|u| u.password_hash.clone()))
+        .await;
+    let user = match user {
+        Some(u) if verified && u.enabled => u,
+        _ => return Err(ApiError::unauthenticated()),
+    };
+
+    let now = Utc::now();
+    let session = SessionRecord {
+        id: crypto::new_id(),
+        user_name: user.user_name.clone(),
+        created_at: now,
+        idle_expires_at: now + app.settings.session_idle,
+        absolute_expires_at: now + app.settings.session_max,
+        revoked: false,
+    };
+    let token = crypto::new_secret();
+    app.store
+        .create_session(&session, &crypto::digest(&token))
+        .await?;
+    app.store.record_login(&user.user_name, now).await?;
+    tracing::info!(user = %user.user_name, "login");
+
+    match req.login_state {
+        Some(state) if state.path.is_some() => {
+            // As the spec says: redirect to /sso/token#<token>?state=<login state>.
+            let state_json = serde_json::to_string(&state).map_err(ApiError::internal)?;
+            let location = format!(
+                "/sso/token#{token}?state={}",
+                urlencoding::encode(&state_json)
+            );
+            Ok((
+                StatusCode::FOUND,
+                [(LOCATION, location)],
+                Json(EmptyResponse {}),
+            )
+                .into_response())
+        }
+        _ => Ok(Json(TokenResponse {
+            token,
+            session_expiration_time: session.expires_at(),
+        })
+        .into_response()),
+    }
+}
+
+pub async fn refresh(
+    State(app): State<AppState>,
+    caller: Authorized<op::RefreshToken>,
+) -> ApiResult<Json<TokenResponse>> {
+    let invalid = || {
+        ApiError::new(
+            Code::Unauthorized,
+            "The authentication token is invalid or expired.",
+        )
+    };
+    let Method::Bearer { .. } = caller.method else {
+        return Err(ApiError::new(
+            Code::Unauthorized,
+            "Only a bearer token can be refreshed.",
+        ));
+    };
+    let old = bearer_digest(&caller).ok_or_else(invalid)?;
+    let now = Utc::now();
+    let token = crypto::new_secret();
+    let outcome = app
+        .store
+        .refresh_session(
+            &old,
+            &crypto::digest(&token),
+            now,
+            now + app.settings.refresh_grace,
+            now + app.settings.session_idle,
+        )
+        .await?;
+    match outcome {
+        RefreshOutcome::Refreshed(session) => Ok(Json(TokenResponse {
+            token,
+            session_expiration_time: session.expires_at(),
+        })),
+        RefreshOutcome::Invalid => Err(invalid()),
+    }
+}
+
+/// The digest of the bearer token the caller authenticated with.
+fn bearer_digest(caller: &crate::auth::Caller) -> Option<String> {
+    match &caller.method {
+        Method::Bearer { token_digest, .. } => Some(token_digest.clone()),
+        _ => None,
+    }
+}
+
+pub async fn logout(
+    State(app): State<AppState>,
+    caller: Authorized<op::Logout>,
+) -> ApiResult<Json<EmptyResponse>> {
+    // API keys and Basic credentials have no server-side session to end.
+    if let Method::Bearer { session_id, .. } = &caller.method {
+        app.store.revoke_session(session_id).await?;
+        tracing::info!(user = %caller.user.user_name, "logout");
+    }
+    Ok(Json(EmptyResponse {}))
+}
+
+pub async fn info(caller: Authorized<op::GetAuthenticationInfo>) -> Json<AuthenticationInfo> {
+    let expires_at = match &caller.method {
+        Method::Bearer { expires_at, .. } => Some(*expires_at),
+        _ => None,
+    };
+    Json(AuthenticationInfo {
+        has_elevated_permissions: false,
+        refresh_token_url: REFRESH_TOKEN_URL.into(),
+        expires_at,
+    })
+}
+
+pub async fn methods() -> Json<AvailableAuthenticationMethods> {
+    Json(AvailableAuthenticationMethods {
+        password: true,
+        saml: false,
+        openid: false,
+        sso_methods: vec![],
+    })
+}
+
+/// No SAML realm can be configured yet, so both SAML endpoints answer as ECE does without one.
+fn no_saml() -> ApiError {
+    ApiError::new(
+        Code::NoAuthenticationCluster,
+        "No SAML security realm is configured on this installation; use password login or API keys.",
+    )
+}
+
+pub async fn saml_init() -> ApiError {
+    no_saml()
+}
+
+pub async fn saml_callback() -> ApiError {
+    no_saml()
+}

@@ -1,0 +1,274 @@
+//! `/users`, `/users/{user_name}` and `/user` (tag Users).
+//!
+//! Updates are JSON Merge Patches applied to the user as GET returns it; the result is validated
+//! (see `crate::users`) and written with compare-and-swap on the user's version, retried on a
+//! concurrent write. A password change or a disable ends the user's sessions in the same
+//! transaction; keys and Basic credentials stop working because every request re-reads the user.
+
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use chrono::Utc;
+use serde_json::Value;
+
+use super::{query_flag, PathArgs};
+use crate::app::AppState;
+use crate::auth::{Authorized, Caller, Method};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::json::{merge, patch_object, ValidJson};
+use crate::model::{EmptyResponse, UserRecord};
+use crate::rbac::op;
+use crate::users::{to_json, validate_user_name, UserDoc};
+
+const CAS_ATTEMPTS: usize = 64;
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::new(Code::UserNotFound, format!("User [{name}] not found."))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    _: Authorized<op::GetUsers>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let include_disabled = query_flag(query.as_deref(), "include_disabled")?.unwrap_or(false);
+    let users: Vec<Value> = app
+        .store
+        .list_users()
+        .await?
+        .iter()
+        .filter(|u| include_disabled || u.enabled)
+        .map(to_json)
+        .collect();
+    Ok(Json(serde_json::json!({ "users": users })))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    _: Authorized<op::GetUser>,
+    PathArgs(name): PathArgs<String>,
+) -> ApiResult<Json<Value>> {
+    let user = app
+        .store
+        .get_user(&name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    Ok(Json(to_json(&user)))
+}
+
+pub async fn get_current(caller: Authorized<op::GetCurrentUser>) -> Json<Value> {
+    Json(to_json(&caller.user))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Authorized<op::CreateUser>,
+    ValidJson(body): ValidJson<Value>,
+) -> ApiResult<Json<Value>> {
+    if !body.is_object() {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "The user must be a JSON object.",
+        ));
+    }
+    let doc = UserDoc::from_value(&body)?;
+    let missing = |f: &str| {
+        ApiError::new(Code::InvalidJson, format!("[{f}] is required.")).with_fields([f.to_string()])
+    };
+    let name = doc.user_name.clone().ok_or_else(|| missing("user_name"))?;
+    validate_user_name(&name)?;
+    if doc.security.is_none() {
+        return Err(missing("security"));
+    }
+    let wanted = doc.validate(None)?;
+    let password = wanted
+        .password
+        .clone()
+        .ok_or_else(|| missing("security.password"))?;
+    let now = Utc::now();
+    let user = UserRecord {
+        user_name: name.clone(),
+        full_name: wanted.full_name,
+        email: wanted.email,
+        password_hash: app
+            .hasher
+            .hash(password)
+            .await
+            .map_err(ApiError::internal)?,
+        roles: wanted.roles,
+        role_assignments: serde_json::json!({}),
+        enabled: wanted.enabled,
+        builtin: false,
+        created_at: now,
+        created_by: Some(caller.user.user_name.clone()),
+        updated_at: now,
+        updated_by: Some(caller.user.user_name.clone()),
+        first_login_at: None,
+        last_login_at: None,
+        version: 1,
+    };
+    match app.store.insert_user(&user).await {
+        Ok(()) => {}
+        Err(crate::store::StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                Code::UserNameConflict,
+                format!("The user name [{name}] is already in use."),
+            )
+            .with_fields(["user_name"]))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user = %name, by = %caller.user.user_name, "user created");
+    Ok(Json(to_json(&user)))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    caller: Authorized<op::UpdateUser>,
+    PathArgs(name): PathArgs<String>,
+    ValidJson(body): ValidJson<Value>,
+) -> ApiResult<Json<Value>> {
+    apply_patch(&app, &caller, &name, patch_object(body)?, false)
+        .await
+        .map(Json)
+}
+
+pub async fn patch_current(
+    State(app): State<AppState>,
+    caller: Authorized<op::UpdateCurrentUser>,
+    ValidJson(body): ValidJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let name = caller.user.user_name.clone();
+    apply_patch(&app, &caller, &name, patch_object(body)?, true)
+        .await
+        .map(Json)
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    caller: Authorized<op::DeleteUser>,
+    PathArgs(name): PathArgs<String>,
+) -> ApiResult<Json<EmptyResponse>> {
+    let user = app
+        .store
+        .get_user(&name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    if user.builtin {
+        return Err(ApiError::new(
+            Code::UserRestrictedDeletion,
+            "Built-in users cannot be deleted.",
+        ));
+    }
+    if user.user_name == caller.user.user_name {
+        return Err(ApiError::new(
+            Code::UserRestrictedDeletion,
+            "You cannot delete the user you are signed in as.",
+        ));
+    }
+    if !app.store.delete_user(&name).await? {
+        return Err(not_found(&name));
+    }
+    tracing::info!(user = %name, by = %caller.user.user_name, "user deleted");
+    Ok(Json(EmptyResponse {}))
+}
+
+/// Merge-patches user `name`. `self_service`: the caller edits itself through `/user`, where
+/// only the full name, email and password may change.
+async fn apply_patch(
+    app: &AppState,
+    caller: &Caller,
+    name: &str,
+    patch: Value,
+    self_service: bool,
+) -> ApiResult<Value> {
+    let mut new_hash: Option<String> = None;
+    for _ in 0..CAS_ATTEMPTS {
+        let current = app
+            .store
+            .get_user(name)
+            .await?
+            .ok_or_else(|| not_found(name))?;
+        let doc = UserDoc::from_value(&merge(&to_json(&current), &patch))?;
+        if doc
+            .user_name
+            .as_ref()
+            .is_some_and(|n| n != &current.user_name)
+        {
+            return Err(
+                ApiError::new(Code::UserRestrictedField, "A user cannot be renamed.")
+                    .with_fields(["user_name"]),
+            );
+        }
+        let wanted = doc.validate(Some(&current))?;
+        let restricted = |f: &str, why: &str| {
+            ApiError::new(Code::UserRestrictedField, why).with_fields([f.to_string()])
+        };
+        if self_service && wanted.roles != current.roles {
+            return Err(restricted(
+                "security.roles",
+                "You cannot change your own roles.",
+            ));
+        }
+        if wanted.enabled != current.enabled
+            && (self_service || current.user_name == caller.user.user_name)
+        {
+            return Err(restricted(
+                "security.enabled",
+                "You cannot enable or disable yourself.",
+            ));
+        }
+        let profile_changed = wanted.full_name != current.full_name
+            || wanted.email != current.email
+            || wanted.roles != current.roles
+            || wanted.enabled != current.enabled;
+        // Built-in users keep their profile and roles; they may only change their own password.
+        if current.builtin && (profile_changed || (wanted.password.is_some() && !self_service)) {
+            return Err(ApiError::new(
+                Code::UserCannotModify,
+                "Built-in users cannot be modified.",
+            ));
+        }
+        if !profile_changed && wanted.password.is_none() {
+            return Ok(to_json(&current));
+        }
+        if let (Some(password), None) = (&wanted.password, &new_hash) {
+            new_hash = Some(
+                app.hasher
+                    .hash(password.clone())
+                    .await
+                    .map_err(ApiError::internal)?,
+            );
+        }
+        let disabled = current.enabled && !wanted.enabled;
+        let end_sessions = wanted.password.is_some() || disabled;
+        let keep_session = match (&caller.method, self_service) {
+            (Method::Bearer { session_id, .. }, true) => Some(session_id.as_str()),
+            _ => None,
+        };
+        let updated = UserRecord {
+            full_name: wanted.full_name,
+            email: wanted.email,
+            roles: wanted.roles,
+            enabled: wanted.enabled,
+            password_hash: if wanted.password.is_some() {
+                new_hash.clone().unwrap_or_default()
+            } else {
+                current.password_hash.clone()
+            },
+            updated_at: Utc::now(),
+            updated_by: Some(caller.user.user_name.clone()),
+            ..current
+        };
+        if let Some(stored) = app
+            .store
+            .update_user_cas(&updated, end_sessions, keep_session)
+            .await?
+        {
+            tracing::info!(user = %name, by = %caller.user.user_name, password_changed = wanted.password.is_some(), "user updated");
+            return Ok(to_json(&stored));
+        }
+    }
+    Err(ApiError::internal(
+        "user update kept conflicting with concurrent writes",
+    ))
+}

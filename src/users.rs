@@ -1,0 +1,293 @@
+//! User documents: the `User` wire shape, and turning a requested document (a create body, or the
+//! result of a merge patch) into a validated change to a [`UserRecord`].
+//!
+//! Read-only fields (`builtin`, `metadata`, `security.permissions`, `security.security_realm`,
+//! `security.elevated_permissions`) may be sent back unchanged, as the official CLI does; only an
+//! actual change to them is refused with `user.restricted_field`.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::error::{ApiError, ApiResult, Code};
+use crate::model::{fmt_ts, UserRecord};
+use crate::rbac::{self, PLATFORM_ADMIN};
+
+/// Names that would collide with routes under `/users/`.
+const RESERVED_NAMES: &[&str] = &["auth", "_all"];
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_PASSWORD: usize = 128;
+
+/// The `User` definition of the spec, as returned to clients. Never contains the password.
+pub fn to_json(u: &UserRecord) -> Value {
+    let mut metadata = Map::new();
+    metadata.insert("created_at".into(), json!(fmt_ts(&u.created_at)));
+    metadata.insert("updated_at".into(), json!(fmt_ts(&u.updated_at)));
+    if let Some(by) = &u.created_by {
+        metadata.insert("created_by".into(), json!(by));
+    }
+    if let Some(by) = &u.updated_by {
+        metadata.insert("updated_by".into(), json!(by));
+    }
+    if let Some(t) = &u.first_login_at {
+        metadata.insert("first_login_at".into(), json!(fmt_ts(t)));
+    }
+    if let Some(t) = &u.last_login_at {
+        metadata.insert("last_login_at".into(), json!(fmt_ts(t)));
+    }
+    let mut user = json!({
+        "user_name": u.user_name,
+        "builtin": u.builtin,
+        "metadata": metadata,
+        "security": {
+            "roles": u.roles,
+            "permissions": rbac::permissions(&u.roles),
+            "enabled": u.enabled,
+            "security_realm": { "type": "native", "id": "native" },
+        },
+    });
+    if let Some(v) = &u.full_name {
+        user["full_name"] = json!(v);
+    }
+    if let Some(v) = &u.email {
+        user["email"] = json!(v);
+    }
+    user
+}
+
+/// A user document as a client sends it. Absent (or, after a merge patch, null) fields mean the
+/// default: no full name, no email, no roles, enabled.
+#[derive(Debug, Default, Deserialize)]
+pub struct UserDoc {
+    pub user_name: Option<String>,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub builtin: Option<bool>,
+    pub metadata: Option<Value>,
+    pub security: Option<SecurityDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SecurityDoc {
+    pub roles: Option<Vec<String>>,
+    pub permissions: Option<Vec<String>>,
+    pub password: Option<String>,
+    pub enabled: Option<bool>,
+    pub security_realm: Option<Value>,
+    pub elevated_permissions: Option<Value>,
+}
+
+/// The editable state a document asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wanted {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub roles: Vec<String>,
+    pub enabled: bool,
+    /// A new password, if the document sets one.
+    pub password: Option<String>,
+}
+
+impl UserDoc {
+    pub fn from_value(v: &Value) -> ApiResult<UserDoc> {
+        crate::json::parse(&serde_json::to_vec(v).map_err(ApiError::internal)?)
+    }
+
+    /// Validates the document; `current` is the stored user (for updates), so read-only fields
+    /// that restate it are accepted.
+    pub fn validate(self, current: Option<&UserRecord>) -> ApiResult<Wanted> {
+        let sec = self.security.unwrap_or_default();
+        let restricted = |field: &str| {
+            ApiError::new(
+                Code::UserRestrictedField,
+                format!("The field [{field}] cannot be set."),
+            )
+            .with_fields([field.to_string()])
+        };
+        let builtin_now = current.is_some_and(|u| u.builtin);
+        if self.builtin.is_some_and(|b| b != builtin_now) {
+            return Err(restricted("builtin"));
+        }
+        let current_json = current.map(to_json);
+        let unchanged = |path: &[&str], v: &Value| {
+            current_json
+                .as_ref()
+                .is_some_and(|c| path.iter().try_fold(c, |c, k| c.get(*k)) == Some(v))
+        };
+        if let Some(m) = &self.metadata {
+            if !(is_empty(m) || unchanged(&["metadata"], m)) {
+                return Err(restricted("metadata"));
+            }
+        }
+        if let Some(p) = &sec.permissions {
+            let v = json!(p);
+            if !(p.is_empty() || unchanged(&["security", "permissions"], &v)) {
+                return Err(restricted("security.permissions"));
+            }
+        }
+        if let Some(realm) = &sec.security_realm {
+            if !(is_empty(realm) || realm.get("type") == Some(&json!("native"))) {
+                return Err(restricted("security.security_realm"));
+            }
+        }
+        if let Some(e) = &sec.elevated_permissions {
+            if e.get("enabled").and_then(Value::as_bool).unwrap_or(false) {
+                return Err(restricted("security.elevated_permissions"));
+            }
+        }
+        let roles = validate_roles(sec.roles.unwrap_or_default())?;
+        if let Some(p) = &sec.password {
+            validate_password(p)?;
+        }
+        Ok(Wanted {
+            full_name: check_text("full_name", self.full_name, 256)?,
+            email: validate_email(self.email)?,
+            roles,
+            enabled: sec.enabled.unwrap_or(true),
+            password: sec.password,
+        })
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    v.is_null() || v.as_object().is_some_and(Map::is_empty)
+}
+
+/// Letters, digits, `.`, `_`, `-` and `@`, 1 to 64 characters, starting with a letter or digit.
+pub fn validate_user_name(name: &str) -> ApiResult<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        && !RESERVED_NAMES.contains(&name);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::UserNameInvalid,
+            "The user name must be 1 to 64 characters: letters, digits, '.', '_', '-' or '@', starting with a letter \
+             or digit (and not a reserved word such as 'auth').",
+        )
+        .with_fields(["user_name"]))
+    }
+}
+
+/// Known roles, no duplicates; `ece_platform_admin` already grants everything and is not combined.
+pub fn validate_roles(mut roles: Vec<String>) -> ApiResult<Vec<String>> {
+    if let Some(bad) = roles.iter().find(|r| !rbac::ROLES.contains(&r.as_str())) {
+        return Err(ApiError::new(
+            Code::UserRolesInvalid,
+            format!(
+                "Unknown role [{bad}]. Valid roles: {}.",
+                rbac::ROLES.join(", ")
+            ),
+        )
+        .with_fields(["security.roles"]));
+    }
+    roles.sort_by_key(|r| rbac::ROLES.iter().position(|k| k == r));
+    roles.dedup();
+    if roles.len() > 1 && roles.iter().any(|r| r == PLATFORM_ADMIN) {
+        return Err(ApiError::new(
+            Code::UserRolesForbidden,
+            "The role [ece_platform_admin] cannot be combined with other roles: it already grants every operation.",
+        )
+        .with_fields(["security.roles"]));
+    }
+    Ok(roles)
+}
+
+/// ASVS V2.1: at least 8 characters, at most 128, no composition rules.
+pub fn validate_password(password: &str) -> ApiResult<()> {
+    let n = password.chars().count();
+    if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::UserPasswordInvalid,
+            format!("The password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long."),
+        )
+        .with_fields(["security.password"]))
+    }
+}
+
+fn check_text(field: &str, value: Option<String>, max: usize) -> ApiResult<Option<String>> {
+    match value {
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
+            Err(ApiError::new(
+                Code::InvalidJson,
+                format!("[{field}] must be at most {max} characters, without control characters."),
+            )
+            .with_fields([field]))
+        }
+        Some(v) if v.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+fn validate_email(email: Option<String>) -> ApiResult<Option<String>> {
+    let email = check_text("email", email, 254)?;
+    if let Some(e) = &email {
+        let valid = e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !e.contains(char::is_whitespace)
+        });
+        if !valid {
+            return Err(
+                ApiError::new(Code::InvalidJson, "[email] is not an email address.")
+                    .with_fields(["email"]),
+            );
+        }
+    }
+    Ok(email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names() {
+        for ok in ["bob", "a", "jane.doe@example.com", "ops_1-x"] {
+            assert!(validate_user_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "auth", "-x", "a b", "a/b", "é", &"x".repeat(65)] {
+            assert!(validate_user_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles() {
+        assert_eq!(
+            validate_roles(vec![
+                "ece_deployment_viewer".into(),
+                "ece_platform_viewer".into(),
+                "ece_platform_viewer".into()
+            ])
+            .unwrap(),
+            vec!["ece_platform_viewer", "ece_deployment_viewer"]
+        );
+        assert_eq!(
+            validate_roles(vec!["root".into()]).unwrap_err().code,
+            Code::UserRolesInvalid
+        );
+        assert_eq!(
+            validate_roles(vec![PLATFORM_ADMIN.into(), "ece_platform_viewer".into()])
+                .unwrap_err()
+                .code,
+            Code::UserRolesForbidden
+        );
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(validate_password("12345678").is_ok());
+        assert!(validate_password("1234567").is_err());
+        assert!(validate_password(&"x".repeat(129)).is_err());
+        assert!(validate_password("ééééééé").is_err());
+    }
+}
