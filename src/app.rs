@@ -37,7 +37,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let store = crate::store::open(&url, &args.db.store_options(true)).await?;
     tracing::info!(database = %crate::store::redact(&url), "store opened");
-    crate::bootstrap::ensure(&*store, &args.db.data_dir).await?;
+    crate::bootstrap::ensure(
+        &*store,
+        &args.db.data_dir,
+        &crate::bootstrap::ChosenPasswords::from_env(),
+    )
+    .await?;
     crypto_warm_up().await;
 
     let state = AppState::new(store, Settings::from_args(&args), args.hash_concurrency);

@@ -27,7 +27,38 @@ pub const BUILTIN_USERS: &[(&str, &str, &str)] = &[
     ("readonly", PLATFORM_VIEWER, "ECE_READONLY_PASSWORD"),
 ];
 
-pub async fn ensure(store: &dyn Store, data_dir: &Path) -> anyhow::Result<()> {
+/// Passwords chosen by the operator for the built-in users (from `ECE_ADMIN_PASSWORD` and
+/// `ECE_READONLY_PASSWORD`); `None` means generate one.
+#[derive(Debug, Clone, Default)]
+pub struct ChosenPasswords {
+    pub admin: Option<String>,
+    pub readonly: Option<String>,
+}
+
+impl ChosenPasswords {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|p| !p.is_empty());
+        ChosenPasswords {
+            admin: var(BUILTIN_USERS[0].2),
+            readonly: var(BUILTIN_USERS[1].2),
+        }
+    }
+
+    fn for_user(&self, name: &str) -> Option<String> {
+        match name {
+            "admin" => self.admin.clone(),
+            "readonly" => self.readonly.clone(),
+            _ => None,
+        }
+    }
+}
+
+/// Creates what a first start needs, if missing. Idempotent and race-safe.
+pub async fn ensure(
+    store: &dyn Store,
+    data_dir: &Path,
+    chosen: &ChosenPasswords,
+) -> anyhow::Result<()> {
     let account = store
         .init_account(&hex::encode(rand::random::<[u8; 16]>()), &default_trust())
         .await?;
@@ -38,9 +69,9 @@ pub async fn ensure(store: &dyn Store, data_dir: &Path) -> anyhow::Result<()> {
         if store.get_user(name).await?.is_some() {
             continue;
         }
-        let (password, chosen) = match std::env::var(env) {
-            Ok(p) if !p.is_empty() => (p, true),
-            _ => (crypto::random_token(18), false),
+        let (password, was_chosen) = match chosen.for_user(name) {
+            Some(p) => (p, true),
+            None => (crypto::random_token(18), false),
         };
         let to_hash = password.clone();
         let password_hash =
@@ -64,7 +95,7 @@ pub async fn ensure(store: &dyn Store, data_dir: &Path) -> anyhow::Result<()> {
             version: 1,
         };
         match store.insert_user(&user).await {
-            Ok(()) if chosen => tracing::info!(
+            Ok(()) if was_chosen => tracing::info!(
                 user = name,
                 "built-in user created with the password from {env}"
             ),

@@ -1,0 +1,322 @@
+//! `spawn_app()`: the real server on `127.0.0.1:0` over a fresh store, and a small client for it
+//! that checks every reply against the official swagger (see `spec.rs`).
+
+use std::sync::Arc;
+
+use base64::Engine;
+use ece_server::app::AppState;
+use ece_server::bootstrap::{self, ChosenPasswords};
+use ece_server::config::Settings;
+use ece_server::store::{self, Store, StoreOptions};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+pub const READONLY_PASSWORD: &str = "readonly-test-password";
+
+/// A running server and what it runs on.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub db_url: String,
+    pub dir: TempDir,
+    pub settings: Settings,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A reply, already checked against the spec.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.body
+    }
+
+    /// Asserts an ECE error with this status and code.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["errors"][0]["code"], code,
+            "unexpected code; body: {}",
+            self.body
+        );
+        self.body
+    }
+}
+
+/// Credentials for a request.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Basic(String, String),
+    Bearer(String),
+    ApiKey(String),
+    Raw(String),
+}
+
+impl Auth {
+    pub fn admin() -> Auth {
+        Auth::Basic("admin".into(), ADMIN_PASSWORD.into())
+    }
+    pub fn readonly() -> Auth {
+        Auth::Basic("readonly".into(), READONLY_PASSWORD.into())
+    }
+    pub fn basic(user: &str, password: &str) -> Auth {
+        Auth::Basic(user.into(), password.into())
+    }
+    fn header(&self) -> Option<String> {
+        match self {
+            Auth::None => None,
+            Auth::Basic(u, p) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )),
+            Auth::Bearer(t) => Some(format!("Bearer {t}")),
+            Auth::ApiKey(k) => Some(format!("ApiKey {k}")),
+            Auth::Raw(h) => Some(h.clone()),
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Settings::default()).await
+}
+
+pub async fn spawn_with(settings: Settings) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = fresh_database(&dir).await;
+    start(db_url, dir, settings).await
+}
+
+/// A fresh, empty database: a SQLite file in `dir`, or a new PostgreSQL schema when
+/// `ECE_TEST_BACKEND=postgres` (URL from `ECE_TEST_DATABASE_URL`).
+pub async fn fresh_database(dir: &TempDir) -> String {
+    if std::env::var("ECE_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let base = std::env::var("ECE_TEST_DATABASE_URL")
+            .expect("ECE_TEST_BACKEND=postgres needs ECE_TEST_DATABASE_URL");
+        let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let pool = sqlx::PgPool::connect(&base)
+            .await
+            .expect("PostgreSQL reachable");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&pool)
+            .await
+            .expect("create schema");
+        pool.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{sep}options=-c%20search_path%3D{schema}")
+    } else {
+        format!("sqlite://{}", dir.path().join("ece.db").display())
+    }
+}
+
+async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
+    let store = store::open(&db_url, &StoreOptions::default())
+        .await
+        .expect("store opens");
+    let chosen = ChosenPasswords {
+        admin: Some(ADMIN_PASSWORD.into()),
+        readonly: Some(READONLY_PASSWORD.into()),
+    };
+    bootstrap::ensure(&*store, dir.path(), &chosen)
+        .await
+        .expect("bootstrap");
+    let state = AppState::new(store.clone(), settings.clone(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, ece_server::http::router(state))
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+    });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        base,
+        client,
+        store,
+        db_url,
+        dir,
+        settings,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Stops the server and starts a new one on the same database: what a restart sees.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        start(self.db_url.clone(), dir, self.settings.clone()).await
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Sends a request and checks the reply against the spec.
+    pub async fn send(&self, method: &str, path: &str, auth: &Auth, body: Option<Value>) -> Reply {
+        let mut req = self.client.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.base),
+        );
+        if let Some(h) = auth.header() {
+            req = req.header("authorization", h);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.finish(method, path, req).await
+    }
+
+    /// Sends raw bytes with a given content type.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &Auth,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.base),
+            )
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(h) = auth.header() {
+            req = req.header("authorization", h);
+        }
+        self.finish(method, path, req).await
+    }
+
+    async fn finish(&self, method: &str, path: &str, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body read");
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)))
+        };
+        if status != 302 {
+            let ct = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            assert!(
+                ct.starts_with("application/json"),
+                "{method} {path}: content type [{ct}], body {body}"
+            );
+        }
+        crate::spec::check(method, path, status, &headers, &body);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Reply {
+        self.send("GET", path, auth, None).await
+    }
+    pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Reply {
+        self.send("POST", path, auth, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, auth: &Auth, body: Value) -> Reply {
+        self.send("PATCH", path, auth, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, auth: &Auth, body: Value) -> Reply {
+        self.send("PUT", path, auth, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, auth: &Auth, body: Option<Value>) -> Reply {
+        self.send("DELETE", path, auth, body).await
+    }
+
+    /// Logs in and returns the bearer token.
+    pub async fn login(&self, user: &str, password: &str) -> String {
+        let body = self
+            .post(
+                "/users/auth/_login",
+                &Auth::None,
+                json!({"username": user, "password": password}),
+            )
+            .await
+            .expect(200);
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a native user through the API (as admin) and returns its credentials.
+    pub async fn create_user(&self, name: &str, roles: &[&str]) -> Auth {
+        let password = format!("{name}-password");
+        self.post(
+            "/users",
+            &Auth::admin(),
+            json!({"user_name": name, "security": {"password": password, "roles": roles}}),
+        )
+        .await
+        .expect(200);
+        Auth::basic(name, &password)
+    }
+
+    /// Creates an API key for `auth`'s user and returns the secret.
+    pub async fn create_key(&self, auth: &Auth, expiration: Option<&str>) -> (String, String) {
+        let mut body = json!({"description": "test key"});
+        if let Some(e) = expiration {
+            body["expiration"] = json!(e);
+        }
+        let reply = self.post("/users/auth/keys", auth, body).await.expect(201);
+        (
+            reply["id"].as_str().unwrap().into(),
+            reply["key"].as_str().unwrap().into(),
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

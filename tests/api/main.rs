@@ -1,0 +1,10 @@
+//! HTTP integration suite: every test starts the real server on a loopback port over a fresh
+//! store (a temporary SQLite file, or its own PostgreSQL schema when `ECE_TEST_BACKEND=postgres`)
+//! and talks to it with a real HTTP client. Every reply is checked against the official swagger.
+
+mod helpers;
+mod spec;
+
+mod account;
+mod errors;
+mod session;
