@@ -198,3 +198,17 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/errors.md documents every code of the table.
+    #[test]
+    fn every_code_is_documented() {
+        let doc = include_str!("../docs/errors.md");
+        for code in Code::ALL {
+            assert!(doc.contains(&format!("`{}` | {}", code.as_str(), code.status().as_u16())), "docs/errors.md misses {}", code.as_str());
+        }
+    }
+}

@@ -7,4 +7,5 @@ mod spec;
 
 mod account;
 mod errors;
+mod durability;
 mod session;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of the project, the same way locally and in CI:
+#   1. unit tests, the store-contract suite (SQLite and PostgreSQL) and the HTTP suite on SQLite;
+#   2. the HTTP suite again on PostgreSQL;
+#   3. further stages (conformance, browser, bench smoke) when present.
+# PostgreSQL: ECE_TEST_DATABASE_URL (default: the machine's server at 127.0.0.1:5432, database test).
+# If it cannot be reached, the PostgreSQL tests are skipped and say so loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export ECE_TEST_DATABASE_URL="${ECE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_up() { command -v pg_isready >/dev/null && pg_isready -q -d "$ECE_TEST_DATABASE_URL"; }
+if ! pg_up && command -v pg_ctlcluster >/dev/null; then
+  echo "PostgreSQL is not answering; trying to start the machine's cluster"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  sleep 2
+fi
+if ! pg_up; then
+  echo "!!! PostgreSQL at $ECE_TEST_DATABASE_URL is unreachable: PostgreSQL tests will be SKIPPED !!!"
+  unset ECE_TEST_DATABASE_URL
+fi
+
+echo "== unit, store contract and HTTP suites (SQLite)"
+cargo test --all-targets
+
+if [ -n "${ECE_TEST_DATABASE_URL:-}" ]; then
+  echo "== HTTP suite on PostgreSQL"
+  ECE_TEST_BACKEND=postgres cargo test --test api
+fi
+
+for stage in conformance/run.sh tests/e2e/run.sh bench/smoke.sh; do
+  if [ -f "$stage" ]; then
+    echo "== $stage"
+    bash "$stage"
+  fi
+done
+echo "== all tests passed"
