@@ -47,14 +47,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let state = AppState::new(store, Settings::from_args(&args), args.hash_concurrency);
     spawn_housekeeping(state.clone());
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::server::tls_acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind(args.listen).await?;
-    tracing::info!(
-        "ece-server listening on http://{}/api/v1",
-        listener.local_addr()?
-    );
-    axum::serve(listener, crate::http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("ece-server listening on {scheme}://{}/api/v1", listener.local_addr()?);
+    let app = crate::http::router(state);
+    crate::server::run(listener, app, args.limits(), tls, shutdown_signal()).await?;
     tracing::info!("ece-server stopped");
     Ok(())
 }

@@ -41,6 +41,42 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ECE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Largest request head (request line and headers) accepted, in bytes.
+    #[arg(long, env = "ECE_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// Most connections served at once; further clients wait in the accept queue.
+    #[arg(long, env = "ECE_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection is kept.
+    #[arg(long, env = "ECE_HEADER_TIMEOUT", default_value_t = 30)]
+    pub header_timeout: u64,
+
+    /// Seconds a request may take from its headers to its reply (408 after that).
+    #[arg(long, env = "ECE_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+
+    /// PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).
+    #[arg(long, env = "ECE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "ECE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            max_header_bytes: self.max_header_bytes,
+            ..crate::server::Limits::default()
+        }
+    }
 }
 
 /// Where the data lives; shared by `serve` and `migrate`.
@@ -96,6 +132,7 @@ pub struct Settings {
     pub max_api_keys_per_user: u32,
     pub default_api_key_lifetime: chrono::Duration,
     pub max_body_bytes: usize,
+    pub request_timeout: Duration,
 }
 
 impl Settings {
@@ -115,6 +152,7 @@ impl Settings {
             // "3 months", as ECE's default API key lifetime.
             default_api_key_lifetime: chrono::Duration::days(90),
             max_body_bytes: args.max_body_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         }
     }
 }
@@ -128,6 +166,7 @@ impl Default for Settings {
             max_api_keys_per_user: 100,
             default_api_key_lifetime: chrono::Duration::days(90),
             max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -43,6 +43,7 @@ codes! {
     Unauthenticated => "root.unauthenticated", UNAUTHORIZED;
     Unauthorized => "root.unauthorized", UNAUTHORIZED;
     Forbidden => "root.unauthorized.rbac", FORBIDDEN;
+    RequestTimeout => "root.request_timeout", REQUEST_TIMEOUT;
     TooManyRequests => "root.too_many_requests", TOO_MANY_REQUESTS;
     Internal => "root.internal_server_error", INTERNAL_SERVER_ERROR;
     StoreUnavailable => "root.store_unavailable", SERVICE_UNAVAILABLE;

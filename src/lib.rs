@@ -13,5 +13,6 @@ pub mod http;
 pub mod json;
 pub mod model;
 pub mod rbac;
+pub mod server;
 pub mod store;
 pub mod users;

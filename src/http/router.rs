@@ -4,12 +4,14 @@
 //! the `Authorized<op::X>` extractor of its handler. Axum prefers static segments over parameters,
 //! so `/users/auth` is never read as a user called "auth" (that name is reserved).
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Method, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -67,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
 
     let max_body = state.settings.max_body_bytes;
+    let request_timeout = state.settings.request_timeout;
     Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)
@@ -80,6 +83,14 @@ pub fn router(state: AppState) -> Router {
                 ApiError::internal("a request handler panicked").into_response()
             },
         ))
+        // A request that takes too long (e.g. a client trickling its body) gets a 408 envelope.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::new(Code::RequestTimeout, "The request took too long.")
+                }))
+                .timeout(request_timeout),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -7,6 +7,7 @@ use base64::Engine;
 use ece_server::app::AppState;
 use ece_server::bootstrap::{self, ChosenPasswords};
 use ece_server::config::Settings;
+use ece_server::server::Limits;
 use ece_server::store::{self, Store, StoreOptions};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -150,12 +151,11 @@ async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, ece_server::http::router(state))
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        let app = ece_server::http::router(state);
+        ece_server::server::run(listener, app, Limits::default(), None, shutdown).await.expect("server runs");
     });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -318,5 +318,38 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the users, keys, roles and RBAC suites.
+// ---------------------------------------------------------------------------------------------
+
+/// The `fields` of the first error of an ECE error body.
+pub fn error_fields(body: &Value) -> Value {
+    body["errors"][0]["fields"].clone()
+}
+
+impl TestApp {
+    /// `GET /users/{name}` as the built-in admin.
+    pub async fn user(&self, name: &str) -> Value {
+        self.get(&format!("/users/{name}"), &Auth::admin())
+            .await
+            .expect(200)
+    }
+
+    /// `POST /users` as the built-in admin with an arbitrary body.
+    pub async fn create_user_with(&self, body: Value) -> Reply {
+        self.post("/users", &Auth::admin(), body).await
+    }
+
+    /// The status `GET /users/auth` answers for `auth`: 200 when the credentials work, 401 otherwise.
+    pub async fn auth_status(&self, auth: &Auth) -> u16 {
+        self.get("/users/auth", auth).await.status
+    }
+
+    /// Creates an API key for `auth`'s user with an arbitrary request body.
+    pub async fn create_key_with(&self, auth: &Auth, body: Value) -> Reply {
+        self.post("/users/auth/keys", auth, body).await
     }
 }

@@ -9,3 +9,4 @@ mod account;
 mod errors;
 mod durability;
 mod session;
+mod transport;
