@@ -236,6 +236,19 @@ pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
         {
             StoreError::Unavailable(e.to_string())
         }
+        // SQLite's counterpart of a statement timeout: still locked after the busy timeout
+        // (SQLITE_BUSY / SQLITE_LOCKED and their extended codes).
+        sqlx::Error::Database(db) if sqlite_busy(db.as_ref()) => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Other(e.to_string()),
     }
+}
+
+fn sqlite_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
