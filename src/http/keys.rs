@@ -89,8 +89,21 @@ pub async fn create(
     };
     let role_assignments = match req.role_assignments {
         None | Some(Value::Null) => None,
-        Some(ra) => Some(restrict_roles(&ra, &caller.roles)?),
+        Some(ra) => restrict_roles(&ra, &caller.roles)?,
     };
+    // Not specified: the key takes the creator's roles. When the creator is itself a restricted
+    // API key, that is the restriction, not the owner's full set of roles: a key never mints a
+    // key with more than it has.
+    let role_assignments = role_assignments.or_else(|| {
+        (caller.roles != caller.user.roles).then(|| {
+            let platform: Vec<Value> = caller
+                .roles
+                .iter()
+                .map(|r| serde_json::json!({ "role_id": r }))
+                .collect();
+            serde_json::json!({ "platform": platform })
+        })
+    });
     let key = crypto::new_secret();
     let record = ApiKeyRecord {
         id: crypto::new_id(),
@@ -124,8 +137,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(response)))
 }
 
-/// Checks the roles a key asks for: platform roles only, each one the creator holds.
-fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Value> {
+/// Checks the roles a key asks for: platform roles only, each one the creator holds. `None` when
+/// the request names no platform roles at all (`{}`, `{"platform": null}`): not specified.
+fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Option<Value>> {
     let field = "role_assignments";
     let Some(obj) = ra.as_object() else {
         return Err(invalid(field, "[role_assignments] must be an object."));
@@ -139,18 +153,23 @@ fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Value> {
             "Only platform role assignments can be given to an API key on this installation.",
         ));
     }
-    let platform = obj
-        .get("platform")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let platform = match obj.get("platform") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(platform)) => platform.clone(),
+        Some(_) => {
+            return Err(invalid(
+                field,
+                "[role_assignments.platform] must be an array.",
+            ))
+        }
+    };
     for p in &platform {
         let role = p.get("role_id").and_then(Value::as_str).unwrap_or("");
         if !creator_roles.iter().any(|r| r == role) {
             return Err(invalid(field, format!("An API key can only carry roles its creator holds; [{role}] is not one of them.")));
         }
     }
-    Ok(serde_json::json!({ "platform": platform }))
+    Ok(Some(serde_json::json!({ "platform": platform })))
 }
 
 fn list_response(keys: Vec<ApiKeyRecord>) -> Json<ApiKeysResponse> {

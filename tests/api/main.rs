@@ -10,3 +10,4 @@ mod errors;
 mod durability;
 mod session;
 mod transport;
+mod keys;
