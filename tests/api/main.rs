@@ -11,3 +11,4 @@ mod durability;
 mod session;
 mod transport;
 mod keys;
+mod users;
