@@ -12,3 +12,4 @@ mod session;
 mod transport;
 mod keys;
 mod users;
+mod roles;
