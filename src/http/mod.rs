@@ -1,6 +1,7 @@
 //! The HTTP layer: the route table ([`router`]) and one handler module per resource.
 
 mod account;
+mod console;
 mod docs;
 mod keys;
 mod roles;

@@ -15,7 +15,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{account, docs, keys, roles, session, users};
+use super::{account, console, docs, keys, roles, session, users};
 use crate::app::AppState;
 use crate::auth;
 use crate::error::{ApiError, Code};
@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state.settings.request_timeout;
     Router::new()
         .nest("/api/v1", api)
+        .merge(console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

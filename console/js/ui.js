@@ -1,0 +1,184 @@
+// DOM helpers shared by the pages. Text always goes in through textContent (never innerHTML), so
+// nothing the API returns can inject markup.
+
+const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'readOnly', 'required', 'hidden', 'open']);
+
+/** h('button', {class: 'btn', onClick: fn}, 'Save') builds an element. */
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v);
+    else if (PROPS.has(k)) el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** Replaces el's children, skipping null/false (unlike replaceChildren, which prints "null"). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+let uid = 0;
+export const nextId = (prefix = 'f') => `${prefix}-${++uid}`;
+
+/** A labelled input. Returns the wrapper; the input is wrapper.input. */
+export function field({ label, name, type = 'text', value = '', hint, required, autocomplete, disabled, maxlength, minlength, placeholder }) {
+  const id = nextId(name.replace(/\W/g, '-'));
+  const hintId = hint ? `${id}-hint` : null;
+  const input = h('input', {
+    id, name, type, value, required, disabled, autocomplete, maxlength, minlength, placeholder,
+    'data-field': name, 'aria-describedby': hintId,
+  });
+  const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), input, hint && h('span', { class: 'hint', id: hintId }, hint));
+  wrap.input = input;
+  return wrap;
+}
+
+/** A labelled <select> of [value, text] pairs. */
+export function selectField({ label, name, options, value, hint }) {
+  const id = nextId(name);
+  const hintId = hint ? `${id}-hint` : null;
+  const select = h('select', { id, name, 'data-field': name, 'aria-describedby': hintId },
+    options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+  const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), select, hint && h('span', { class: 'hint', id: hintId }, hint));
+  wrap.input = select;
+  return wrap;
+}
+
+export function button(text, { kind = '', type = 'button', onClick, label, small, disabled } = {}) {
+  const cls = ['btn', kind && `btn-${kind}`, small && 'btn-sm'].filter(Boolean).join(' ');
+  return h('button', { type, class: cls, onClick, 'aria-label': label, disabled }, text);
+}
+
+/** Runs fn while the button shows a spinner and is disabled. */
+export async function busy(btn, fn) {
+  btn.disabled = true;
+  btn.setAttribute('aria-busy', 'true');
+  try {
+    return await fn();
+  } finally {
+    btn.disabled = false;
+    btn.removeAttribute('aria-busy');
+  }
+}
+
+export function callout(kind, title, ...body) {
+  return h('div', { class: `callout callout-${kind}` }, title && h('div', { class: 'callout-title' }, title), ...body);
+}
+
+const TITLES = {
+  0: "Can't reach the server",
+  400: 'That was not accepted',
+  401: 'Not signed in',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'Already exists',
+  413: 'Too large',
+  429: 'Too many requests',
+};
+
+/** An API error in plain words, with its code. */
+export function errorBox(err) {
+  const title = TITLES[err.status] || (err.status >= 500 ? 'The server had a problem' : 'Something went wrong');
+  const box = callout('danger', title, h('div', {}, err.message),
+    err.code && h('div', { class: 'code' }, 'Error code: ', h('code', {}, err.code)));
+  box.setAttribute('role', 'alert');
+  return box;
+}
+
+/** Shows err in slot (an element kept empty otherwise) and marks the form fields it names. */
+export function showError(slot, err, form) {
+  slot.replaceChildren(errorBox(err));
+  if (!form) return;
+  for (const name of err.fields || []) {
+    const input = form.querySelector(`[data-field="${CSS.escape(name)}"]`);
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      if (input === form.querySelector('[aria-invalid="true"]')) input.focus();
+    }
+  }
+}
+
+export function clearError(slot, form) {
+  slot.replaceChildren();
+  form?.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
+}
+
+export function toast(message) {
+  const region = document.getElementById('toasts');
+  const t = h('div', { class: 'toast' }, message);
+  region.append(t);
+  setTimeout(() => t.remove(), 5000);
+}
+
+/**
+ * A modal <dialog>: Escape closes it, focus returns to what opened it. build(close) returns the
+ * body content; resolves with whatever close() was given (undefined when dismissed).
+ */
+export function modal(title, build, { describedBy } = {}) {
+  return new Promise((resolve) => {
+    const opener = document.activeElement;
+    const titleId = nextId('dlg');
+    const dlg = h('dialog', { 'aria-labelledby': titleId, 'aria-describedby': describedBy });
+    let result;
+    const close = (value) => { result = value; dlg.close(); };
+    dlg.append(h('div', { class: 'dialog-head' }, h('h2', { id: titleId }, title)), ...[build(close)].flat());
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(result);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}
+
+/** Asks to confirm a destructive action; resolves true or false. */
+export function confirmDialog({ title, message, confirm = 'Delete', kind = 'danger' }) {
+  const msgId = nextId('msg');
+  return modal(title, (close) => [
+    h('div', { class: 'dialog-body' }, h('p', { id: msgId }, message)),
+    h('div', { class: 'dialog-foot' },
+      button('Cancel', { onClick: () => close(false) }),
+      button(confirm, { kind, onClick: () => close(true) })),
+  ], { describedBy: msgId }).then((v) => v === true);
+}
+
+/** Page heading; the h1 takes focus after navigation so screen readers announce the page. */
+export function pageHead(title, intro, ...actions) {
+  return h('div', { class: 'page-head' },
+    h('div', {}, h('h1', { tabindex: '-1' }, title), intro && h('p', {}, intro)),
+    actions.length ? h('div', { class: 'actions' }, ...actions) : null);
+}
+
+export function card(title, intro, ...body) {
+  return h('section', { class: 'card', 'aria-label': title },
+    h('div', { class: 'card-head' }, h('div', {}, h('h2', {}, title), intro && h('p', {}, intro))),
+    h('div', { class: 'card-body' }, ...body));
+}
+
+/** Copies text; falls back to selecting an input for non-secure (plain http, remote) origins. */
+export async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    if (!input) return false;
+    input.focus();
+    input.select();
+    try { return document.execCommand('copy'); } catch { return false; }
+  }
+}

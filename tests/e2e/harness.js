@@ -1,0 +1,125 @@
+// Test harness: a real `ece-server serve` on a free loopback port with a temporary data dir, and
+// Debian's chromium driven by playwright-core.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SERVER_BIN = process.env.ECE_SERVER_BIN || join(ROOT, 'target/release/ece-server');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const SHOTS = join(ROOT, 'docs/screenshots');
+export const ADMIN_PASSWORD = 'e2e-admin-password';
+
+/** Starts the server; resolves once it listens. Call stop() when done. */
+export async function startServer(extraEnv = {}) {
+  if (!existsSync(SERVER_BIN)) throw new Error(`no server binary at ${SERVER_BIN} (set ECE_SERVER_BIN or build it)`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'ece-e2e-'));
+  const child = spawn(SERVER_BIN, ['serve', '--listen', '127.0.0.1:0'], {
+    env: {
+      PATH: process.env.PATH,
+      ECE_DATA_DIR: dataDir,
+      ECE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ECE_LOG: 'info',
+      NO_COLOR: '1',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const url = await new Promise((ok, fail) => {
+    const timeout = setTimeout(() => fail(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
+    const onData = (chunk) => {
+      log += chunk;
+      // eslint-disable-next-line no-control-regex
+      const m = log.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timeout); ok(m[1]); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timeout); fail(new Error(`server exited with ${code}:\n${log}`)); });
+  });
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/**
+ * A fresh browser context and page on base. Collects console errors and any request that leaves
+ * the server's origin (the console must work offline), checked by assertClean().
+ */
+export async function openPage(browser, base, viewport = { width: 1280, height: 820 }) {
+  const context = await browser.newContext({ viewport, baseURL: base });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.problems = [];
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[0-9]/.test(m.text())) page.problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) page.problems.push(`off-origin request: ${r.url()}`); });
+  return page;
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  // Let transitions and focus rings settle so the pictures are stable.
+  await page.waitForTimeout(250);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Calls the API directly (as a script would), returning { status, body }. */
+export async function call(base, method, path, { auth, body } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (auth) headers.Authorization = auth;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`${base}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = text; }
+  return { status: res.status, body: json, headers: res.headers };
+}
+
+/** The bearer token the console keeps for this tab. */
+export async function consoleToken(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('ece-console.session') || 'null')?.token ?? null);
+}
+
+/** Signs in through the form. */
+export async function signIn(page, username, password) {
+  await page.goto('/');
+  await page.getByLabel('User name').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+export async function signOut(page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+}
+
+export async function go(page, name) {
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name }).click();
+  await page.getByRole('heading', { level: 1, name }).waitFor();
+}
