@@ -13,3 +13,4 @@ mod transport;
 mod keys;
 mod users;
 mod roles;
+mod rbac;
