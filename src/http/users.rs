@@ -203,7 +203,12 @@ async fn apply_patch(
         let restricted = |f: &str, why: &str| {
             ApiError::new(Code::UserRestrictedField, why).with_fields([f.to_string()])
         };
-        if self_service && wanted.roles != current.roles {
+        // Your own roles, like your own enabled flag, are changed by another admin: an admin
+        // demoting itself here would lock itself out (the role-assignment endpoint asks for
+        // force=true for that).
+        if wanted.roles != current.roles
+            && (self_service || current.user_name == caller.user.user_name)
+        {
             return Err(restricted(
                 "security.roles",
                 "You cannot change your own roles.",

@@ -767,6 +767,78 @@ async fn nobody_enables_or_disables_themselves() {
     app.get("/users", &boss).await.expect(200);
 }
 
+/// An admin demoting itself through `PATCH /users/{own name}` would lock itself out; the
+/// role-assignment endpoint asks for `force=true` for that, and `/user` refuses own roles. The
+/// update endpoint refuses own role changes too (restating them is fine).
+#[tokio::test]
+async fn nobody_changes_their_own_roles_through_the_update_endpoint() {
+    let app = spawn_app().await;
+    let boss = app.create_user("boss", &["ece_platform_admin"]).await;
+    for roles in [json!([]), json!(["ece_platform_viewer"]), json!(null)] {
+        let body = app
+            .patch("/users/boss", &boss, json!({"security": {"roles": roles}}))
+            .await
+            .expect_error(400, "user.restricted_field");
+        assert_eq!(error_fields(&body), json!(["security.roles"]));
+    }
+    app.patch(
+        "/users/boss",
+        &boss,
+        json!({"full_name": "Boss", "security": {"roles": ["ece_platform_admin"]}}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        app.user("boss").await["security"]["roles"],
+        json!(["ece_platform_admin"])
+    );
+    app.get("/users", &boss).await.expect(200);
+    // Another admin may.
+    app.patch(
+        "/users/boss",
+        &Auth::admin(),
+        json!({"security": {"roles": ["ece_platform_viewer"]}}),
+    )
+    .await
+    .expect(200);
+}
+
+/// Names with `.`, `@`, `-` and `_` work in every path that takes a user.
+#[tokio::test]
+async fn user_names_with_punctuation_work_in_paths() {
+    let app = spawn_app().await;
+    let name = "jane.doe_1-x@example.com";
+    let jane = app.create_user(name, &[]).await;
+    assert_eq!(app.user(name).await["user_name"], name);
+    app.patch(
+        &format!("/users/{name}"),
+        &Auth::admin(),
+        json!({"full_name": "Jane"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/users/{name}/role_assignments"),
+        &Auth::admin(),
+        json!({"platform": [{"role_id": "ece_platform_viewer"}]}),
+    )
+    .await
+    .expect(200);
+    let (id, _) = app.create_key(&jane, None).await;
+    app.get(&format!("/users/{name}/auth/keys/{id}"), &Auth::admin())
+        .await
+        .expect(200);
+    app.delete(&format!("/users/{name}/auth/keys"), &Auth::admin(), None)
+        .await
+        .expect(200);
+    app.delete(&format!("/users/{name}"), &Auth::admin(), None)
+        .await
+        .expect(200);
+    app.get(&format!("/users/{name}"), &Auth::admin())
+        .await
+        .expect_error(404, "user.not_found");
+}
+
 #[tokio::test]
 async fn delete_removes_the_user_and_ends_its_credentials() {
     let app = spawn_app().await;
