@@ -54,6 +54,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!("ece-server listening on {scheme}://{}/api/v1", listener.local_addr()?);
+    if let Some(addr) = args.metrics_listen {
+        let metrics = TcpListener::bind(addr).await?;
+        tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
+        let router = crate::telemetry::metrics_only(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, router).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let app = crate::http::router(state);
     crate::server::run(listener, app, args.limits(), tls, shutdown_signal()).await?;
     tracing::info!("ece-server stopped");

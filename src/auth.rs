@@ -212,7 +212,10 @@ async fn resolve(
                         method: Method::Password,
                     }))
                 }
-                _ => Ok(None),
+                _ => {
+                    crate::telemetry::login_failed();
+                    Ok(None)
+                }
             }
         }
     }

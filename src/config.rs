@@ -59,6 +59,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
 
+    /// Serve `/metrics` on this separate address only (default: on the API port).
+    #[arg(long, env = "ECE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).
     #[arg(long, env = "ECE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -133,6 +137,8 @@ pub struct Settings {
     pub default_api_key_lifetime: chrono::Duration,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Whether `/metrics` is served on the API port (no `--metrics-listen`).
+    pub metrics_on_api_port: bool,
 }
 
 impl Settings {
@@ -153,6 +159,7 @@ impl Settings {
             default_api_key_lifetime: chrono::Duration::days(90),
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            metrics_on_api_port: args.metrics_listen.is_none(),
         }
     }
 }
@@ -167,6 +174,7 @@ impl Default for Settings {
             default_api_key_lifetime: chrono::Duration::days(90),
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            metrics_on_api_port: true,
         }
     }
 }

@@ -144,13 +144,17 @@ impl From<crate::store::StoreError> for ApiError {
         match e {
             crate::store::StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
+                crate::telemetry::store_error(Code::StoreUnavailable);
                 ApiError::new(
                     Code::StoreUnavailable,
                     "The database is unavailable. Retry the request shortly.",
                 )
                 .with_header("retry-after", "1")
             }
-            other => ApiError::internal(other),
+            other => {
+                crate::telemetry::store_error(Code::Internal);
+                ApiError::internal(other)
+            }
         }
     }
 }

@@ -15,4 +15,5 @@ pub mod model;
 pub mod rbac;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod users;

@@ -9,6 +9,10 @@ use ece_server::config::{DbArgs, ServeArgs};
 #[derive(Parser)]
 #[command(name = "ece-server", version, about)]
 struct Cli {
+    /// Log format: human-readable `text` or one JSON object per line (`json`).
+    #[arg(long, global = true, env = "ECE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -23,12 +27,16 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("ECE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    // Logs go to stderr; the level comes from ECE_LOG (e.g. `info`, `ece_server=debug`).
+    let filter = EnvFilter::try_from_env("ECE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.init();
+    }
+    match cli.command {
         Command::Serve(args) => ece_server::app::serve(args).await,
         Command::Migrate(db) => {
             if db.database_url.is_none() {

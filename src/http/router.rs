@@ -13,11 +13,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use super::{account, console, docs, keys, roles, session, users};
 use crate::app::AppState;
-use crate::auth;
+use crate::{auth, telemetry};
 use crate::error::{ApiError, Code};
 
 pub fn router(state: AppState) -> Router {
@@ -68,11 +67,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api-docs/swagger.json", get(docs::swagger))
         .method_not_allowed_fallback(method_not_allowed);
 
+    telemetry::handle(); // installs the metrics recorder before the first request
     let max_body = state.settings.max_body_bytes;
     let request_timeout = state.settings.request_timeout;
     Router::new()
         .nest("/api/v1", api)
         .merge(console::routes())
+        .merge(telemetry::routes(state.settings.metrics_on_api_port))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -92,7 +93,7 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .timeout(request_timeout),
         )
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(telemetry::track))
         .with_state(state)
 }
 

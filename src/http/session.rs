@@ -37,7 +37,10 @@ pub async fn login(
         .await;
     let user = match user {
         Some(u) if verified && u.enabled => u,
-        _ => return Err(ApiError::unauthenticated()),
+        _ => {
+            crate::telemetry::login_failed();
+            return Err(ApiError::unauthenticated());
+        }
     };
 
     let now = Utc::now();

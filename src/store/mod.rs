@@ -133,6 +133,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_user_sessions(&self, user_name: &str, keep: Option<&str>) -> StoreResult<u64>;
     /// Removes sessions that ended before `before` (housekeeping).
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;
+    /// Sessions neither revoked nor expired at `now` (for the `ece_active_sessions` gauge).
+    async fn count_active_sessions(&self, now: Timestamp) -> StoreResult<i64>;
 
     // --- API keys ------------------------------------------------------------------------
     /// Inserts the key unless the owner already has `max_active` unexpired keys at `now`.

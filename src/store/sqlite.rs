@@ -363,6 +363,16 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn count_active_sessions(&self, now: Timestamp) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE revoked = 0 AND idle_expires_at > ?1 AND absolute_expires_at > ?1",
+        )
+        .bind(millis(now))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_sqlx)
+    }
+
     async fn insert_api_key(
         &self,
         k: &ApiKeyRecord,

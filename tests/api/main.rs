@@ -8,6 +8,7 @@ mod spec;
 mod account;
 mod errors;
 mod durability;
+mod ops;
 mod session;
 mod transport;
 mod keys;
