@@ -214,6 +214,16 @@ async fn apply_patch(
                 "You cannot change your own roles.",
             ));
         }
+        // A key restricted to fewer roles than its owner would escape its restriction by setting
+        // the owner's password and signing in with it.
+        let restricted_key = matches!(caller.method, Method::ApiKey { .. })
+            && caller.user.roles.iter().any(|r| !caller.roles.contains(r));
+        if self_service && wanted.password.is_some() && restricted_key {
+            return Err(restricted(
+                "security.password",
+                "An API key restricted to fewer roles than its owner cannot change the owner's password.",
+            ));
+        }
         if wanted.enabled != current.enabled
             && (self_service || current.user_name == caller.user.user_name)
         {

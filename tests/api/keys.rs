@@ -665,3 +665,94 @@ async fn an_empty_restriction_object_means_no_restriction() {
         app.get("/users", &key).await.expect(200);
     }
 }
+
+/// A key restricted to fewer roles than its owner must not escape the restriction by setting the
+/// owner's password (and then signing in with it): only the profile fields stay self-service.
+#[tokio::test]
+async fn a_restricted_key_cannot_change_the_owners_password() {
+    let app = spawn_app().await;
+    let carol = app
+        .create_user("carol", &["ece_platform_viewer", "ece_deployment_manager"])
+        .await;
+    let restricted = app
+        .create_key_with(
+            &carol,
+            json!({"description": "r", "role_assignments": {"platform": [{"role_id": "ece_deployment_manager"}]}}),
+        )
+        .await
+        .expect(201)["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let restricted = Auth::ApiKey(restricted);
+    let body = app
+        .patch(
+            "/user",
+            &restricted,
+            json!({"security": {"password": "taken-over-password"}}),
+        )
+        .await
+        .expect_error(400, "user.restricted_field");
+    assert_eq!(error_fields(&body), json!(["security.password"]));
+    assert_eq!(
+        app.auth_status(&Auth::basic("carol", "taken-over-password"))
+            .await,
+        401
+    );
+    assert_eq!(app.auth_status(&carol).await, 200);
+    // The profile is still the key's to edit.
+    app.patch("/user", &restricted, json!({"full_name": "Carol"}))
+        .await
+        .expect(200);
+    // A key restricted to all of its owner's roles (in any order) is not restricted.
+    let full = app
+        .create_key_with(
+            &carol,
+            json!({"description": "f", "role_assignments": {"platform": [
+                {"role_id": "ece_deployment_manager"}, {"role_id": "ece_platform_viewer"}
+            ]}}),
+        )
+        .await
+        .expect(201)["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.patch(
+        "/user",
+        &Auth::ApiKey(full),
+        json!({"security": {"password": "carol-new-password"}}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        app.auth_status(&Auth::basic("carol", "carol-new-password"))
+            .await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_key_limit_holds_under_concurrent_creates() {
+    let app = spawn_with(Settings {
+        max_api_keys_per_user: 3,
+        ..Settings::default()
+    })
+    .await;
+    app.create_user("alice", &[]).await;
+    let token = Auth::Bearer(app.login("alice", "alice-password").await);
+    let creates =
+        (0..12).map(|i| app.create_key_with(&token, json!({"description": format!("k{i}")})));
+    let replies = futures::future::join_all(creates).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    for r in &replies {
+        assert!(
+            r.status == 201 || r.body["errors"][0]["code"] == "api_keys.invalid_input",
+            "{}: {}",
+            r.status,
+            r.body
+        );
+    }
+    assert_eq!(created, 3);
+    let list = app.get("/users/auth/keys", &token).await.expect(200);
+    assert_eq!(list["keys"].as_array().unwrap().len(), 3);
+}
