@@ -1,4 +1,5 @@
-//! The `ece-server` command: `serve` runs the API server, `migrate` applies database migrations.
+//! The `ece-server` command: `serve` runs the API server, `migrate` applies database migrations,
+//! `backup` copies the embedded SQLite store.
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -23,6 +24,9 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit.
     Migrate(DbArgs),
+    /// Copy the embedded SQLite store to a file, online and consistent (VACUUM INTO).
+    /// A PostgreSQL store is backed up with pg_dump instead.
+    Backup(ece_server::backup::BackupArgs),
 }
 
 #[tokio::main]
@@ -45,6 +49,11 @@ async fn main() -> anyhow::Result<()> {
             let url = db.url();
             ece_server::store::open(&url, &db.store_options(true)).await?;
             println!("migrations applied to {}", ece_server::store::redact(&url));
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let bytes = ece_server::backup::run(&args).await?;
+            println!("backup written to {} ({bytes} bytes)", args.to.display());
             Ok(())
         }
     }
