@@ -14,6 +14,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub hasher: PasswordHasherPool,
+    /// Brute-force protection of password checks (in memory, per replica).
+    pub throttle: Arc<crate::throttle::Throttle>,
 }
 
 impl AppState {
@@ -23,6 +25,7 @@ impl AppState {
             .unwrap_or(2);
         AppState {
             store,
+            throttle: crate::throttle::Throttle::new(settings.brute_force.clone()),
             settings: Arc::new(settings),
             hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
         }
@@ -86,6 +89,13 @@ fn spawn_housekeeping(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            if let Some(keep) = state.settings.audit_retention {
+                match state.store.purge_audit(chrono::Utc::now() - keep).await {
+                    Ok(n) if n > 0 => tracing::info!(events = n, "purged old audit events"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "audit purge failed"),
+                }
             }
         }
     });

@@ -98,6 +98,8 @@ pub struct Caller {
     /// The roles in force for this request (an API key may carry fewer than its owner).
     pub roles: Vec<String>,
     pub method: Method,
+    /// The client's IP address, for the audit log.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// What the middleware found out; read by [`Authorized`].
@@ -107,19 +109,35 @@ pub enum AuthState {
     Invalid,
     /// The store could not be asked; the request fails with 503 if it needs an identity.
     Unavailable,
+    /// Basic credentials refused by brute-force protection: 429 after this many seconds.
+    Throttled(u64),
     Authenticated(Arc<Caller>),
+}
+
+/// Why [`resolve`] could not decide.
+enum Unresolved {
+    Store(crate::store::StoreError),
+    Throttled(crate::throttle::Throttled),
+}
+
+impl From<crate::store::StoreError> for Unresolved {
+    fn from(e: crate::store::StoreError) -> Self {
+        Unresolved::Store(e)
+    }
 }
 
 /// Middleware: resolves the caller once for every request.
 pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let source = crate::server::peer(req.extensions()).map(|a| a.ip());
     let state = match req.headers().get(AUTHORIZATION) {
         None => AuthState::Missing,
         Some(value) => match parse_authorization(value.as_bytes()) {
             None => AuthState::Invalid,
-            Some(creds) => match resolve(&app, creds).await {
+            Some(creds) => match resolve(&app, creds, source).await {
                 Ok(Some(caller)) => AuthState::Authenticated(Arc::new(caller)),
                 Ok(None) => AuthState::Invalid,
-                Err(e) => {
+                Err(Unresolved::Throttled(t)) => AuthState::Throttled(t.retry_after_secs()),
+                Err(Unresolved::Store(e)) => {
                     tracing::warn!(error = %e, "authentication could not reach the store");
                     AuthState::Unavailable
                 }
@@ -149,7 +167,8 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
 async fn resolve(
     app: &AppState,
     creds: Credentials,
-) -> Result<Option<Caller>, crate::store::StoreError> {
+    source: Option<std::net::IpAddr>,
+) -> Result<Option<Caller>, Unresolved> {
     let now = Utc::now();
     match creds {
         Credentials::Bearer(token) => {
@@ -178,6 +197,7 @@ async fn resolve(
                     token_digest: hash,
                     expires_at,
                 },
+                source,
             }))
         }
         Credentials::ApiKey(key) => {
@@ -197,23 +217,30 @@ async fn resolve(
                     key_id: found.key.id,
                     expires_at: found.key.expires_at,
                 },
+                source,
             }))
         }
         Credentials::Basic { user, password } => {
+            // Before the lookup and the hash: a throttled request costs neither.
+            let attempt =
+                crate::throttle::begin(app, &user, source).map_err(Unresolved::Throttled)?;
             let stored = app.store.get_user(&user).await?;
             let phc = stored.as_ref().map(|u| u.password_hash.clone());
             let ok = app.hasher.verify(password, phc).await;
             match stored {
                 Some(u) if ok && u.enabled => {
+                    attempt.succeeded();
                     let roles = u.roles.clone();
                     Ok(Some(Caller {
                         user: u,
                         roles,
                         method: Method::Password,
+                        source,
                     }))
                 }
                 _ => {
                     crate::telemetry::login_failed();
+                    attempt.failed(app, "basic").await;
                     Ok(None)
                 }
             }
@@ -265,6 +292,12 @@ impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
                     "The database is unavailable. Retry shortly.",
                 )
                 .with_header("retry-after", "1"))
+            }
+            AuthState::Throttled(secs) => {
+                return Err(crate::throttle::Throttled {
+                    retry_after: std::time::Duration::from_secs(secs),
+                }
+                .to_error())
             }
             // The spec documents `root.unauthorized` for a bad token on `_refresh` and for the
             // role-assignment operations; everywhere else a failed authentication is `root.unauthenticated`.

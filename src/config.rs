@@ -70,6 +70,40 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "ECE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Brute-force protection: failed password checks per user name before sign-in attempts for
+    /// it must wait (0: no per-user-name limit).
+    #[arg(long, env = "ECE_BRUTE_FORCE_MAX_FAILURES", default_value_t = 30)]
+    pub brute_force_max_failures: u32,
+
+    /// Brute-force protection: failed password checks per client address (IPv6: per /64) before
+    /// its sign-in attempts must wait (0: no per-address limit).
+    #[arg(
+        long,
+        env = "ECE_BRUTE_FORCE_ADDRESS_MAX_FAILURES",
+        default_value_t = 30
+    )]
+    pub brute_force_address_max_failures: u32,
+
+    /// Brute-force protection: the first wait, and what each further failure adds (seconds).
+    #[arg(long, env = "ECE_BRUTE_FORCE_WAIT_INCREMENT", default_value_t = 60)]
+    pub brute_force_wait_increment: u64,
+
+    /// Brute-force protection: the longest wait (seconds).
+    #[arg(long, env = "ECE_BRUTE_FORCE_MAX_WAIT", default_value_t = 900)]
+    pub brute_force_max_wait: u64,
+
+    /// Brute-force protection: a counter is forgotten this long after its last failure (seconds).
+    #[arg(long, env = "ECE_BRUTE_FORCE_FAILURE_RESET", default_value_t = 43_200)]
+    pub brute_force_failure_reset: u64,
+
+    /// Brute-force protection: most user names and addresses tracked in memory at once.
+    #[arg(long, env = "ECE_BRUTE_FORCE_MAX_ENTRIES", default_value_t = 100_000)]
+    pub brute_force_max_entries: usize,
+
+    /// Days the audit log keeps events (0: forever).
+    #[arg(long, env = "ECE_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: u32,
 }
 
 impl ServeArgs {
@@ -139,6 +173,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Whether `/metrics` is served on the API port (no `--metrics-listen`).
     pub metrics_on_api_port: bool,
+    /// Brute-force protection of password checks.
+    pub brute_force: crate::throttle::ThrottleConfig,
+    /// How long audit events are kept; `None`: forever.
+    pub audit_retention: Option<chrono::Duration>,
 }
 
 impl Settings {
@@ -160,6 +198,16 @@ impl Settings {
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_secs(args.request_timeout.max(1)),
             metrics_on_api_port: args.metrics_listen.is_none(),
+            brute_force: crate::throttle::ThrottleConfig {
+                user_max_failures: args.brute_force_max_failures,
+                address_max_failures: args.brute_force_address_max_failures,
+                wait_increment: Duration::from_secs(args.brute_force_wait_increment),
+                max_wait: Duration::from_secs(args.brute_force_max_wait),
+                failure_reset: Duration::from_secs(args.brute_force_failure_reset.max(1)),
+                max_entries: args.brute_force_max_entries.max(1),
+            },
+            audit_retention: (args.audit_retention_days > 0)
+                .then(|| chrono::Duration::days(i64::from(args.audit_retention_days))),
         }
     }
 }
@@ -175,6 +223,8 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             metrics_on_api_port: true,
+            brute_force: crate::throttle::ThrottleConfig::default(),
+            audit_retention: Some(chrono::Duration::days(90)),
         }
     }
 }

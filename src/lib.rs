@@ -2,7 +2,9 @@
 //!
 //! See ARCHITECTURE.md for the bird's-eye view and the code map.
 
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
@@ -17,4 +19,5 @@ pub mod rbac;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod users;

@@ -1,5 +1,6 @@
 //! The `ece-server` command: `serve` runs the API server, `migrate` applies database migrations,
-//! `backup` copies the embedded SQLite store.
+//! `backup` copies the embedded SQLite store, `user` recovers accounts offline, `audit` prints the
+//! audit log.
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -27,6 +28,11 @@ enum Command {
     /// Copy the embedded SQLite store to a file, online and consistent (VACUUM INTO).
     /// A PostgreSQL store is backed up with pg_dump instead.
     Backup(ece_server::backup::BackupArgs),
+    /// Recovery commands on a user, with the server stopped or running.
+    #[command(subcommand)]
+    User(ece_server::admin::UserCommand),
+    /// Print audit events as JSON lines, oldest first.
+    Audit(ece_server::audit::AuditArgs),
 }
 
 #[tokio::main]
@@ -56,5 +62,7 @@ async fn main() -> anyhow::Result<()> {
             println!("backup written to {} ({bytes} bytes)", args.to.display());
             Ok(())
         }
+        Command::User(cmd) => ece_server::admin::run(cmd).await,
+        Command::Audit(args) => ece_server::audit::run_cli(args).await,
     }
 }

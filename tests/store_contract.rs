@@ -20,7 +20,9 @@ use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 use ece_server::model::{ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord};
 use ece_server::store::InsertKeyOutcome::{Inserted, LimitReached, UserNotFound};
-use ece_server::store::{open, RefreshOutcome, Store, StoreError, StoreOptions, StoreResult};
+use ece_server::store::{
+    open, AuditFilter, AuditRecord, RefreshOutcome, Store, StoreError, StoreOptions, StoreResult,
+};
 
 /// What a case returns: unexpected errors propagate with `?` and fail the test.
 type Res = anyhow::Result<()>;
@@ -765,8 +767,11 @@ async fn schema_guard(ctx: Ctx) -> Res {
 
     // A schema newer than this binary is refused, whether or not migrating.
     let mut raw = Raw::connect(&ctx.url).await;
-    raw.exec("UPDATE _sqlx_migrations SET version = 999999")
-        .await;
+    raw.exec(
+        "UPDATE _sqlx_migrations SET version = 999999 \
+         WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .await;
     for o in [&no_migrate, &opts()] {
         let err = open(&ctx.url, o)
             .await
@@ -809,6 +814,80 @@ async fn statement_timeout(ctx: Ctx) -> Res {
     assert!(store.get_user("alice").await?.is_some());
     raw.exec("ROLLBACK").await;
     store.record_login("alice", at(0)).await?;
+    Ok(())
+}
+
+async fn audit_log(ctx: Ctx) -> Res {
+    let s = &*ctx.store;
+    let ev = |ms: i64, event: &str, actor: Option<&str>, target: Option<&str>| AuditRecord {
+        id: 0,
+        at: at(ms),
+        event: event.into(),
+        outcome: "success".into(),
+        actor: actor.map(Into::into),
+        source: Some("192.0.2.7".into()),
+        target: target.map(Into::into),
+        detail: json!({"n": ms}),
+    };
+    assert!(s.list_audit(&AuditFilter::default()).await?.is_empty());
+    s.append_audit(&ev(1_000, "login", Some("alice"), Some("alice")))
+        .await?;
+    s.append_audit(&ev(2_000, "user.create", Some("alice"), Some("bob")))
+        .await?;
+    s.append_audit(&ev(3_000, "login", None, Some("bob")))
+        .await?;
+    s.append_audit(&ev(4_000, "logout", Some("carol"), Some("carol")))
+        .await?;
+
+    let all = s.list_audit(&AuditFilter::default()).await?;
+    let rel = |e: &AuditRecord| (e.at - at(0)).num_milliseconds();
+    let times: Vec<i64> = all.iter().map(rel).collect();
+    assert_eq!(times, [1_000, 2_000, 3_000, 4_000], "oldest first");
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids grow");
+    assert_eq!(all[1].actor.as_deref(), Some("alice"));
+    assert_eq!(all[1].target.as_deref(), Some("bob"));
+    assert_eq!(all[1].source.as_deref(), Some("192.0.2.7"));
+    assert_eq!(all[1].detail, json!({"n": 2_000}));
+    assert_eq!(all[2].actor, None);
+
+    let ms = |f: AuditFilter| async move {
+        let found = s.list_audit(&f).await?;
+        StoreResult::Ok(found.iter().map(rel).collect::<Vec<_>>())
+    };
+    // A user matches as actor or as target.
+    let bob = AuditFilter {
+        user: Some("bob".into()),
+        ..Default::default()
+    };
+    assert_eq!(ms(bob).await?, [2_000, 3_000]);
+    let logins = AuditFilter {
+        event: Some("login".into()),
+        ..Default::default()
+    };
+    assert_eq!(ms(logins).await?, [1_000, 3_000]);
+    // `since` is inclusive, `until` exclusive.
+    let window = AuditFilter {
+        since: Some(at(2_000)),
+        until: Some(at(4_000)),
+        ..Default::default()
+    };
+    assert_eq!(ms(window).await?, [2_000, 3_000]);
+    // The limit keeps the most recent events, still oldest first.
+    let last_two = AuditFilter {
+        limit: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(ms(last_two).await?, [3_000, 4_000]);
+    let both = AuditFilter {
+        user: Some("alice".into()),
+        event: Some("login".into()),
+        ..Default::default()
+    };
+    assert_eq!(ms(both).await?, [1_000]);
+
+    assert_eq!(s.purge_audit(at(3_000)).await?, 2);
+    assert_eq!(ms(AuditFilter::default()).await?, [3_000, 4_000]);
+    assert_eq!(s.purge_audit(at(3_000)).await?, 0);
     Ok(())
 }
 
@@ -855,4 +934,5 @@ contract!(
     update_user_concurrent,
     schema_guard,
     statement_timeout,
+    audit_log,
 );

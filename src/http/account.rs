@@ -9,7 +9,8 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::app::AppState;
-use crate::auth::Authorized;
+use crate::audit::{self, Event};
+use crate::auth::{Authorized, Caller};
 use crate::bootstrap::default_trust;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::json::{merge, patch_object, ValidJson};
@@ -28,20 +29,20 @@ pub async fn get(
 
 pub async fn put(
     State(app): State<AppState>,
-    _: Authorized<op::UpdateCurrentAccount>,
+    caller: Authorized<op::UpdateCurrentAccount>,
     ValidJson(body): ValidJson<Value>,
 ) -> ApiResult<Json<AccountResponse>> {
     let trust = validate(&body)?;
-    write(&app, |_| Ok(trust.clone())).await
+    write(&app, &caller, |_| Ok(trust.clone())).await
 }
 
 pub async fn patch(
     State(app): State<AppState>,
-    _: Authorized<op::PatchCurrentAccount>,
+    caller: Authorized<op::PatchCurrentAccount>,
     ValidJson(body): ValidJson<Value>,
 ) -> ApiResult<Json<AccountResponse>> {
     let patch = patch_object(body)?;
-    write(&app, |account| {
+    write(&app, &caller, |account| {
         validate(&merge(&json!({ "trust": account.trust }), &patch))
     })
     .await
@@ -57,6 +58,7 @@ async fn current(app: &AppState) -> ApiResult<AccountRecord> {
 /// Read, compute the new trust from the current account, compare-and-swap; retry on conflict.
 async fn write(
     app: &AppState,
+    caller: &Caller,
     compute: impl Fn(&AccountRecord) -> ApiResult<Value>,
 ) -> ApiResult<Json<AccountResponse>> {
     for _ in 0..CAS_ATTEMPTS {
@@ -70,6 +72,13 @@ async fn write(
             .update_account_cas(&trust, account.version)
             .await?
         {
+            audit::record(
+                app,
+                Event::by(caller, "account.update")
+                    .target(&stored.id)
+                    .detail("trust", stored.trust.clone()),
+            )
+            .await;
             return Ok(Json(response(stored)));
         }
     }

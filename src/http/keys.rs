@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::PathArgs;
 use crate::app::AppState;
+use crate::audit::{self, Event};
 use crate::auth::Authorized;
 use crate::crypto;
 use crate::duration::{self, Expiration};
@@ -132,6 +133,13 @@ pub async fn create(
         InsertKeyOutcome::UserNotFound => return Err(ApiError::unauthenticated()),
     }
     tracing::info!(user = %record.user_name, key_id = %record.id, "API key created");
+    audit::record(
+        &app,
+        Event::by(&caller, "api_key.create")
+            .target(&record.id)
+            .detail("owner", record.user_name.as_str()),
+    )
+    .await;
     let mut response = ApiKeyResponse::from_record(&record);
     response.key = Some(key);
     Ok((StatusCode::CREATED, Json(response)))
@@ -215,6 +223,14 @@ pub async fn delete_own(
         .delete_api_keys(&caller.user.user_name, &req.keys)
         .await?;
     tracing::info!(user = %caller.user.user_name, deleted = n, "API keys deleted");
+    audit::record(
+        &app,
+        Event::by(&caller, "api_key.delete")
+            .detail("owner", caller.user.user_name.as_str())
+            .detail("key_ids", req.keys.clone())
+            .detail("deleted", n),
+    )
+    .await;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -223,7 +239,7 @@ pub async fn delete_one_own(
     caller: Authorized<op::DeleteApiKey>,
     PathArgs(id): PathArgs<String>,
 ) -> ApiResult<Json<EmptyResponse>> {
-    delete_key(&app, &caller.user.user_name, &id).await
+    delete_key(&app, &caller, &caller.user.user_name, &id).await
 }
 
 pub async fn delete_for_users(
@@ -232,9 +248,18 @@ pub async fn delete_for_users(
     ValidJson(req): ValidJson<DeleteUsersApiKeysRequest>,
 ) -> ApiResult<Json<EmptyResponse>> {
     for k in &req.user_api_keys {
-        app.store
+        let n = app
+            .store
             .delete_api_keys(&k.user_id, std::slice::from_ref(&k.api_key_id))
             .await?;
+        audit::record(
+            &app,
+            Event::by(&caller, "api_key.delete")
+                .target(&k.api_key_id)
+                .detail("owner", k.user_id.as_str())
+                .detail("deleted", n),
+        )
+        .await;
     }
     tracing::info!(by = %caller.user.user_name, count = req.user_api_keys.len(), "API keys of users deleted");
     Ok(Json(EmptyResponse {}))
@@ -269,6 +294,14 @@ pub async fn delete_all_user(
     existing_user(&app, &user_id).await?;
     let n = app.store.delete_all_api_keys(&user_id).await?;
     tracing::info!(user = %user_id, by = %caller.user.user_name, deleted = n, "all API keys of user deleted");
+    audit::record(
+        &app,
+        Event::by(&caller, "api_key.delete")
+            .detail("owner", user_id.as_str())
+            .detail("all", true)
+            .detail("deleted", n),
+    )
+    .await;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -282,10 +315,10 @@ pub async fn get_user_key(
 
 pub async fn delete_user_key(
     State(app): State<AppState>,
-    _: Authorized<op::DeleteUserApiKey>,
+    caller: Authorized<op::DeleteUserApiKey>,
     PathArgs((user_id, id)): PathArgs<(String, String)>,
 ) -> ApiResult<Json<EmptyResponse>> {
-    delete_key(&app, &user_id, &id).await
+    delete_key(&app, &caller, &user_id, &id).await
 }
 
 async fn get_key(app: &AppState, user: &str, id: &str) -> ApiResult<Json<ApiKeyResponse>> {
@@ -297,10 +330,23 @@ async fn get_key(app: &AppState, user: &str, id: &str) -> ApiResult<Json<ApiKeyR
     Ok(Json(ApiKeyResponse::from_record(&key)))
 }
 
-async fn delete_key(app: &AppState, user: &str, id: &str) -> ApiResult<Json<EmptyResponse>> {
+async fn delete_key(
+    app: &AppState,
+    caller: &crate::auth::Caller,
+    user: &str,
+    id: &str,
+) -> ApiResult<Json<EmptyResponse>> {
     if app.store.delete_api_keys(user, &[id.to_string()]).await? == 0 {
         return Err(key_not_found(id));
     }
     tracing::info!(user = %user, key_id = %id, "API key deleted");
+    audit::record(
+        app,
+        Event::by(caller, "api_key.delete")
+            .target(id)
+            .detail("owner", user)
+            .detail("deleted", 1),
+    )
+    .await;
     Ok(Json(EmptyResponse {}))
 }

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 use super::{query_flag, PathArgs};
 use crate::app::AppState;
-use crate::auth::Authorized;
+use crate::audit::{self, Event};
+use crate::auth::{Authorized, Caller};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::json::ValidJson;
 use crate::model::{EmptyResponse, UserRecord};
@@ -110,7 +111,7 @@ pub async fn add(
     ValidJson(body): ValidJson<RoleAssignments>,
 ) -> ApiResult<Json<EmptyResponse>> {
     let (platform, deployment) = validate(body)?;
-    change(&app, &caller.user.user_name, &user_id, |user| {
+    change(&app, &caller, &user_id, |user| {
         let mut roles = user.roles.clone();
         roles.extend(platform.iter().cloned());
         let mut deployments = stored_deployments(user);
@@ -134,7 +135,7 @@ pub async fn remove(
     let force = query_flag(query.as_deref(), "force")?.unwrap_or(false);
     let (platform, deployment) = validate(body)?;
     let caller_name = caller.user.user_name.clone();
-    change(&app, &caller.user.user_name, &user_id, |user| {
+    change(&app, &caller, &user_id, |user| {
         // Removing your own admin role locks you out; ask for it explicitly.
         if user.user_name == caller_name && platform.iter().any(|r| r == PLATFORM_ADMIN) && !force {
             return Err(ApiError::new(
@@ -163,10 +164,11 @@ type Assignments = (Vec<String>, Vec<DeploymentRoleAssignment>);
 /// Applies a role change to `user_id` with compare-and-swap, retrying on concurrent writes.
 async fn change(
     app: &AppState,
-    by: &str,
+    caller: &Caller,
     user_id: &str,
     compute: impl Fn(&UserRecord) -> ApiResult<Assignments>,
 ) -> ApiResult<Json<EmptyResponse>> {
+    let by = caller.user.user_name.as_str();
     for _ in 0..64 {
         let Some(user) = app.store.get_user(user_id).await? else {
             return Err(ApiError::new(
@@ -185,6 +187,8 @@ async fn change(
         if roles == user.roles && role_assignments == user.role_assignments {
             return Ok(Json(EmptyResponse {}));
         }
+        let (roles_before, assignments_before) =
+            (user.roles.clone(), user.role_assignments.clone());
         let updated = UserRecord {
             roles,
             role_assignments,
@@ -199,6 +203,16 @@ async fn change(
             .is_some()
         {
             tracing::info!(user = %user_id, by = %by, roles = ?updated.roles, "role assignments changed");
+            audit::record(
+                app,
+                Event::by(caller, "user.role_change")
+                    .target(user_id)
+                    .detail("roles_before", roles_before)
+                    .detail("roles", updated.roles.clone())
+                    .detail("role_assignments_before", assignments_before)
+                    .detail("role_assignments", updated.role_assignments.clone()),
+            )
+            .await;
             return Ok(Json(EmptyResponse {}));
         }
     }

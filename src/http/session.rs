@@ -12,6 +12,7 @@ use axum::Json;
 use chrono::Utc;
 
 use crate::app::AppState;
+use crate::audit::{self, ClientAddr, Event};
 use crate::auth::{Authorized, Method};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, Code};
@@ -27,8 +28,11 @@ pub const REFRESH_TOKEN_URL: &str = "/api/v1/users/auth/_refresh";
 
 pub async fn login(
     State(app): State<AppState>,
+    ClientAddr(source): ClientAddr,
     ValidJson(req): ValidJson<LoginRequest>,
 ) -> ApiResult<Response> {
+    // Brute-force protection, before the lookup and the hash: a throttled request costs neither.
+    let attempt = crate::throttle::begin(&app, &req.username, source).map_err(|t| t.to_error())?;
     let user = app.store.get_user(&req.username).await?;
     // Unknown users are verified against a dummy hash: same reply, same time.
     let verified = app
@@ -39,9 +43,11 @@ pub async fn login(
         Some(u) if verified && u.enabled => u,
         _ => {
             crate::telemetry::login_failed();
+            attempt.failed(&app, "password").await;
             return Err(ApiError::unauthenticated());
         }
     };
+    attempt.succeeded();
 
     let now = Utc::now();
     let session = SessionRecord {
@@ -58,6 +64,15 @@ pub async fn login(
         .await?;
     app.store.record_login(&user.user_name, now).await?;
     tracing::info!(user = %user.user_name, "login");
+    audit::record(
+        &app,
+        Event::anonymous("login", source)
+            .actor(&user.user_name)
+            .target(&user.user_name)
+            .detail("auth", "password")
+            .detail("session", session.id.as_str()),
+    )
+    .await;
 
     match req.login_state {
         Some(state) if state.path.is_some() => {
@@ -112,10 +127,19 @@ pub async fn refresh(
         )
         .await?;
     match outcome {
-        RefreshOutcome::Refreshed(session) => Ok(Json(TokenResponse {
-            token,
-            session_expiration_time: session.expires_at(),
-        })),
+        RefreshOutcome::Refreshed(session) => {
+            audit::record(
+                &app,
+                Event::by(&caller, "refresh")
+                    .target(&caller.user.user_name)
+                    .detail("session", session.id.as_str()),
+            )
+            .await;
+            Ok(Json(TokenResponse {
+                token,
+                session_expiration_time: session.expires_at(),
+            }))
+        }
         RefreshOutcome::Invalid => Err(invalid()),
     }
 }
@@ -136,6 +160,13 @@ pub async fn logout(
     if let Method::Bearer { session_id, .. } = &caller.method {
         app.store.revoke_session(session_id).await?;
         tracing::info!(user = %caller.user.user_name, "logout");
+        audit::record(
+            &app,
+            Event::by(&caller, "logout")
+                .target(&caller.user.user_name)
+                .detail("session", session_id.as_str()),
+        )
+        .await;
     }
     Ok(Json(EmptyResponse {}))
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::{query_flag, PathArgs};
 use crate::app::AppState;
+use crate::audit::{self, Event};
 use crate::auth::{Authorized, Caller, Method};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::json::{merge, patch_object, ValidJson};
@@ -118,6 +119,14 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user = %name, by = %caller.user.user_name, "user created");
+    audit::record(
+        &app,
+        Event::by(&caller, "user.create")
+            .target(&name)
+            .detail("roles", user.roles.clone())
+            .detail("enabled", user.enabled),
+    )
+    .await;
     Ok(Json(to_json(&user)))
 }
 
@@ -169,6 +178,7 @@ pub async fn delete(
         return Err(not_found(&name));
     }
     tracing::info!(user = %name, by = %caller.user.user_name, "user deleted");
+    audit::record(&app, Event::by(&caller, "user.delete").target(&name)).await;
     Ok(Json(EmptyResponse {}))
 }
 
@@ -272,7 +282,7 @@ async fn apply_patch(
             },
             updated_at: Utc::now(),
             updated_by: Some(caller.user.user_name.clone()),
-            ..current
+            ..current.clone()
         };
         if let Some(stored) = app
             .store
@@ -280,6 +290,7 @@ async fn apply_patch(
             .await?
         {
             tracing::info!(user = %name, by = %caller.user.user_name, password_changed = wanted.password.is_some(), "user updated");
+            audit::user_changed(app, caller, &current, &stored, wanted.password.is_some()).await;
             return Ok(to_json(&stored));
         }
     }

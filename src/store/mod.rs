@@ -152,6 +152,48 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_api_keys(&self, user_name: &str, ids: &[String]) -> StoreResult<u64>;
     /// Deletes every key of `user_name`.
     async fn delete_all_api_keys(&self, user_name: &str) -> StoreResult<u64>;
+
+    // --- audit log -----------------------------------------------------------------------
+    /// Appends one event (its `id` is ignored and assigned by the database).
+    async fn append_audit(&self, event: &AuditRecord) -> StoreResult<()>;
+    /// The newest `filter.limit` matching events, returned oldest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Removes events older than `before` (retention); returns how many.
+    async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
+/// One stored audit event (see `crate::audit`). Never holds a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: Timestamp,
+    /// What happened: `login`, `user.create`, ... (`crate::audit::EVENTS`).
+    pub event: String,
+    /// `success`, `failure` or `throttled`.
+    pub outcome: String,
+    /// The authenticated user who acted, if any.
+    pub actor: Option<String>,
+    /// The client's IP address, if known.
+    pub source: Option<String>,
+    /// What the event is about: a user name, an API key id.
+    pub target: Option<String>,
+    /// A JSON object of non-secret details.
+    pub detail: Value,
+}
+
+/// Which audit events to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Events whose actor or target is this user.
+    pub user: Option<String>,
+    /// Events of this kind.
+    pub event: Option<String>,
+    /// At or after this time.
+    pub since: Option<Timestamp>,
+    /// Before this time.
+    pub until: Option<Timestamp>,
+    /// At most this many (the most recent); `None`: all.
+    pub limit: Option<u32>,
 }
 
 /// Whether a bearer token of `session` authenticates at `now`: the session is neither revoked nor

@@ -411,4 +411,48 @@ impl Store for PgStore {
         let q = sqlx::query("DELETE FROM api_keys WHERE user_name = $1").bind(user);
         exec(&self.pool, q).await
     }
+
+    async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(millis(e.at))
+        .bind(&e.event)
+        .bind(&e.outcome)
+        .bind(&e.actor)
+        .bind(&e.source)
+        .bind(&e.target)
+        .bind(e.detail.to_string());
+        exec(&self.pool, q).await.map(drop)
+    }
+
+    async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
+        let sql = format!(
+            "SELECT {} FROM audit_events \
+             WHERE ($1::text IS NULL OR actor = $1 OR target = $1) \
+             AND ($2::text IS NULL OR event = $2) \
+             AND ($3::bigint IS NULL OR at >= $3) AND ($4::bigint IS NULL OR at < $4) \
+             ORDER BY at DESC, id DESC LIMIT $5",
+            rows::AUDIT_COLUMNS
+        );
+        let q = sqlx::query(&sql)
+            .bind(&f.user)
+            .bind(&f.event)
+            .bind(f.since.map(millis))
+            .bind(f.until.map(millis))
+            .bind(f.limit.map(i64::from));
+        let found = q.fetch_all(&self.pool).await.map_err(map_sqlx)?;
+        let mut events = found
+            .iter()
+            .map(rows::audit)
+            .collect::<StoreResult<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64> {
+        let q = sqlx::query("DELETE FROM audit_events WHERE at < $1").bind(millis(before));
+        exec(&self.pool, q).await
+    }
 }

@@ -175,3 +175,21 @@ pub fn check_schema_version(
         _ => Ok(()),
     }
 }
+
+pub const AUDIT_COLUMNS: &str = "id, at, event, outcome, actor, source, target, detail";
+
+pub fn audit<R: DecodeRow>(r: &R) -> StoreResult<super::AuditRecord>
+where
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(super::AuditRecord {
+        id: r.int("id")?,
+        at: from_millis(r.int("at")?),
+        event: r.text("event")?,
+        outcome: r.text("outcome")?,
+        actor: r.opt_text("actor")?,
+        source: r.opt_text("source")?,
+        target: r.opt_text("target")?,
+        detail: json(&r.text("detail")?)?,
+    })
+}

@@ -483,4 +483,56 @@ impl Store for SqliteStore {
             .map_err(map_sqlx)?;
         Ok(done.rows_affected())
     }
+
+    async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(millis(e.at))
+        .bind(&e.event)
+        .bind(&e.outcome)
+        .bind(&e.actor)
+        .bind(&e.source)
+        .bind(&e.target)
+        .bind(e.detail.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
+        let sql = format!(
+            "SELECT {} FROM audit_events \
+             WHERE (?1 IS NULL OR actor = ?1 OR target = ?1) AND (?2 IS NULL OR event = ?2) \
+             AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4) \
+             ORDER BY at DESC, id DESC LIMIT ?5",
+            rows::AUDIT_COLUMNS
+        );
+        let found = sqlx::query(&sql)
+            .bind(&f.user)
+            .bind(&f.event)
+            .bind(f.since.map(millis))
+            .bind(f.until.map(millis))
+            .bind(f.limit.map_or(-1, i64::from))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_sqlx)?;
+        let mut events = found
+            .iter()
+            .map(rows::audit)
+            .collect::<StoreResult<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM audit_events WHERE at < ?")
+            .bind(millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected())
+    }
 }

@@ -15,3 +15,4 @@ mod keys;
 mod users;
 mod roles;
 mod rbac;
+mod security;
