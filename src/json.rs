@@ -83,6 +83,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 format!("The request body is not valid JSON: {e}"),
             )
         })?;
+        check_keys_and_text(bytes)?;
     }
     value.map_err(|err| {
         let path = err.path().to_string();
@@ -114,6 +115,100 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             err.with_fields([field])
         }
     })
+}
+
+/// Refuses what serde_json accepts silently but this API never wants, anywhere in a body:
+/// - an object with the same key twice: serde_json keeps the last one in a free-form value and
+///   ignores unknown keys of a typed body, so the server and a proxy or client library could read
+///   one body two ways (found by tests/api/hostile.rs: `{"user_name":"a",...,"user_name":"b"}`
+///   created `b`, and POST /users/auth/keys accepted `"x":{"a":1,"a":2}`);
+/// - a NUL character in a string or a key: PostgreSQL can store it neither in `text` nor in
+///   `jsonb`, so such a body (e.g. a `_login` user name "\u0000") failed at the store with a 500
+///   instead of here with a 400, and SQLite and PostgreSQL installations disagreed.
+///
+/// Runs on bodies that already parsed, so syntax errors keep their usual message.
+fn check_keys_and_text(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, Checked>(&mut de)
+        .map(|_| ())
+        .map_err(|err| {
+            let path = err.path().to_string();
+            let err = ApiError::new(
+                Code::InvalidJson,
+                format!(
+                    "The request body is not acceptable: {}",
+                    strip_position(&err.into_inner().to_string())
+                ),
+            );
+            if path == "." || path.is_empty() {
+                err
+            } else {
+                err.with_fields([path])
+            }
+        })
+}
+
+/// A JSON value walked by [`check_keys_and_text`].
+struct Checked;
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+fn no_nul<E: serde::de::Error>(s: &str) -> Result<Checked, E> {
+    if s.contains('\0') {
+        Err(E::custom("a string contains a NUL character (\\u0000)"))
+    } else {
+        Ok(Checked)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Checked, E> {
+        no_nul(s)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        use serde::de::Error;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            no_nul::<A::Error>(&key)?;
+            if let Some(dup) = seen.replace(key) {
+                return Err(A::Error::custom(format!(
+                    "the key [{dup}] appears more than once in an object"
+                )));
+            }
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
+    }
 }
 
 /// Extracts `x` from serde's "missing field `x`".
@@ -176,6 +271,22 @@ mod tests {
         let e = parse::<Login>(br#"{"username":"a","password":"b"} trailing"#).unwrap_err();
         assert_eq!(e.code, Code::InvalidJson);
         assert!(parse::<Login>(b"").is_err());
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_and_nul_characters() {
+        // serde_json alone keeps the last of two equal keys of a free-form value.
+        let e = parse::<Value>(br#"{"user_name":"a","user_name":"b"}"#).unwrap_err();
+        assert_eq!(e.code, Code::InvalidJson);
+        assert!(e.message.contains("[user_name]"), "{}", e.message);
+        let e = parse::<Value>(br#"{"trust":{"x":[{"a":1,"a":1}]}}"#).unwrap_err();
+        assert_eq!(e.fields, vec!["trust.x[0]"]);
+        let e = parse::<Value>(br#"{"trust":{"x":"a\u0000b"}}"#).unwrap_err();
+        assert_eq!(e.fields, vec!["trust.x"]);
+        assert!(parse::<Value>(br#"{"k\u0000":1}"#).is_err());
+        assert!(parse::<Value>(br#"["\u0000"]"#).is_err());
+        // Equal keys in different objects, and escaped text that merely looks like a NUL, are fine.
+        parse::<Value>(br#"{"a":{"a":1},"b":{"a":"\\u0000"}}"#).unwrap();
     }
 
     #[test]
