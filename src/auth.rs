@@ -60,7 +60,9 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
         let (user, password) = decoded.split_once(':')?;
-        if user.is_empty() {
+        // No user has an empty name or one with a NUL (PostgreSQL cannot even look such a name
+        // up: the lookup failed and the request got a 503), and no password has a NUL either.
+        if user.is_empty() || decoded.contains('\0') {
             return None;
         }
         Some(Credentials::Basic {
@@ -368,5 +370,19 @@ mod tests {
         }
         let long = format!("ApiKey {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
         assert_eq!(parse_authorization(long.as_bytes()), None);
+    }
+
+    #[test]
+    fn refuses_nul_in_basic_credentials() {
+        // Found by tests/api/hostile.rs: on PostgreSQL the user lookup failed, giving a 503.
+        for raw in [
+            "\0admin:password",
+            "admin\0:password",
+            "admin:pass\0word",
+            "\0:\0",
+        ] {
+            let header = format!("Basic {}", STANDARD.encode(raw));
+            assert_eq!(parse_authorization(header.as_bytes()), None, "{raw:?}");
+        }
     }
 }
