@@ -11,28 +11,37 @@ mod users;
 
 pub use router::router;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Code};
 
 /// Path parameters, with an ECE error when they cannot be decoded (e.g. bad percent-encoding).
+/// A parameter with a NUL character (`%00`) names nothing that can exist and is refused here:
+/// PostgreSQL cannot even compare text with a NUL, so the lookup failed with a 500.
 pub struct PathArgs<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathArgs<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state)
+        let invalid = |e: &dyn std::fmt::Display| {
+            ApiError::new(
+                Code::ResourceNotFound,
+                format!("Invalid path parameter: {e}"),
+            )
+        };
+        let Path(t) = Path::<T>::from_request_parts(parts, state)
             .await
-            .map(|Path(t)| PathArgs(t))
-            .map_err(|e| {
-                ApiError::new(
-                    Code::ResourceNotFound,
-                    format!("Invalid path parameter: {e}"),
-                )
-            })
+            .map_err(|e| invalid(&e))?;
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| invalid(&e))?;
+        if raw.iter().any(|(_, v)| v.contains('\0')) {
+            return Err(invalid(&"it contains a NUL character"));
+        }
+        Ok(PathArgs(t))
     }
 }
 
@@ -54,4 +63,33 @@ pub fn query_flag(query: Option<&str>, name: &str) -> Result<Option<bool>, ApiEr
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn path_parameters_with_nul_are_not_found() {
+        // Found by tests/api/hostile.rs: `GET /users/%00` was a 500 on PostgreSQL.
+        let app = Router::new().route(
+            "/users/{name}",
+            get(|PathArgs(name): PathArgs<String>| async move { name }),
+        );
+        for (uri, status) in [
+            ("/users/alice", StatusCode::OK),
+            ("/users/%00", StatusCode::NOT_FOUND),
+            ("/users/alice%00", StatusCode::NOT_FOUND),
+            ("/users/%ff", StatusCode::NOT_FOUND),
+        ] {
+            let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), status, "{uri}");
+        }
+    }
 }
