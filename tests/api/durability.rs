@@ -18,7 +18,7 @@ fn free_port() -> u16 {
 
 async fn start(data_dir: &std::path::Path, db_url: &str) -> Server {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ece-server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ece-server"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
         .args(["--database-url", db_url])
@@ -34,6 +34,8 @@ async fn start(data_dir: &std::path::Path, db_url: &str) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start on port {port}");
 }
 

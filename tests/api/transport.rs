@@ -60,9 +60,9 @@ async fn oversized_headers_are_refused() {
         .header("x-filler", "a".repeat(64 * 1024))
         .send()
         .await;
-    match res {
-        Ok(r) => assert_eq!(r.status(), 431),
-        Err(_) => {} // the connection was closed: also a refusal
+    // Either a 431, or the connection is closed (an error here): both are refusals.
+    if let Ok(r) = res {
+        assert_eq!(r.status(), 431);
     }
     let ok = reqwest::get(format!("http://{addr}/api/v1/users/auth/methods")).await.unwrap();
     assert_eq!(ok.status(), 200);
