@@ -85,12 +85,16 @@ fn validate(ra: RoleAssignments) -> ApiResult<(Vec<String>, Vec<DeploymentRoleAs
                 format!("[{}] is not a deployment-scoped role.", d.role_id),
             ));
         }
-        let all = d.all.unwrap_or(false);
-        let has_ids = d.deployment_ids.as_ref().is_some_and(|ids| !ids.is_empty());
-        if all == has_ids {
+        // The spec: `deployment_ids` "must be absent if `all` is true, and present if `all` is false".
+        let valid = match (d.all.unwrap_or(false), &d.deployment_ids) {
+            (true, ids) => ids.is_none(),
+            (false, ids) => ids.as_ref().is_some_and(|ids| !ids.is_empty()),
+        };
+        if !valid {
             return Err(invalid(
                 "deployment",
-                "A deployment role assignment needs either all=true or a non-empty deployment_ids, not both.",
+                "A deployment role assignment needs either all=true (without deployment_ids) or a non-empty \
+                 deployment_ids.",
             ));
         }
     }

@@ -351,6 +351,7 @@ async fn deployment_assignments_are_validated_and_stored() {
     // all xor deployment_ids; deployment-scoped roles only.
     for bad in [
         json!({"role_id": "ece_deployment_viewer", "organization_id": "o", "all": true, "deployment_ids": ["d"]}),
+        json!({"role_id": "ece_deployment_viewer", "organization_id": "o", "all": true, "deployment_ids": []}),
         json!({"role_id": "ece_deployment_viewer", "organization_id": "o"}),
         json!({"role_id": "ece_deployment_viewer", "organization_id": "o", "all": false}),
         json!({"role_id": "ece_deployment_viewer", "organization_id": "o", "deployment_ids": []}),
