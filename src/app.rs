@@ -16,6 +16,8 @@ pub struct AppState {
     pub hasher: PasswordHasherPool,
     /// Brute-force protection of password checks (in memory, per replica).
     pub throttle: Arc<crate::throttle::Throttle>,
+    /// Credential checks cached with bounded staleness (see `crate::authcache`).
+    pub authcache: Arc<crate::authcache::AuthCache>,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
         AppState {
             store,
             throttle: crate::throttle::Throttle::new(settings.brute_force.clone()),
+            authcache: Arc::new(crate::authcache::AuthCache::new()),
             settings: Arc::new(settings),
             hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
         }

@@ -21,6 +21,7 @@ use base64::Engine;
 use chrono::Utc;
 
 use crate::app::AppState;
+use crate::authcache::{AuthCache, VerifiedBasic};
 use crate::crypto;
 use crate::error::{ApiError, Code};
 use crate::model::{fmt_ts, Timestamp, UserRecord};
@@ -135,7 +136,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         None => AuthState::Missing,
         Some(value) => match parse_authorization(value.as_bytes()) {
             None => AuthState::Invalid,
-            Some(creds) => match resolve(&app, creds, source).await {
+            Some(creds) => match resolve(&app, creds, value.as_bytes(), source).await {
                 Ok(Some(caller)) => AuthState::Authenticated(Arc::new(caller)),
                 Ok(None) => AuthState::Invalid,
                 Err(Unresolved::Throttled(t)) => AuthState::Throttled(t.retry_after_secs()),
@@ -156,8 +157,26 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         },
         _ => None,
     };
+    // See crate::authcache: a request that may revoke a credential clears the cached lookups
+    // before its reply leaves; a refresh forgets the token it replaced.
+    let may_revoke = AuthCache::may_revoke(req.method(), req.uri().path());
+    let refreshed = match &state {
+        AuthState::Authenticated(c) if req.uri().path().ends_with("/_refresh") => match &c.method {
+            Method::Bearer { token_digest, .. } => Some(token_digest.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
     req.extensions_mut().insert(state);
     let mut res = next.run(req).await;
+    if res.status().is_success() {
+        if may_revoke {
+            app.authcache.clear_lookups();
+        }
+        if let Some(digest) = refreshed {
+            app.authcache.forget_token(&digest);
+        }
+    }
     if let Some(expiry) = key_expiry.and_then(|t| HeaderValue::from_str(&t).ok()) {
         res.headers_mut()
             .insert("x-elastic-api-key-expiration", expiry);
@@ -169,14 +188,23 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
 async fn resolve(
     app: &AppState,
     creds: Credentials,
+    header: &[u8],
     source: Option<std::net::IpAddr>,
 ) -> Result<Option<Caller>, Unresolved> {
     let now = Utc::now();
     match creds {
         Credentials::Bearer(token) => {
             let hash = crypto::digest(&token);
-            let Some(found) = app.store.find_token(&hash).await? else {
-                return Ok(None);
+            let found = match app.authcache.token(&hash) {
+                Some(found) => found,
+                None => {
+                    let generation = app.authcache.generation();
+                    let Some(found) = app.store.find_token(&hash).await? else {
+                        return Ok(None);
+                    };
+                    app.authcache.put_token(&hash, found.clone(), generation);
+                    found
+                }
             };
             if !crypto::ct_eq(&found.token.token_hash, &hash)
                 || !token_usable(&found.token, &found.session, now)
@@ -204,8 +232,16 @@ async fn resolve(
         }
         Credentials::ApiKey(key) => {
             let hash = crypto::digest(&key);
-            let Some(found) = app.store.find_api_key(&hash).await? else {
-                return Ok(None);
+            let found = match app.authcache.api_key(&hash) {
+                Some(found) => found,
+                None => {
+                    let generation = app.authcache.generation();
+                    let Some(found) = app.store.find_api_key(&hash).await? else {
+                        return Ok(None);
+                    };
+                    app.authcache.put_api_key(&hash, found.clone(), generation);
+                    found
+                }
             };
             let expired = found.key.expires_at.is_some_and(|t| t <= now);
             if !crypto::ct_eq(&found.key.key_hash, &hash) || expired || !found.user.enabled {
@@ -227,11 +263,39 @@ async fn resolve(
             let attempt =
                 crate::throttle::begin(app, &user, source).map_err(Unresolved::Throttled)?;
             let stored = app.store.get_user(&user).await?;
+            // A recent verification of this very header against the hash still stored: no Argon2.
+            let cache_key = app.authcache.basic_key(header);
+            if let Some(hit) = app.authcache.basic(&cache_key) {
+                match stored {
+                    Some(u)
+                        if u.enabled
+                            && u.user_name == hit.user_name
+                            && crypto::ct_eq(&u.password_hash, &hit.password_hash) =>
+                    {
+                        attempt.succeeded();
+                        let roles = u.roles.clone();
+                        return Ok(Some(Caller {
+                            user: u,
+                            roles,
+                            method: Method::Password,
+                            source,
+                        }));
+                    }
+                    _ => app.authcache.forget_basic(&cache_key),
+                }
+            }
             let phc = stored.as_ref().map(|u| u.password_hash.clone());
             let ok = app.hasher.verify(password, phc).await;
             match stored {
                 Some(u) if ok && u.enabled => {
                     attempt.succeeded();
+                    app.authcache.put_basic(
+                        cache_key,
+                        VerifiedBasic {
+                            user_name: u.user_name.clone(),
+                            password_hash: u.password_hash.clone(),
+                        },
+                    );
                     let roles = u.roles.clone();
                     Ok(Some(Caller {
                         user: u,

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod authcache;
 pub mod backup;
 pub mod bootstrap;
 pub mod config;

@@ -330,6 +330,9 @@ async fn api_keys_authenticate_until_deleted_or_expired() {
         .delete_api_keys("alice", &["k-live".into()])
         .await
         .unwrap();
+    // Deleted behind the server's back (as another replica would): the server's lookup cache may
+    // answer for up to LOOKUP_TTL; a deletion through the API takes effect at once.
+    tokio::time::sleep(ece_server::authcache::LOOKUP_TTL).await;
     app.get("/users/auth", &Auth::ApiKey(key))
         .await
         .expect_error(401, "root.unauthenticated");
