@@ -43,11 +43,13 @@ pub fn parse(input: &str) -> Result<Expiration, String> {
             ))
         }
     };
-    let d = Duration::seconds(n.saturating_mul(seconds_per_unit));
-    if d < MIN || d > MAX {
+    // Bounded as seconds, before a Duration exists: `Duration::seconds` panics beyond about
+    // 292 million years, which nine digits of years reach (found by fuzzing: "306013360y").
+    let seconds = n.saturating_mul(seconds_per_unit);
+    if seconds < MIN.num_seconds() || seconds > MAX.num_seconds() {
         return Err(format!("expiration [{input}] must be between 1m and 3650d"));
     }
-    Ok(Expiration::After(d))
+    Ok(Expiration::After(Duration::seconds(seconds)))
 }
 
 #[cfg(test)]
@@ -81,5 +83,18 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn huge_numbers_are_refused_without_panicking() {
+        // Found by fuzz/fuzz_targets/duration.rs: "306013360y" made Duration::seconds panic.
+        for huge in ["306013360y", "999999999y", "999999999w", "999999999d"] {
+            assert!(parse(huge).is_err(), "{huge}");
+        }
+        assert_eq!(parse("10y"), Ok(Expiration::After(MAX)));
+        assert_eq!(parse("3650d"), Ok(Expiration::After(MAX)));
+        assert_eq!(parse("315360000s"), Ok(Expiration::After(MAX)));
+        assert!(parse("315360001s").is_err());
+        assert_eq!(parse("1m"), Ok(Expiration::After(MIN)));
     }
 }

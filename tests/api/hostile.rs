@@ -522,6 +522,32 @@ async fn hostile_bodies_on_keys() {
             ],
         },
     ];
+    // Expirations beyond the bounds, some far enough to overflow a duration.
+    let before = snapshot(&app, &w.admin).await;
+    for expiration in [
+        "306013360y",
+        "999999999y",
+        "999999999s",
+        "0m",
+        "-1d",
+        "3651d",
+        "1e3d",
+        "never never",
+    ] {
+        let body = json!({"description": "a key", "expiration": expiration});
+        let body = Some(serde_json::to_vec(&body).unwrap());
+        let r = hostile(
+            &app,
+            expiration,
+            "POST",
+            "/users/auth/keys",
+            header(&w.keyuser),
+            body,
+        )
+        .await;
+        r.expect_error(400, "api_keys.invalid_input");
+    }
+    assert_eq!(snapshot(&app, &w.admin).await, before);
     run(&app, &w, endpoints).await;
 }
 
