@@ -27,7 +27,8 @@ const UNITS = [['year', 31536e6], ['month', 2592e6], ['week', 6048e5], ['day', 8
 export function relative(iso, now = Date.now()) {
   const diff = new Date(iso).getTime() - now;
   for (const [unit, ms] of UNITS) {
-    if (Math.abs(diff) >= ms) return rel.format(Math.round(diff / ms), unit);
+    // 0.95: 23 h 59 min reads "in 1 day", not "in 24 hours".
+    if (Math.abs(diff) >= ms * 0.95) return rel.format(Math.round(diff / ms), unit);
   }
   return diff >= 0 ? 'in less than a minute' : 'just now';
 }

@@ -102,6 +102,7 @@ async function renderPage(page, main) {
 
 function showLogin() {
   ctx = null;
+  document.querySelectorAll('dialog').forEach((d) => d.close());
   document.title = 'Sign in · ECE identity console';
   login.render(app, { notice: endNotice, onSignedIn: enter });
   endNotice = null;

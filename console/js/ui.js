@@ -1,7 +1,9 @@
 // DOM helpers shared by the pages. Text always goes in through textContent (never innerHTML), so
 // nothing the API returns can inject markup.
 
-const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'readOnly', 'required', 'hidden', 'open']);
+const PROPS = new Set(['value', 'disabled', 'readOnly', 'required', 'hidden', 'open']);
+// Set as attributes too, so that form.reset() returns to them.
+const DEFAULTS = new Set(['checked', 'selected']);
 
 /** h('button', {class: 'btn', onClick: fn}, 'Save') builds an element. */
 export function h(tag, props, ...children) {
@@ -11,6 +13,7 @@ export function h(tag, props, ...children) {
     if (k === 'class') el.className = v;
     else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v);
     else if (PROPS.has(k)) el[k] = v;
+    else if (DEFAULTS.has(k)) { el.setAttribute(k, ''); el[k] = true; }
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   append(el, children);
@@ -159,6 +162,7 @@ export function confirmDialog({ title, message, confirm = 'Delete', kind = 'dang
 
 /** Page heading; the h1 takes focus after navigation so screen readers announce the page. */
 export function pageHead(title, intro, ...actions) {
+  actions = actions.filter(Boolean);
   return h('div', { class: 'page-head' },
     h('div', {}, h('h1', { tabindex: '-1' }, title), intro && h('p', {}, intro)),
     actions.length ? h('div', { class: 'actions' }, ...actions) : null);

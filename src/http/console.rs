@@ -145,4 +145,30 @@ mod tests {
         assert!(!html.contains("<script>"), "no inline scripts under the CSP");
         assert!(!html.contains("style="), "no inline styles under the CSP");
     }
+
+    #[test]
+    fn module_imports_resolve_to_embedded_assets() {
+        for (path, _, body) in ASSETS.iter().filter(|(p, _, _)| p.ends_with(".js")) {
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            let text = std::str::from_utf8(body).unwrap();
+            for part in text.split(" from '").skip(1) {
+                let spec = part.split('\'').next().unwrap();
+                let mut segs: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+                for seg in spec.split('/') {
+                    match seg {
+                        "." => {}
+                        ".." => {
+                            segs.pop();
+                        }
+                        s => segs.push(s),
+                    }
+                }
+                let target = segs.join("/");
+                assert!(
+                    find(&target).is_some(),
+                    "{path} imports {spec}: {target} is not embedded"
+                );
+            }
+        }
+    }
 }

@@ -5,19 +5,22 @@ import { get, post, del, enc } from '../api.js';
 import { h, field, selectField, button, busy, card, pageHead, callout, showError, clearError, toast, confirmDialog, copyText } from '../ui.js';
 import { EXPIRATIONS, formatDate, relative } from '../format.js';
 
-const INTRO = 'Keys let scripts and tools call the ECE API as you, with your roles. Send one as the header Authorization: ApiKey <key>.';
+const intro = () => h('span', {}, 'Keys let scripts and tools call the ECE API as you, with your roles. Send one in the header ',
+  h('code', {}, 'Authorization: ApiKey <key>'), '.');
 
 export async function render(main, ctx) {
   const listSlot = h('div', {}, h('p', { class: 'loading' }, 'Loading your API keys\u2026'));
+  const listErrors = h('div', { class: 'card-errors' });
   const listCard = h('section', { class: 'card', 'aria-labelledby': 'keys-title' },
-    h('div', { class: 'card-head' }, h('h2', { id: 'keys-title' }, 'Your keys')), listSlot);
+    h('div', { class: 'card-head' }, h('h2', { id: 'keys-title' }, 'Your keys')), listErrors, listSlot);
+  const fail = (err) => showError(listErrors, err);
 
   const reload = async () => {
     try {
       const { keys } = await get('/users/auth/keys');
-      listSlot.replaceChildren(keyTable(keys || [], reload));
+      listSlot.replaceChildren(keyTable(keys || [], reload, fail));
     } catch (err) {
-      listSlot.replaceChildren(h('div', { class: 'card-body' }, showErrorBox(err)));
+      fail(err);
     }
   };
 
@@ -26,14 +29,8 @@ export async function render(main, ctx) {
       h('p', {}, 'The built-in users (admin, readonly) can\u2019t create API keys. Create a user with the roles the key needs, sign in as that user, and create the key there.'))
     : createCard(reload);
 
-  main.replaceChildren(pageHead('API keys', INTRO), creator, listCard);
+  main.replaceChildren(pageHead('API keys', intro()), creator, listCard);
   await reload();
-}
-
-function showErrorBox(err) {
-  const slot = h('div');
-  showError(slot, err);
-  return slot;
 }
 
 function createCard(reload) {
@@ -92,7 +89,7 @@ function expiryCell(iso) {
     h('span', { class: 'sub' }, formatDate(iso)));
 }
 
-function keyTable(keys, reload) {
+function keyTable(keys, reload, fail) {
   if (!keys.length) return h('p', { class: 'empty' }, 'You have no API keys yet.');
   keys.sort((a, b) => (b.creation_date || '').localeCompare(a.creation_date || ''));
   const rows = keys.map((k) => {
@@ -109,7 +106,7 @@ function keyTable(keys, reload) {
         toast(`API key \u201c${k.description}\u201d deleted.`);
         await reload();
       } catch (err) {
-        remove.closest('td').prepend(showErrorBox(err));
+        fail(err);
       }
     });
     return h('tr', { 'data-key-id': k.id },

@@ -8,15 +8,18 @@ import { ROLES, roleLabel, formatDate, relative } from '../format.js';
 export async function render(main, ctx) {
   const editable = ctx.can('create-user') && ctx.can('update-user') && ctx.can('delete-user');
   const listSlot = h('div', {}, h('p', { class: 'loading' }, 'Loading users\u2026'));
+  const listErrors = h('div', { class: 'card-errors' });
+  const fail = (err) => showError(listErrors, err);
   const reload = async () => {
     const { users } = await get('/users?include_disabled=true');
-    listSlot.replaceChildren(userTable(users || [], ctx, editable, reload));
+    listErrors.replaceChildren();
+    listSlot.replaceChildren(userTable(users || [], ctx, editable, { reload, fail }));
   };
   const create = editable && button('Create user', { kind: 'primary', onClick: () => openCreate(reload) });
   fill(main,
     pageHead('Users', 'People and tools that can sign in to this installation, and their roles.', create || null),
     editable ? null : callout('info', 'Read-only', h('p', {}, 'You can see users but not change them. Ask a platform admin to create, edit or remove users.')),
-    h('section', { class: 'card', 'aria-label': 'Users' }, listSlot));
+    h('section', { class: 'card', 'aria-label': 'Users' }, listErrors, listSlot));
   await reload();
 }
 
@@ -26,7 +29,7 @@ function statusBadge(u) {
     : h('span', { class: 'badge badge-success' }, 'Enabled');
 }
 
-function userTable(users, ctx, editable, reload) {
+function userTable(users, ctx, editable, actions) {
   if (!users.length) return h('p', { class: 'empty' }, 'No users.');
   users.sort((a, b) => Number(b.builtin) - Number(a.builtin) || a.user_name.localeCompare(b.user_name));
   const head = ['User', 'Email', 'Roles', 'Status', 'Last sign-in'];
@@ -36,25 +39,24 @@ function userTable(users, ctx, editable, reload) {
     h('tbody', {}, users.map((u) => {
       const last = u.metadata?.last_login_at;
       return h('tr', { 'data-user': u.user_name },
-        h('td', { 'data-label': 'User' }, h('strong', {}, u.user_name), ' ', u.builtin && h('span', { class: 'badge' }, 'Built-in'),
-          u.full_name && h('span', { class: 'sub' }, u.full_name)),
+        h('td', { 'data-label': 'User' }, h('div', {}, h('strong', {}, u.user_name), ' ', u.builtin && h('span', { class: 'badge' }, 'Built-in'),
+          u.full_name && h('span', { class: 'sub' }, u.full_name))),
         h('td', { 'data-label': 'Email' }, u.email || '\u2014'),
         h('td', { 'data-label': 'Roles' }, h('div', { class: 'badges' },
           (u.security?.roles || []).map((r) => h('span', { class: 'badge badge-role' }, roleLabel(r))))),
         h('td', { 'data-label': 'Status' }, statusBadge(u)),
         h('td', { 'data-label': 'Last sign-in', title: last ? formatDate(last) : null }, last ? relative(last) : 'Never'),
-        editable && h('td', { class: 'actions-cell' }, rowActions(u, ctx, reload)));
+        editable && h('td', { class: 'actions-cell' }, rowActions(u, ctx, actions)));
     }))));
 }
 
-function rowActions(u, ctx, reload) {
+function rowActions(u, ctx, { reload, fail }) {
   if (u.builtin) return h('span', { class: 'hint' }, 'Built-in users can\u2019t be changed here');
   const self = u.user_name === ctx.me.user_name;
   const enabled = u.security?.enabled !== false;
   const edit = button('Edit', { small: true, label: `Edit user ${u.user_name}`, onClick: () => openEdit(u, reload) });
   const toggle = self ? null : button(enabled ? 'Disable' : 'Enable', { small: true, label: `${enabled ? 'Disable' : 'Enable'} user ${u.user_name}` });
   const remove = self ? null : button('Delete', { kind: 'ghost-danger', small: true, label: `Delete user ${u.user_name}` });
-  const fail = (btn) => (err) => btn.closest('td').prepend(errorSlot(err));
   toggle?.addEventListener('click', async () => {
     if (enabled && !(await confirmDialog({
       title: `Disable ${u.user_name}?`,
@@ -62,7 +64,7 @@ function rowActions(u, ctx, reload) {
       confirm: 'Disable user',
     }))) return;
     await busy(toggle, () => patch(`/users/${enc(u.user_name)}`, { security: { enabled: !enabled } }))
-      .then(() => { toast(`${u.user_name} ${enabled ? 'disabled' : 'enabled'}.`); return reload(); }, fail(toggle));
+      .then(() => { toast(`${u.user_name} ${enabled ? 'disabled' : 'enabled'}.`); return reload(); }, fail);
   });
   remove?.addEventListener('click', async () => {
     if (!(await confirmDialog({
@@ -71,15 +73,9 @@ function rowActions(u, ctx, reload) {
       confirm: 'Delete user',
     }))) return;
     await busy(remove, () => del(`/users/${enc(u.user_name)}`))
-      .then(() => { toast(`${u.user_name} deleted.`); return reload(); }, fail(remove));
+      .then(() => { toast(`${u.user_name} deleted.`); return reload(); }, fail);
   });
   return [edit, toggle, remove];
-}
-
-function errorSlot(err) {
-  const slot = h('div');
-  showError(slot, err);
-  return slot;
 }
 
 function rolesFieldset(selected) {
