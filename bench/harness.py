@@ -363,7 +363,8 @@ def main():
         auth_file = os.path.join(run_dir, "user-tokens.txt")
         with open(auth_file, "w") as f:
             f.write("\n".join(user_tokens) + "\n")
-        time.sleep(0.5)
+        # Idle: once the hashing threads have exited (crypto::HASHER_IDLE, 2 s) and freed their memory.
+        time.sleep(3)
         idle_rss = srv.rss_mb()
         log(f"main server started in {srv.start_s * 1000:.0f} ms; idle RSS {idle_rss:.1f} MB")
 
