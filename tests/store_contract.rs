@@ -588,6 +588,45 @@ async fn refresh_concurrent(ctx: Ctx) -> Res {
     Ok(())
 }
 
+/// Refreshes of many sessions at once, some of them invalid or failing: each gets its own
+/// outcome, and a bad one never takes the others down with it (the SQLite store commits
+/// concurrent refreshes in groups).
+async fn refresh_many_sessions(ctx: Ctx) -> Res {
+    let s = &*ctx.store;
+    add_users(s, &["alice"]).await?;
+    for i in 0..16 {
+        s.create_session(&session(&format!("s{i}"), "alice"), &format!("a{i}"))
+            .await?;
+    }
+    let outcomes = concurrently(48, |i| {
+        let s = ctx.store.clone();
+        async move {
+            let n = i % 16;
+            let (old, new) = match i / 16 {
+                0 => (format!("a{n}"), format!("b{n}")), // valid
+                1 => (format!("unknown{n}"), format!("c{n}")), // invalid
+                _ => (format!("a{n}"), format!("a{}", (n + 1) % 16)), // new token already exists
+            };
+            (i, refresh_at(&*s, (&old, &new), MIN, 2 * MIN, 11 * MIN).await)
+        }
+    })
+    .await;
+    for (i, out) in outcomes {
+        match (i / 16, out) {
+            (0, Ok(RefreshOutcome::Refreshed(_))) | (1, Ok(RefreshOutcome::Invalid)) => {}
+            // The new hash is taken: that refresh fails alone, its writes rolled back (else the
+            // current token of its session would have lost its current status below).
+            (2, Err(StoreError::Conflict(_))) => {}
+            (kind, other) => panic!("request {i} (kind {kind}): {other:?}"),
+        }
+    }
+    for n in 0..16 {
+        assert_eq!(token_state(s, &format!("b{n}")).await?, Some(None), "b{n} is current");
+        assert_eq!(token_state(s, &format!("c{n}")).await?, None, "c{n} was never stored");
+    }
+    Ok(())
+}
+
 async fn revoke_and_purge(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice", "bob"]).await?;
@@ -927,6 +966,7 @@ contract!(
     sessions,
     refresh,
     refresh_concurrent,
+    refresh_many_sessions,
     revoke_and_purge,
     api_keys,
     api_key_limit_concurrent,

@@ -15,8 +15,8 @@ use sqlx::sqlite::{
 
 use super::rows::{self, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use super::{
-    map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult,
-    TokenLookup,
+    map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
+    StoreResult, TokenLookup,
 };
 use crate::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
 
@@ -25,6 +25,33 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Refreshes and audit appends, committed in groups (see [`group_commit`]).
+    batch: tokio::sync::mpsc::Sender<BatchJob>,
+}
+
+/// Most writes committed in one group.
+const MAX_BATCH: usize = 256;
+
+/// A write that [`group_commit`] runs inside a shared transaction.
+enum BatchWrite {
+    Refresh {
+        old_hash: String,
+        new_hash: String,
+        now: Timestamp,
+        grace_until: Timestamp,
+        idle_expires_at: Timestamp,
+    },
+    Audit(super::AuditRecord),
+}
+
+enum BatchReply {
+    Refresh(RefreshOutcome),
+    Audit,
+}
+
+struct BatchJob {
+    write: BatchWrite,
+    reply: tokio::sync::oneshot::Sender<StoreResult<BatchReply>>,
 }
 
 impl SqliteStore {
@@ -53,7 +80,24 @@ impl SqliteStore {
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(connect.read_only(true))
             .await?;
-        Ok(SqliteStore { reader, writer })
+        let (batch, jobs) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(group_commit(writer.clone(), jobs));
+        Ok(SqliteStore {
+            reader,
+            writer,
+            batch,
+        })
+    }
+
+    /// Queues a write for the next group commit and waits until it is durable (or failed).
+    async fn batched(&self, write: BatchWrite) -> StoreResult<BatchReply> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let gone = || StoreError::Unavailable("the store's writer task has stopped".into());
+        self.batch
+            .send(BatchJob { write, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     async fn user_in(
@@ -286,49 +330,17 @@ impl Store for SqliteStore {
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
     ) -> StoreResult<RefreshOutcome> {
-        // The single writer connection serialises concurrent refreshes of one session.
-        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
-        let sql = format!(
-            "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
-             FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
-             WHERE session_tokens.token_hash = ?"
-        );
-        let Some(row) = sqlx::query(&sql)
-            .bind(old_hash)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_sqlx)?
-        else {
-            return Ok(RefreshOutcome::Invalid);
+        let write = BatchWrite::Refresh {
+            old_hash: old_hash.to_string(),
+            new_hash: new_hash.to_string(),
+            now,
+            grace_until,
+            idle_expires_at,
         };
-        let (token, mut session) = (rows::token(&row)?, rows::session(&row)?);
-        if !super::token_usable(&token, &session, now) {
-            return Ok(RefreshOutcome::Invalid);
+        match self.batched(write).await? {
+            BatchReply::Refresh(outcome) => Ok(outcome),
+            BatchReply::Audit => Err(StoreError::Other("mismatched batch reply".into())),
         }
-        // Every token still current (normally one) now only has the grace period left.
-        sqlx::query("UPDATE session_tokens SET valid_until = ? WHERE session_id = ? AND valid_until IS NULL")
-            .bind(millis(grace_until))
-            .bind(&session.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        sqlx::query(
-            "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
-        )
-        .bind(new_hash)
-        .bind(&session.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
-        sqlx::query("UPDATE sessions SET idle_expires_at = ? WHERE id = ?")
-            .bind(millis(session.idle_expires_at))
-            .bind(&session.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(RefreshOutcome::Refreshed(session))
     }
 
     async fn revoke_session(&self, session_id: &str) -> StoreResult<()> {
@@ -485,21 +497,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(millis(e.at))
-        .bind(&e.event)
-        .bind(&e.outcome)
-        .bind(&e.actor)
-        .bind(&e.source)
-        .bind(&e.target)
-        .bind(e.detail.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(())
+        self.batched(BatchWrite::Audit(e.clone())).await.map(|_| ())
     }
 
     async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
@@ -535,4 +533,166 @@ impl Store for SqliteStore {
             .map_err(map_sqlx)?;
         Ok(done.rows_affected())
     }
+}
+
+/// Group commit: refreshes and audit appends queued by concurrent requests are written in one
+/// transaction, so one `fsync` (synchronous=FULL) makes a whole group durable instead of one
+/// each. Answers are sent only after the COMMIT: nothing is acknowledged before it is durable.
+///
+/// Each write keeps its own outcome: a refresh found invalid writes nothing and answers
+/// `Invalid`. A write that fails (e.g. a unique violation) must not take the others down: the
+/// group is rolled back, that write gets its error, and the group is run again without it
+/// (rare, so the common path needs no savepoints). A failure that is not about one write (the
+/// database is unavailable, the COMMIT fails) gives every write of the group the error.
+/// The task ends when the store is dropped.
+async fn group_commit(writer: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<BatchJob>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut group = std::mem::take(&mut batch);
+        while !group.is_empty() {
+            match run_group(&writer, &group).await {
+                Ok(replies) => {
+                    for (job, reply) in group.drain(..).zip(replies) {
+                        let _ = job.reply.send(Ok(reply));
+                    }
+                }
+                Err(GroupError::Write(i, e)) => {
+                    let _ = group.remove(i).reply.send(Err(e));
+                }
+                Err(GroupError::All(e)) => {
+                    for job in group.drain(..) {
+                        let _ = job.reply.send(Err(same_error(&e)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum GroupError {
+    /// Write `i` failed; the group was rolled back.
+    Write(usize, StoreError),
+    /// The group failed as a whole.
+    All(StoreError),
+}
+
+/// Runs every write of `group` in one transaction and commits it.
+async fn run_group(writer: &SqlitePool, group: &[BatchJob]) -> Result<Vec<BatchReply>, GroupError> {
+    let all = |e| GroupError::All(map_sqlx(e));
+    let mut tx = writer.begin().await.map_err(all)?;
+    let mut replies = Vec::with_capacity(group.len());
+    for (i, job) in group.iter().enumerate() {
+        let result = match &job.write {
+            BatchWrite::Refresh {
+                old_hash,
+                new_hash,
+                now,
+                grace_until,
+                idle_expires_at,
+            } => refresh_in(
+                &mut tx,
+                old_hash,
+                new_hash,
+                *now,
+                *grace_until,
+                *idle_expires_at,
+            )
+            .await
+            .map(BatchReply::Refresh),
+            BatchWrite::Audit(e) => append_audit_in(&mut tx, e)
+                .await
+                .map(|()| BatchReply::Audit),
+        };
+        match result {
+            Ok(reply) => replies.push(reply),
+            // Dropping `tx` rolls the group back.
+            Err(e @ StoreError::Unavailable(_)) => return Err(GroupError::All(e)),
+            Err(e) => return Err(GroupError::Write(i, e)),
+        }
+    }
+    tx.commit().await.map_err(all)?;
+    Ok(replies)
+}
+
+fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::SchemaTooNew(m) => StoreError::SchemaTooNew(m.clone()),
+        StoreError::Other(m) => StoreError::Other(m.clone()),
+    }
+}
+
+/// The refresh transaction's statements, inside the caller's transaction.
+async fn refresh_in(
+    conn: &mut sqlx::SqliteConnection,
+    old_hash: &str,
+    new_hash: &str,
+    now: Timestamp,
+    grace_until: Timestamp,
+    idle_expires_at: Timestamp,
+) -> StoreResult<RefreshOutcome> {
+    let sql = format!(
+        "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
+         FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
+         WHERE session_tokens.token_hash = ?"
+    );
+    let Some(row) = sqlx::query(&sql)
+        .bind(old_hash)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_sqlx)?
+    else {
+        return Ok(RefreshOutcome::Invalid);
+    };
+    let (token, mut session) = (rows::token(&row)?, rows::session(&row)?);
+    if !super::token_usable(&token, &session, now) {
+        return Ok(RefreshOutcome::Invalid);
+    }
+    // Every token still current (normally one) now only has the grace period left.
+    sqlx::query(
+        "UPDATE session_tokens SET valid_until = ? WHERE session_id = ? AND valid_until IS NULL",
+    )
+    .bind(millis(grace_until))
+    .bind(&session.id)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_sqlx)?;
+    sqlx::query(
+        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
+    )
+    .bind(new_hash)
+    .bind(&session.id)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_sqlx)?;
+    session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
+    sqlx::query("UPDATE sessions SET idle_expires_at = ? WHERE id = ?")
+        .bind(millis(session.idle_expires_at))
+        .bind(&session.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx)?;
+    Ok(RefreshOutcome::Refreshed(session))
+}
+
+async fn append_audit_in(
+    conn: &mut sqlx::SqliteConnection,
+    e: &super::AuditRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(millis(e.at))
+    .bind(&e.event)
+    .bind(&e.outcome)
+    .bind(&e.actor)
+    .bind(&e.source)
+    .bind(&e.target)
+    .bind(e.detail.to_string())
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
 }
