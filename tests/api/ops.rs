@@ -50,3 +50,31 @@ async fn every_reply_carries_a_request_id() {
     let res = app.client.get(format!("{}/nope", app.base)).header("x-request-id", "trace-123").send().await.unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-123");
 }
+
+#[tokio::test]
+async fn the_api_description_lists_exactly_the_served_operations() {
+    let app = spawn_app().await;
+    let doc = app.get("/api-docs/swagger.json", &Auth::None).await.expect(200);
+    assert_eq!(doc["swagger"], "2.0");
+    assert_eq!(doc["basePath"], "/api/v1");
+    let mut described: Vec<(String, String, String)> = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if method == "parameters" {
+                continue;
+            }
+            described.push((method.to_uppercase(), path.clone(), op["operationId"].as_str().unwrap().to_string()));
+        }
+    }
+    let mut served: Vec<(String, String, String)> = ece_server::rbac::OPERATIONS
+        .iter()
+        .map(|op| (op.method.to_string(), op.path.to_string(), op.id.to_string()))
+        .collect();
+    described.sort();
+    served.sort();
+    assert_eq!(described, served);
+    // The definitions the operations refer to come along.
+    for name in ["User", "ApiKeyResponse", "TokenResponse", "BasicFailedReply", "RoleAssignments"] {
+        assert!(doc["definitions"][name].is_object(), "missing definition {name}");
+    }
+}
