@@ -603,11 +603,14 @@ async fn refresh_many_sessions(ctx: Ctx) -> Res {
         async move {
             let n = i % 16;
             let (old, new) = match i / 16 {
-                0 => (format!("a{n}"), format!("b{n}")), // valid
+                0 => (format!("a{n}"), format!("b{n}")),       // valid
                 1 => (format!("unknown{n}"), format!("c{n}")), // invalid
                 _ => (format!("a{n}"), format!("a{}", (n + 1) % 16)), // new token already exists
             };
-            (i, refresh_at(&*s, (&old, &new), MIN, 2 * MIN, 11 * MIN).await)
+            (
+                i,
+                refresh_at(&*s, (&old, &new), MIN, 2 * MIN, 11 * MIN).await,
+            )
         }
     })
     .await;
@@ -621,8 +624,16 @@ async fn refresh_many_sessions(ctx: Ctx) -> Res {
         }
     }
     for n in 0..16 {
-        assert_eq!(token_state(s, &format!("b{n}")).await?, Some(None), "b{n} is current");
-        assert_eq!(token_state(s, &format!("c{n}")).await?, None, "c{n} was never stored");
+        assert_eq!(
+            token_state(s, &format!("b{n}")).await?,
+            Some(None),
+            "b{n} is current"
+        );
+        assert_eq!(
+            token_state(s, &format!("c{n}")).await?,
+            None,
+            "c{n} was never stored"
+        );
     }
     Ok(())
 }
