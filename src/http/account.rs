@@ -89,7 +89,8 @@ async fn write(
 
 /// Checks a document against `AccountUpdateRequest` and returns the trust settings it sets
 /// (the default when absent or null). Additional properties of `trust` are kept, as the spec allows.
-fn validate(doc: &Value) -> ApiResult<Value> {
+/// Public (as `http::validate_account`) for the fuzz targets.
+pub fn validate(doc: &Value) -> ApiResult<Value> {
     let Some(obj) = doc.as_object() else {
         return Err(ApiError::new(
             Code::InvalidJson,

@@ -9,6 +9,8 @@ mod router;
 mod session;
 mod users;
 
+/// The account validation of PUT and PATCH /account, for the fuzz targets (see docs/fuzzing.md).
+pub use account::validate as validate_account;
 pub use router::router;
 
 use axum::extract::{FromRequestParts, Path, RawPathParams};
