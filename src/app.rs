@@ -59,7 +59,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let listener = TcpListener::bind(args.listen).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!("ece-server listening on {scheme}://{}/api/v1", listener.local_addr()?);
+    tracing::info!(
+        "ece-server listening on {scheme}://{}/api/v1",
+        listener.local_addr()?
+    );
     if let Some(addr) = args.metrics_listen {
         let metrics = TcpListener::bind(addr).await?;
         tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);

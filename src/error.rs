@@ -213,7 +213,11 @@ mod tests {
     fn every_code_is_documented() {
         let doc = include_str!("../docs/errors.md");
         for code in Code::ALL {
-            assert!(doc.contains(&format!("`{}` | {}", code.as_str(), code.status().as_u16())), "docs/errors.md misses {}", code.as_str());
+            assert!(
+                doc.contains(&format!("`{}` | {}", code.as_str(), code.status().as_u16())),
+                "docs/errors.md misses {}",
+                code.as_str()
+            );
         }
     }
 }

@@ -37,8 +37,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
         })?;
         // Every request body of this API is a JSON object (merge patches included); serde would
         // otherwise accept an array for a struct (`["admin","pw"]` as a login).
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
-            return Err(ApiError::new(Code::InvalidJson, "The request body must be a JSON object."));
+        if bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b != b'{')
+        {
+            return Err(ApiError::new(
+                Code::InvalidJson,
+                "The request body must be a JSON object.",
+            ));
         }
         parse(&bytes).map(ValidJson)
     }

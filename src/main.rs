@@ -40,9 +40,14 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Logs go to stderr; the level comes from ECE_LOG (e.g. `info`, `ece_server=debug`).
     let filter = EnvFilter::try_from_env("ECE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cli.log_format == "json" {
-        logs.json().with_current_span(true).with_span_list(false).init();
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     } else {
         logs.init();
     }

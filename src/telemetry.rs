@@ -32,7 +32,9 @@ pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            .set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
             .expect("static buckets are valid")
             .build_recorder();
         let handle = recorder.handle();
@@ -44,11 +46,16 @@ pub fn handle() -> &'static PrometheusHandle {
 
 /// The operationId of a matched route, e.g. `GET /api/v1/users/{user_id}` → `get-user`.
 fn operation(method: &str, matched: Option<&str>) -> &'static str {
-    let Some(path) = matched.and_then(|p| p.strip_prefix("/api/v1")) else { return "unmatched" };
+    let Some(path) = matched.and_then(|p| p.strip_prefix("/api/v1")) else {
+        return "unmatched";
+    };
     // The route table names every `/users/{x}` parameter `user_id`; the spec says `user_name` for some.
     OPERATIONS
         .iter()
-        .find(|op| op.method.eq_ignore_ascii_case(method) && op.path.replace("{user_name}", "{user_id}") == path)
+        .find(|op| {
+            op.method.eq_ignore_ascii_case(method)
+                && op.path.replace("{user_name}", "{user_id}") == path
+        })
         .map_or("other", |op| op.id)
 }
 
@@ -57,27 +64,49 @@ pub async fn track(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&REQUEST_ID)
-        .filter(|v| v.len() <= 128 && v.to_str().is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic())))
+        .filter(|v| {
+            v.len() <= 128
+                && v.to_str()
+                    .is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic()))
+        })
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&crate::crypto::random_token(12)).expect("base64url is a valid header"));
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&crate::crypto::random_token(12))
+                .expect("base64url is a valid header")
+        });
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let method = req.method().clone();
-    let op = operation(method.as_str(), req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let op = operation(
+        method.as_str(),
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let span = tracing::info_span!("request", id = %id.to_str().unwrap_or(""), %method, path = %req.uri().path(), op);
     let start = Instant::now();
     let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
-    span.in_scope(|| tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "request finished"));
-    metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status.to_string()).increment(1);
-    metrics::histogram!("ece_http_request_duration_seconds", "operation" => op).record(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        )
+    });
+    metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("ece_http_request_duration_seconds", "operation" => op)
+        .record(elapsed.as_secs_f64());
     res.headers_mut().insert(REQUEST_ID, id);
     res
 }
 
 /// `/metrics`, `/healthz` and `/readyz`.
 pub fn routes(with_metrics: bool) -> Router<AppState> {
-    let router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
     if with_metrics {
         router.route("/metrics", get(render))
     } else {
@@ -87,7 +116,9 @@ pub fn routes(with_metrics: bool) -> Router<AppState> {
 
 /// A router with only `/metrics`, for `--metrics-listen`.
 pub fn metrics_only(state: AppState) -> Router {
-    Router::new().route("/metrics", get(render)).with_state(state)
+    Router::new()
+        .route("/metrics", get(render))
+        .with_state(state)
 }
 
 /// Liveness: the process answers.
@@ -107,7 +138,12 @@ async fn render(State(app): State<AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "could not count sessions for /metrics"),
     }
     let body = handle().render();
-    (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], body).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4")],
+        body,
+    )
+        .into_response()
 }
 
 /// Counts a failed password check (login or Basic).
@@ -131,10 +167,22 @@ mod tests {
 
     #[test]
     fn operations_are_named_from_the_route() {
-        assert_eq!(operation("GET", Some("/api/v1/users/{user_id}")), "get-user");
-        assert_eq!(operation("PATCH", Some("/api/v1/users/{user_id}")), "update-user");
-        assert_eq!(operation("GET", Some("/api/v1/users/{user_id}/auth/keys")), "get-user-api-keys");
-        assert_eq!(operation("POST", Some("/api/v1/users/auth/_login")), "login");
+        assert_eq!(
+            operation("GET", Some("/api/v1/users/{user_id}")),
+            "get-user"
+        );
+        assert_eq!(
+            operation("PATCH", Some("/api/v1/users/{user_id}")),
+            "update-user"
+        );
+        assert_eq!(
+            operation("GET", Some("/api/v1/users/{user_id}/auth/keys")),
+            "get-user-api-keys"
+        );
+        assert_eq!(
+            operation("POST", Some("/api/v1/users/auth/_login")),
+            "login"
+        );
         assert_eq!(operation("GET", None), "unmatched");
     }
 }

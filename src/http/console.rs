@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{ApiError, Code};
 
 /// Scripts, styles, images and API calls from this origin only; nothing inline, no framing.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
@@ -139,10 +140,19 @@ mod tests {
     fn index_html_references_only_embedded_assets() {
         let html = std::str::from_utf8(ASSETS[find("index.html").unwrap()].2).unwrap();
         for part in html.split("/console/").skip(1) {
-            let path: String = part.chars().take_while(|c| !matches!(c, '"' | '\'')).collect();
-            assert!(find(&path).is_some(), "index.html links missing asset {path}");
+            let path: String = part
+                .chars()
+                .take_while(|c| !matches!(c, '"' | '\''))
+                .collect();
+            assert!(
+                find(&path).is_some(),
+                "index.html links missing asset {path}"
+            );
         }
-        assert!(!html.contains("<script>"), "no inline scripts under the CSP");
+        assert!(
+            !html.contains("<script>"),
+            "no inline scripts under the CSP"
+        );
         assert!(!html.contains("style="), "no inline styles under the CSP");
     }
 

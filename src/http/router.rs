@@ -16,8 +16,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use super::{account, console, docs, keys, roles, session, users};
 use crate::app::AppState;
-use crate::{auth, telemetry};
 use crate::error::{ApiError, Code};
+use crate::{auth, telemetry};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()

@@ -330,7 +330,11 @@ impl Store for PgStore {
     async fn count_active_sessions(&self, now: Timestamp) -> StoreResult<i64> {
         let sql = "SELECT COUNT(*) FROM sessions \
                    WHERE NOT revoked AND idle_expires_at > $1 AND absolute_expires_at > $1";
-        sqlx::query_scalar(sql).bind(millis(now)).fetch_one(&self.pool).await.map_err(map_sqlx)
+        sqlx::query_scalar(sql)
+            .bind(millis(now))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)
     }
 
     async fn insert_api_key(

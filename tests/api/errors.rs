@@ -207,8 +207,22 @@ async fn auth_failures_are_401_never_404() {
 #[tokio::test]
 async fn bodies_must_be_json_objects() {
     let app = spawn_app().await;
-    for body in [&b"[\"admin\",\"admin-test-password\"]"[..], b"\"admin\"", b"42", b"null", b"  [1]"] {
-        let r = app.send_raw("POST", "/users/auth/_login", &Auth::None, "application/json", body.to_vec()).await;
+    for body in [
+        &b"[\"admin\",\"admin-test-password\"]"[..],
+        b"\"admin\"",
+        b"42",
+        b"null",
+        b"  [1]",
+    ] {
+        let r = app
+            .send_raw(
+                "POST",
+                "/users/auth/_login",
+                &Auth::None,
+                "application/json",
+                body.to_vec(),
+            )
+            .await;
         r.expect_error(400, "root.invalid_json_request");
     }
 }

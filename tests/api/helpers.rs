@@ -155,7 +155,9 @@ async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
             let _ = rx.await;
         };
         let app = ece_server::http::router(state);
-        ece_server::server::run(listener, app, Limits::default(), None, shutdown).await.expect("server runs");
+        ece_server::server::run(listener, app, Limits::default(), None, shutdown)
+            .await
+            .expect("server runs");
     });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -10,21 +10,33 @@ async fn liveness_and_readiness() {
     assert_eq!(live.status(), 200);
     let ready = reqwest::get(format!("{root}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["status"], "ready");
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_operation() {
     let app = spawn_app().await;
     app.get("/account", &Auth::admin()).await.expect(200);
-    app.get("/users/nobody", &Auth::admin()).await.expect_error(404, "user.not_found");
-    app.post("/users/auth/_login", &Auth::None, serde_json::json!({"username": "admin", "password": "wrong-password"}))
+    app.get("/users/nobody", &Auth::admin())
         .await
-        .expect_error(401, "root.unauthenticated");
+        .expect_error(404, "user.not_found");
+    app.post(
+        "/users/auth/_login",
+        &Auth::None,
+        serde_json::json!({"username": "admin", "password": "wrong-password"}),
+    )
+    .await
+    .expect_error(401, "root.unauthenticated");
     let root = app.base.replace("/api/v1", "");
     let res = reqwest::get(format!("{root}/metrics")).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = res.text().await.unwrap();
     for needle in [
         r#"ece_http_requests_total{operation="get-current-account",status="200"}"#,
@@ -47,14 +59,23 @@ async fn every_reply_carries_a_request_id() {
     let other = app.get("/users/auth/methods", &Auth::None).await;
     assert_ne!(other.headers["x-request-id"], id.as_str());
     // A client's own id is kept, also on errors.
-    let res = app.client.get(format!("{}/nope", app.base)).header("x-request-id", "trace-123").send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/nope", app.base))
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-123");
 }
 
 #[tokio::test]
 async fn the_api_description_lists_exactly_the_served_operations() {
     let app = spawn_app().await;
-    let doc = app.get("/api-docs/swagger.json", &Auth::None).await.expect(200);
+    let doc = app
+        .get("/api-docs/swagger.json", &Auth::None)
+        .await
+        .expect(200);
     assert_eq!(doc["swagger"], "2.0");
     assert_eq!(doc["basePath"], "/api/v1");
     let mut described: Vec<(String, String, String)> = Vec::new();
@@ -63,18 +84,37 @@ async fn the_api_description_lists_exactly_the_served_operations() {
             if method == "parameters" {
                 continue;
             }
-            described.push((method.to_uppercase(), path.clone(), op["operationId"].as_str().unwrap().to_string()));
+            described.push((
+                method.to_uppercase(),
+                path.clone(),
+                op["operationId"].as_str().unwrap().to_string(),
+            ));
         }
     }
     let mut served: Vec<(String, String, String)> = ece_server::rbac::OPERATIONS
         .iter()
-        .map(|op| (op.method.to_string(), op.path.to_string(), op.id.to_string()))
+        .map(|op| {
+            (
+                op.method.to_string(),
+                op.path.to_string(),
+                op.id.to_string(),
+            )
+        })
         .collect();
     described.sort();
     served.sort();
     assert_eq!(described, served);
     // The definitions the operations refer to come along.
-    for name in ["User", "ApiKeyResponse", "TokenResponse", "BasicFailedReply", "RoleAssignments"] {
-        assert!(doc["definitions"][name].is_object(), "missing definition {name}");
+    for name in [
+        "User",
+        "ApiKeyResponse",
+        "TokenResponse",
+        "BasicFailedReply",
+        "RoleAssignments",
+    ] {
+        assert!(
+            doc["definitions"][name].is_object(),
+            "missing definition {name}"
+        );
     }
 }

@@ -11,17 +11,34 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Starts the real server with the given limits (and TLS), returns its address.
-async fn start(limits: Limits, settings: Settings, tls: Option<tokio_rustls::TlsAcceptor>) -> (std::net::SocketAddr, tempfile::TempDir) {
+async fn start(
+    limits: Limits,
+    settings: Settings,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (std::net::SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ece.db").display());
     let store = store::open(&url, &StoreOptions::default()).await.unwrap();
-    bootstrap::ensure(&*store, dir.path(), &ChosenPasswords { admin: Some("admin-password".into()), readonly: None })
-        .await
-        .unwrap();
+    bootstrap::ensure(
+        &*store,
+        dir.path(),
+        &ChosenPasswords {
+            admin: Some("admin-password".into()),
+            readonly: None,
+        },
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = ece_server::http::router(AppState::new(store, settings, None));
-    tokio::spawn(server::run(listener, app, limits, tls, std::future::pending()));
+    tokio::spawn(server::run(
+        listener,
+        app,
+        limits,
+        tls,
+        std::future::pending(),
+    ));
     (addr, dir)
 }
 
@@ -41,7 +58,12 @@ async fn serves_https_with_a_self_signed_certificate() {
         .build()
         .unwrap();
     let url = format!("https://localhost:{}/api/v1/account", addr.port());
-    let res = client.get(&url).basic_auth("admin", Some("admin-password")).send().await.unwrap();
+    let res = client
+        .get(&url)
+        .basic_auth("admin", Some("admin-password"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     // Plain HTTP to the TLS port gets no answer.
     let plain = reqwest::get(format!("http://{addr}/api/v1/users/auth/methods")).await;
@@ -53,7 +75,10 @@ async fn serves_https_with_a_self_signed_certificate() {
 
 #[tokio::test]
 async fn oversized_headers_are_refused() {
-    let limits = Limits { max_header_bytes: 16 * 1024, ..Limits::default() };
+    let limits = Limits {
+        max_header_bytes: 16 * 1024,
+        ..Limits::default()
+    };
     let (addr, _dir) = start(limits, Settings::default(), None).await;
     let res = reqwest::Client::new()
         .get(format!("http://{addr}/api/v1/users/auth/methods"))
@@ -64,16 +89,24 @@ async fn oversized_headers_are_refused() {
     if let Ok(r) = res {
         assert_eq!(r.status(), 431);
     }
-    let ok = reqwest::get(format!("http://{addr}/api/v1/users/auth/methods")).await.unwrap();
+    let ok = reqwest::get(format!("http://{addr}/api/v1/users/auth/methods"))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
 }
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
-    let limits = Limits { header_read_timeout: Duration::from_millis(500), ..Limits::default() };
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
     let (addr, _dir) = start(limits, Settings::default(), None).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(b"GET /api/v1/users/auth/methods HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /api/v1/users/auth/methods HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     // The server closes the connection; reading returns (EOF) well before this bound.
     let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
@@ -82,7 +115,10 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 
 #[tokio::test]
 async fn a_body_that_trickles_in_gets_a_408() {
-    let settings = Settings { request_timeout: Duration::from_millis(500), ..Settings::default() };
+    let settings = Settings {
+        request_timeout: Duration::from_millis(500),
+        ..Settings::default()
+    };
     let (addr, _dir) = start(Limits::default(), settings, None).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
@@ -90,7 +126,10 @@ async fn a_body_that_trickles_in_gets_a_408() {
         .await
         .unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let reply = String::from_utf8_lossy(&buf[..n]);
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(reply.contains("root.request_timeout"), "{reply}");
@@ -98,19 +137,32 @@ async fn a_body_that_trickles_in_gets_a_408() {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
-    let limits = Limits { max_connections: 1, ..Limits::default() };
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
     let (addr, _dir) = start(limits, Settings::default(), None).await;
     // Hold the only slot with an idle connection.
     let mut first = TcpStream::connect(addr).await.unwrap();
-    first.write_all(b"GET /api/v1/users/auth/methods HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    first
+        .write_all(b"GET /api/v1/users/auth/methods HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = vec![0u8; 4096];
     let n = first.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     let url = format!("http://{addr}/api/v1/users/auth/methods");
     let waiting = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!waiting.is_finished(), "the second connection was served while the cap was reached");
+    assert!(
+        !waiting.is_finished(),
+        "the second connection was served while the cap was reached"
+    );
     drop(first);
-    let status = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(status, 200);
 }
