@@ -328,23 +328,7 @@ mod tests {
                 absolute_expires_at: now,
                 revoked: false,
             },
-            user: UserRecord {
-                user_name: "u".into(),
-                full_name: None,
-                email: None,
-                password_hash: String::new(),
-                roles: vec![],
-                role_assignments: serde_json::json!({}),
-                enabled: true,
-                builtin: false,
-                created_at: now,
-                created_by: None,
-                updated_at: now,
-                updated_by: None,
-                first_login_at: None,
-                last_login_at: None,
-                version: 1,
-            },
+            user: UserRecord::new("u", String::new(), vec![], None, now),
         }
     }
 }

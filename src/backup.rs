@@ -161,21 +161,14 @@ mod tests {
     fn user(name: &str) -> UserRecord {
         let now = chrono::Utc::now();
         UserRecord {
-            user_name: name.into(),
             full_name: Some(format!("Full {name}")),
-            email: None,
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
-            roles: vec!["ece_platform_viewer".into()],
-            role_assignments: serde_json::json!({}),
-            enabled: true,
-            builtin: false,
-            created_at: now,
-            created_by: None,
-            updated_at: now,
-            updated_by: None,
-            first_login_at: None,
-            last_login_at: None,
-            version: 1,
+            ..UserRecord::new(
+                name,
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+                vec!["ece_platform_viewer".into()],
+                None,
+                now,
+            )
         }
     }
 

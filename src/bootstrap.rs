@@ -78,21 +78,8 @@ pub async fn ensure(
             tokio::task::spawn_blocking(move || crypto::hash_password(&to_hash)).await??;
         let now = Utc::now();
         let user = UserRecord {
-            user_name: name.to_string(),
-            full_name: None,
-            email: None,
-            password_hash,
-            roles: vec![role.to_string()],
-            role_assignments: json!({}),
-            enabled: true,
             builtin: true,
-            created_at: now,
-            created_by: None,
-            updated_at: now,
-            updated_by: None,
-            first_login_at: None,
-            last_login_at: None,
-            version: 1,
+            ..UserRecord::new(name, password_hash, vec![role.to_string()], None, now)
         };
         match store.insert_user(&user).await {
             Ok(()) if was_chosen => tracing::info!(

@@ -64,6 +64,36 @@ pub struct UserRecord {
     pub version: i64,
 }
 
+impl UserRecord {
+    /// A new native user: enabled, not built-in, no profile, no deployment role assignments,
+    /// created (and last updated) `now` by `created_by`.
+    pub fn new(
+        user_name: &str,
+        password_hash: String,
+        roles: Vec<String>,
+        created_by: Option<String>,
+        now: Timestamp,
+    ) -> Self {
+        UserRecord {
+            user_name: user_name.to_string(),
+            full_name: None,
+            email: None,
+            password_hash,
+            roles,
+            role_assignments: serde_json::json!({}),
+            enabled: true,
+            builtin: false,
+            created_at: now,
+            created_by: created_by.clone(),
+            updated_at: now,
+            updated_by: created_by,
+            first_login_at: None,
+            last_login_at: None,
+            version: 1,
+        }
+    }
+}
+
 /// An API key's stored form: only the SHA-256 of the secret is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyRecord {

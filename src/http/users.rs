@@ -87,25 +87,19 @@ pub async fn create(
         .ok_or_else(|| missing("security.password"))?;
     let now = Utc::now();
     let user = UserRecord {
-        user_name: name.clone(),
         full_name: wanted.full_name,
         email: wanted.email,
-        password_hash: app
-            .hasher
-            .hash(password)
-            .await
-            .map_err(ApiError::internal)?,
-        roles: wanted.roles,
-        role_assignments: serde_json::json!({}),
         enabled: wanted.enabled,
-        builtin: false,
-        created_at: now,
-        created_by: Some(caller.user.user_name.clone()),
-        updated_at: now,
-        updated_by: Some(caller.user.user_name.clone()),
-        first_login_at: None,
-        last_login_at: None,
-        version: 1,
+        ..UserRecord::new(
+            &name,
+            app.hasher
+                .hash(password)
+                .await
+                .map_err(ApiError::internal)?,
+            wanted.roles,
+            Some(caller.user.user_name.clone()),
+            now,
+        )
     };
     match app.store.insert_user(&user).await {
         Ok(()) => {}
