@@ -290,14 +290,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_sqlx)?;
-        sqlx::query(
-            "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
-        )
-        .bind(token_hash)
-        .bind(&s.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
+        insert_current_token(&mut tx, token_hash, &s.id).await?;
         tx.commit().await.map_err(map_sqlx)
     }
 
@@ -624,6 +617,23 @@ fn same_error(e: &StoreError) -> StoreError {
 }
 
 /// The refresh transaction's statements, inside the caller's transaction.
+/// Stores `token_hash` as the current token of session `session_id` (`valid_until` NULL).
+async fn insert_current_token(
+    conn: &mut sqlx::SqliteConnection,
+    token_hash: &str,
+    session_id: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
+    )
+    .bind(token_hash)
+    .bind(session_id)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
+}
+
 async fn refresh_in(
     conn: &mut sqlx::SqliteConnection,
     old_hash: &str,
@@ -658,14 +668,7 @@ async fn refresh_in(
     .execute(&mut *conn)
     .await
     .map_err(map_sqlx)?;
-    sqlx::query(
-        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
-    )
-    .bind(new_hash)
-    .bind(&session.id)
-    .execute(&mut *conn)
-    .await
-    .map_err(map_sqlx)?;
+    insert_current_token(conn, new_hash, &session.id).await?;
     session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
     sqlx::query("UPDATE sessions SET idle_expires_at = ? WHERE id = ?")
         .bind(millis(session.idle_expires_at))
