@@ -49,14 +49,24 @@ fn operation(method: &str, matched: Option<&str>) -> &'static str {
     let Some(path) = matched.and_then(|p| p.strip_prefix("/api/v1")) else {
         return "unmatched";
     };
-    // The route table names every `/users/{x}` parameter `user_id`; the spec says `user_name` for some.
     OPERATIONS
         .iter()
-        .find(|op| {
-            op.method.eq_ignore_ascii_case(method)
-                && op.path.replace("{user_name}", "{user_id}") == path
-        })
+        .find(|op| op.method.eq_ignore_ascii_case(method) && same_template(op.path, path))
         .map_or("other", |op| op.id)
+}
+
+/// Whether two path templates match segment by segment, whatever their parameters are called:
+/// the route table names every `/users/{x}` parameter `user_id`, the spec says `user_name` for some.
+/// Compares in place, without allocating, since it runs on every request.
+fn same_template(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.split('/'), b.split('/'));
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x == y || (x.starts_with('{') && y.starts_with('{')) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Middleware: request id, tracing span, and the per-operation metrics.
