@@ -132,7 +132,7 @@ impl Event {
         self
     }
 
-    fn into_record(self, at: Timestamp) -> AuditRecord {
+    pub fn into_record(self, at: Timestamp) -> AuditRecord {
         AuditRecord {
             id: 0,
             at,

@@ -232,7 +232,8 @@ async fn revoked(s: &dyn Store, token: &str) -> StoreResult<bool> {
     Ok(found.session.revoked)
 }
 
-/// `refresh_session` with every time given as milliseconds after T0.
+/// `refresh_session` with every time given as milliseconds after T0; its audit event names the
+/// new token as its target.
 async fn refresh_at(
     s: &dyn Store,
     (old, new): (&str, &str),
@@ -240,7 +241,17 @@ async fn refresh_at(
     grace: i64,
     idle: i64,
 ) -> StoreResult<RefreshOutcome> {
-    s.refresh_session(old, new, at(now), at(grace), at(idle))
+    let audit = AuditRecord {
+        id: 0,
+        at: at(now),
+        event: "refresh".into(),
+        outcome: "success".into(),
+        actor: None,
+        source: None,
+        target: Some(new.into()),
+        detail: json!({}),
+    };
+    s.refresh_session(old, new, at(now), at(grace), at(idle), &audit)
         .await
 }
 
@@ -551,6 +562,10 @@ async fn refresh(ctx: Ctx) -> Res {
     let out = refresh_at(s, ("u1", "ty"), MIN, 2 * MIN, 11 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Invalid, "revoked session");
     assert_eq!(token_state(s, "ty").await?, None);
+    // Exactly the successful refreshes wrote their audit event (in their own transaction).
+    let audited: Vec<_> = s.list_audit(&AuditFilter::default()).await?;
+    let targets: Vec<_> = audited.iter().filter_map(|e| e.target.as_deref()).collect();
+    assert_eq!(targets, ["t2", "t3", "t4"]);
     Ok(())
 }
 

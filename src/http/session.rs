@@ -107,48 +107,41 @@ pub async fn refresh(
             "The authentication token is invalid or expired.",
         )
     };
-    let Method::Bearer { .. } = caller.method else {
+    let Method::Bearer {
+        session_id,
+        token_digest: old,
+        ..
+    } = &caller.method
+    else {
         return Err(ApiError::new(
             Code::Unauthorized,
             "Only a bearer token can be refreshed.",
         ));
     };
-    let old = bearer_digest(&caller).ok_or_else(invalid)?;
     let now = Utc::now();
     let token = crypto::new_secret();
+    // Written by the store in the refresh's own transaction (one commit for both).
+    let audit = Event::by(&caller, "refresh")
+        .target(&caller.user.user_name)
+        .detail("session", session_id.as_str())
+        .into_record(now);
     let outcome = app
         .store
         .refresh_session(
-            &old,
+            old,
             &crypto::digest(&token),
             now,
             now + app.settings.refresh_grace,
             now + app.settings.session_idle,
+            &audit,
         )
         .await?;
     match outcome {
-        RefreshOutcome::Refreshed(session) => {
-            audit::record(
-                &app,
-                Event::by(&caller, "refresh")
-                    .target(&caller.user.user_name)
-                    .detail("session", session.id.as_str()),
-            )
-            .await;
-            Ok(Json(TokenResponse {
-                token,
-                session_expiration_time: session.expires_at(),
-            }))
-        }
+        RefreshOutcome::Refreshed(session) => Ok(Json(TokenResponse {
+            token,
+            session_expiration_time: session.expires_at(),
+        })),
         RefreshOutcome::Invalid => Err(invalid()),
-    }
-}
-
-/// The digest of the bearer token the caller authenticated with.
-fn bearer_digest(caller: &crate::auth::Caller) -> Option<String> {
-    match &caller.method {
-        Method::Bearer { token_digest, .. } => Some(token_digest.clone()),
-        _ => None,
     }
 }
 

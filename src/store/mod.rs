@@ -10,11 +10,13 @@
 //!   Argon2id PHC strings.
 //! - Deleting a user removes their sessions and API keys in the same transaction.
 //! - `refresh_session` is atomic: one current token per session, the replaced ones get a grace
-//!   deadline, concurrent refreshes serialise on the session row.
+//!   deadline, concurrent refreshes serialise on the session row; its audit event is written in
+//!   the same transaction.
 
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod sqlite_sync;
 
 use std::sync::Arc;
 
@@ -119,6 +121,8 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the session's current token by `new_token_hash`. Tokens replaced now keep working
     /// until `grace_until`. The session's idle expiry becomes `idle_expires_at` (capped by the
     /// absolute expiry). Checks validity of `old_token_hash` at `now` inside the transaction.
+    /// A successful refresh appends `audit` in the same transaction: the rotation and its audit
+    /// event are durable together, for the price of one commit.
     async fn refresh_session(
         &self,
         old_token_hash: &str,
@@ -126,6 +130,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
+        audit: &AuditRecord,
     ) -> StoreResult<RefreshOutcome>;
     /// Ends a session: all its tokens stop working at once.
     async fn revoke_session(&self, session_id: &str) -> StoreResult<()>;

@@ -269,6 +269,7 @@ impl Store for PgStore {
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
+        audit: &super::AuditRecord,
     ) -> StoreResult<RefreshOutcome> {
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
         // Lock the session row, not the token: refreshes presenting different tokens of one
@@ -306,6 +307,7 @@ impl Store for PgStore {
             q.bind(millis(session.idle_expires_at)).bind(&session.id),
         )
         .await?;
+        exec(&mut *tx, insert_audit(audit)).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok(RefreshOutcome::Refreshed(session))
     }
@@ -417,18 +419,7 @@ impl Store for PgStore {
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(millis(e.at))
-        .bind(&e.event)
-        .bind(&e.outcome)
-        .bind(&e.actor)
-        .bind(&e.source)
-        .bind(&e.target)
-        .bind(e.detail.to_string());
-        exec(&self.pool, q).await.map(drop)
+        exec(&self.pool, insert_audit(e)).await.map(drop)
     }
 
     async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
@@ -459,4 +450,19 @@ impl Store for PgStore {
         let q = sqlx::query("DELETE FROM audit_events WHERE at < $1").bind(millis(before));
         exec(&self.pool, q).await
     }
+}
+
+/// The statement appending one audit event (alone, or inside a refresh's transaction).
+fn insert_audit(e: &super::AuditRecord) -> Query<'_> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(millis(e.at))
+    .bind(&e.event)
+    .bind(&e.outcome)
+    .bind(&e.actor)
+    .bind(&e.source)
+    .bind(&e.target)
+    .bind(e.detail.to_string())
 }

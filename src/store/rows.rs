@@ -27,11 +27,9 @@ fn json(text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Other(format!("corrupt JSON column: {e}")))
 }
 
-/// The decode bounds a backend's row type must meet.
-pub trait DecodeRow: Row
-where
-    for<'a> &'a str: ColumnIndex<Self>,
-{
+/// Reads one column by name. Implemented for the sqlx rows of both backends and for rusqlite rows
+/// ([`LiteRow`], the SQLite hot paths in `sqlite_sync`), so one decoder per record serves all.
+pub trait DecodeRow {
     fn text(&self, col: &str) -> StoreResult<String>;
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
     fn int(&self, col: &str) -> StoreResult<i64>;
@@ -64,9 +62,34 @@ where
     }
 }
 
+/// A rusqlite row, read through [`DecodeRow`].
+pub struct LiteRow<'a, 'b>(pub &'a rusqlite::Row<'b>);
+
+impl LiteRow<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> StoreResult<T> {
+        self.0.get(col).map_err(super::sqlite_sync::map_lite)
+    }
+}
+
+impl DecodeRow for LiteRow<'_, '_> {
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.get(col)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.get(col)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.get(col)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.get(col)
+    }
+    fn flag(&self, col: &str) -> StoreResult<bool> {
+        self.get(col)
+    }
+}
+
 pub fn account<R: DecodeRow>(r: &R) -> StoreResult<AccountRecord>
-where
-    for<'a> &'a str: ColumnIndex<R>,
 {
     Ok(AccountRecord {
         id: r.text("id")?,
@@ -81,8 +104,6 @@ pub const USER_COLUMNS: &str = "users.user_name, users.full_name, users.email, u
     users.updated_at, users.updated_by, users.first_login_at, users.last_login_at, users.version";
 
 pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord>
-where
-    for<'a> &'a str: ColumnIndex<R>,
 {
     let roles: Vec<String> = serde_json::from_value(json(&r.text("roles")?)?)
         .map_err(|e| StoreError::Other(format!("corrupt roles column: {e}")))?;
@@ -110,8 +131,6 @@ pub const SESSION_COLUMNS: &str = "sessions.id AS session_id, sessions.user_name
     sessions.revoked";
 
 pub fn session<R: DecodeRow>(r: &R) -> StoreResult<SessionRecord>
-where
-    for<'a> &'a str: ColumnIndex<R>,
 {
     Ok(SessionRecord {
         id: r.text("session_id")?,
@@ -124,8 +143,6 @@ where
 }
 
 pub fn token<R: DecodeRow>(r: &R) -> StoreResult<TokenRecord>
-where
-    for<'a> &'a str: ColumnIndex<R>,
 {
     Ok(TokenRecord {
         token_hash: r.text("token_hash")?,
@@ -140,8 +157,6 @@ pub const KEY_COLUMNS: &str =
     api_keys.role_assignments AS key_role_assignments";
 
 pub fn api_key<R: DecodeRow>(r: &R) -> StoreResult<ApiKeyRecord>
-where
-    for<'a> &'a str: ColumnIndex<R>,
 {
     Ok(ApiKeyRecord {
         id: r.text("key_id")?,
@@ -179,8 +194,6 @@ pub fn check_schema_version(
 pub const AUDIT_COLUMNS: &str = "id, at, event, outcome, actor, source, target, detail";
 
 pub fn audit<R: DecodeRow>(r: &R) -> StoreResult<super::AuditRecord>
-where
-    for<'a> &'a str: ColumnIndex<R>,
 {
     Ok(super::AuditRecord {
         id: r.int("id")?,

@@ -4,6 +4,8 @@
 //! Writes go through a single-connection pool: SQLite allows one writer at a time anyway, and
 //! queueing writers in-process avoids `SQLITE_BUSY` on read-modify-write transactions. Reads use
 //! a separate pool of connections that see the last committed state (WAL readers never block).
+//! The hot paths (the lookups every authenticated request makes, and the group commit of refreshes
+//! and audit events) bypass sqlx and use rusqlite directly: see [`super::sqlite_sync`].
 
 use std::str::FromStr;
 
@@ -13,11 +15,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::rows::{self, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use super::rows::{self, millis, roles_json, KEY_COLUMNS, USER_COLUMNS};
 use super::{
     map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
     StoreResult, TokenLookup,
 };
+use super::sqlite_sync::{self, BatchReply, BatchWrite, GroupError, Readers};
 use crate::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -25,29 +28,14 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Point lookups without sqlx's worker thread.
+    fast: Readers,
     /// Refreshes and audit appends, committed in groups (see [`group_commit`]).
     batch: tokio::sync::mpsc::Sender<BatchJob>,
 }
 
 /// Most writes committed in one group.
 const MAX_BATCH: usize = 256;
-
-/// A write that [`group_commit`] runs inside a shared transaction.
-enum BatchWrite {
-    Refresh {
-        old_hash: String,
-        new_hash: String,
-        now: Timestamp,
-        grace_until: Timestamp,
-        idle_expires_at: Timestamp,
-    },
-    Audit(super::AuditRecord),
-}
-
-enum BatchReply {
-    Refresh(RefreshOutcome),
-    Audit,
-}
 
 struct BatchJob {
     write: BatchWrite,
@@ -78,13 +66,16 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.clone().read_only(true))
             .await?;
+        let path = connect.get_filename().to_path_buf();
+        let lite_writer = sqlite_sync::open_writer(&path, opts.statement_timeout)?;
         let (batch, jobs) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(group_commit(writer.clone(), jobs));
+        tokio::spawn(group_commit(writer.clone(), lite_writer, jobs));
         Ok(SqliteStore {
             reader,
             writer,
+            fast: Readers::new(path, opts.statement_timeout),
             batch,
         })
     }
@@ -126,11 +117,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_account(&self) -> StoreResult<Option<AccountRecord>> {
-        let row = sqlx::query("SELECT id, trust, version FROM account WHERE singleton = 1")
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(rows::account).transpose()
+        self.fast.account()
     }
 
     async fn init_account(&self, id: &str, trust: &Value) -> StoreResult<AccountRecord> {
@@ -191,8 +178,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
-        let mut conn = self.reader.acquire().await.map_err(map_sqlx)?;
-        self.user_in(&mut conn, name).await
+        self.fast.user(name)
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
@@ -295,24 +281,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
-        let sql = format!(
-            "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS}, {USER_COLUMNS} \
-             FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
-             JOIN users ON users.user_name = sessions.user_name WHERE session_tokens.token_hash = ?"
-        );
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
-        row.map(|r| {
-            Ok(TokenLookup {
-                token: rows::token(&r)?,
-                session: rows::session(&r)?,
-                user: rows::user(&r)?,
-            })
-        })
-        .transpose()
+        self.fast.token(token_hash)
     }
 
     async fn refresh_session(
@@ -322,6 +291,7 @@ impl Store for SqliteStore {
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
+        audit: &super::AuditRecord,
     ) -> StoreResult<RefreshOutcome> {
         let write = BatchWrite::Refresh {
             old_hash: old_hash.to_string(),
@@ -329,6 +299,7 @@ impl Store for SqliteStore {
             now,
             grace_until,
             idle_expires_at,
+            audit: Box::new(audit.clone()),
         };
         match self.batched(write).await? {
             BatchReply::Refresh(outcome) => Ok(outcome),
@@ -423,22 +394,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys JOIN users ON users.user_name = api_keys.user_name \
-             WHERE api_keys.key_hash = ?"
-        );
-        let row = sqlx::query(&sql)
-            .bind(key_hash)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
-        row.map(|r| {
-            Ok(KeyLookup {
-                key: rows::api_key(&r)?,
-                user: rows::user(&r)?,
-            })
-        })
-        .transpose()
+        self.fast.api_key(key_hash)
     }
 
     async fn list_api_keys(&self, user: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -490,7 +446,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
-        self.batched(BatchWrite::Audit(e.clone())).await.map(|_| ())
+        self.batched(BatchWrite::Audit(Box::new(e.clone()))).await.map(|_| ())
     }
 
     async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
@@ -538,73 +494,56 @@ impl Store for SqliteStore {
 /// (rare, so the common path needs no savepoints). A failure that is not about one write (the
 /// database is unavailable, the COMMIT fails) gives every write of the group the error.
 /// The task ends when the store is dropped.
-async fn group_commit(writer: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<BatchJob>) {
+async fn group_commit(
+    writer: SqlitePool,
+    conn: rusqlite::Connection,
+    mut jobs: tokio::sync::mpsc::Receiver<BatchJob>,
+) {
+    let conn = std::sync::Arc::new(std::sync::Mutex::new(conn));
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut group = std::mem::take(&mut batch);
-        while !group.is_empty() {
-            match run_group(&writer, &group).await {
-                Ok(replies) => {
-                    for (job, reply) in group.drain(..).zip(replies) {
-                        let _ = job.reply.send(Ok(reply));
-                    }
+        let group = std::mem::take(&mut batch);
+        // Hold sqlx's single writer connection while rusqlite writes: one writer at a time.
+        let held = match writer.acquire().await {
+            Ok(held) => held,
+            Err(e) => {
+                let e = map_sqlx(e);
+                for job in group {
+                    let _ = job.reply.send(Err(same_error(&e)));
                 }
-                Err(GroupError::Write(i, e)) => {
-                    let _ = group.remove(i).reply.send(Err(e));
+                continue;
+            }
+        };
+        let conn = conn.clone();
+        // If the blocking task panics, the replies are dropped and the callers get Unavailable.
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            commit_group(&mut conn, group)
+        })
+        .await;
+        drop(held);
+    }
+}
+
+/// Commits `group`, retrying without a write that failed on its own; answers every job.
+fn commit_group(conn: &mut rusqlite::Connection, mut group: Vec<BatchJob>) {
+    while !group.is_empty() {
+        match sqlite_sync::run_group(conn, group.iter().map(|j| &j.write)) {
+            Ok(replies) => {
+                for (job, reply) in group.drain(..).zip(replies) {
+                    let _ = job.reply.send(Ok(reply));
                 }
-                Err(GroupError::All(e)) => {
-                    for job in group.drain(..) {
-                        let _ = job.reply.send(Err(same_error(&e)));
-                    }
+            }
+            Err(GroupError::Write(i, e)) => {
+                let _ = group.remove(i).reply.send(Err(e));
+            }
+            Err(GroupError::All(e)) => {
+                for job in group.drain(..) {
+                    let _ = job.reply.send(Err(same_error(&e)));
                 }
             }
         }
     }
-}
-
-enum GroupError {
-    /// Write `i` failed; the group was rolled back.
-    Write(usize, StoreError),
-    /// The group failed as a whole.
-    All(StoreError),
-}
-
-/// Runs every write of `group` in one transaction and commits it.
-async fn run_group(writer: &SqlitePool, group: &[BatchJob]) -> Result<Vec<BatchReply>, GroupError> {
-    let all = |e| GroupError::All(map_sqlx(e));
-    let mut tx = writer.begin().await.map_err(all)?;
-    let mut replies = Vec::with_capacity(group.len());
-    for (i, job) in group.iter().enumerate() {
-        let result = match &job.write {
-            BatchWrite::Refresh {
-                old_hash,
-                new_hash,
-                now,
-                grace_until,
-                idle_expires_at,
-            } => refresh_in(
-                &mut tx,
-                old_hash,
-                new_hash,
-                *now,
-                *grace_until,
-                *idle_expires_at,
-            )
-            .await
-            .map(BatchReply::Refresh),
-            BatchWrite::Audit(e) => append_audit_in(&mut tx, e)
-                .await
-                .map(|()| BatchReply::Audit),
-        };
-        match result {
-            Ok(reply) => replies.push(reply),
-            // Dropping `tx` rolls the group back.
-            Err(e @ StoreError::Unavailable(_)) => return Err(GroupError::All(e)),
-            Err(e) => return Err(GroupError::Write(i, e)),
-        }
-    }
-    tx.commit().await.map_err(all)?;
-    Ok(replies)
 }
 
 fn same_error(e: &StoreError) -> StoreError {
@@ -634,68 +573,3 @@ async fn insert_current_token(
     Ok(())
 }
 
-async fn refresh_in(
-    conn: &mut sqlx::SqliteConnection,
-    old_hash: &str,
-    new_hash: &str,
-    now: Timestamp,
-    grace_until: Timestamp,
-    idle_expires_at: Timestamp,
-) -> StoreResult<RefreshOutcome> {
-    let sql = format!(
-        "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
-         FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
-         WHERE session_tokens.token_hash = ?"
-    );
-    let Some(row) = sqlx::query(&sql)
-        .bind(old_hash)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(map_sqlx)?
-    else {
-        return Ok(RefreshOutcome::Invalid);
-    };
-    let (token, mut session) = (rows::token(&row)?, rows::session(&row)?);
-    if !super::token_usable(&token, &session, now) {
-        return Ok(RefreshOutcome::Invalid);
-    }
-    // Every token still current (normally one) now only has the grace period left.
-    sqlx::query(
-        "UPDATE session_tokens SET valid_until = ? WHERE session_id = ? AND valid_until IS NULL",
-    )
-    .bind(millis(grace_until))
-    .bind(&session.id)
-    .execute(&mut *conn)
-    .await
-    .map_err(map_sqlx)?;
-    insert_current_token(conn, new_hash, &session.id).await?;
-    session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
-    sqlx::query("UPDATE sessions SET idle_expires_at = ? WHERE id = ?")
-        .bind(millis(session.idle_expires_at))
-        .bind(&session.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_sqlx)?;
-    Ok(RefreshOutcome::Refreshed(session))
-}
-
-async fn append_audit_in(
-    conn: &mut sqlx::SqliteConnection,
-    e: &super::AuditRecord,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(millis(e.at))
-    .bind(&e.event)
-    .bind(&e.outcome)
-    .bind(&e.actor)
-    .bind(&e.source)
-    .bind(&e.target)
-    .bind(e.detail.to_string())
-    .execute(conn)
-    .await
-    .map_err(map_sqlx)?;
-    Ok(())
-}
