@@ -32,6 +32,8 @@ pub struct SqliteStore {
     fast: Readers,
     /// Refreshes and audit appends, committed in groups (see [`group_commit`]).
     batch: tokio::sync::mpsc::Sender<BatchJob>,
+    /// The background checkpointer stops once this is dropped.
+    _alive: std::sync::Arc<()>,
 }
 
 /// Most writes committed in one group.
@@ -49,8 +51,13 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(opts.statement_timeout);
+            .busy_timeout(opts.statement_timeout)
+            // Checkpoints normally run in the background (see `sqlite_sync::spawn_checkpointer`);
+            // a commit checkpoints itself only if the background one falls far behind.
+            .pragma("wal_autocheckpoint", sqlite_sync::WAL_AUTOCHECKPOINT_PAGES.to_string());
+        // A local file cannot lose its connection: no ping (a worker-thread round trip) per acquire.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(connect.clone())
@@ -64,6 +71,7 @@ impl SqliteStore {
             MIGRATOR.run(&writer).await?;
         }
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(connect.clone().read_only(true))
@@ -72,7 +80,10 @@ impl SqliteStore {
         let lite_writer = sqlite_sync::open_writer(&path, opts.statement_timeout)?;
         let (batch, jobs) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(group_commit(writer.clone(), lite_writer, jobs));
+        let alive = std::sync::Arc::new(());
+        sqlite_sync::spawn_checkpointer(path.clone(), std::sync::Arc::downgrade(&alive));
         Ok(SqliteStore {
+            _alive: alive,
             reader,
             writer,
             fast: Readers::new(path, opts.statement_timeout),
