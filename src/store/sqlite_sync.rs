@@ -227,7 +227,11 @@ pub fn run_group<'a>(
     writes: impl Iterator<Item = &'a BatchWrite>,
 ) -> Result<Vec<BatchReply>, GroupError> {
     let all = |e| GroupError::All(map_lite(e));
-    let tx = conn.transaction().map_err(all)?;
+    // IMMEDIATE: take the write lock at BEGIN (waiting up to the busy timeout for, say, an
+    // `ece-server user` command in another process) rather than fail when upgrading later.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(all)?;
     let mut replies = Vec::new();
     for (i, write) in writes.enumerate() {
         let result = match write {
