@@ -118,6 +118,15 @@ pub async fn add(
     change(&app, &caller, &user_id, |user| {
         let mut roles = user.roles.clone();
         roles.extend(platform.iter().cloned());
+        // Said with this endpoint's own code (the users endpoints say `user.roles.forbidden`).
+        if roles.iter().any(|r| r == PLATFORM_ADMIN) && roles.iter().any(|r| r != PLATFORM_ADMIN) {
+            return Err(ApiError::new(
+                Code::RoleAssignmentsInvalid,
+                "The role [ece_platform_admin] cannot be combined with other platform roles: \
+                 remove the user's other platform roles first.",
+            )
+            .with_fields(["platform"]));
+        }
         let mut deployments = stored_deployments(user);
         for d in &deployment {
             if !deployments.contains(d) {

@@ -158,15 +158,16 @@ async fn platform_roles_are_added_and_removed_and_apply_at_once() {
 async fn role_rules_of_users_apply() {
     let app = spawn_app().await;
     app.create_user("alice", &["ece_platform_viewer"]).await;
-    // Admin is not combined with another role.
-    add(
+    // Admin is not combined with another role; said with a role_assignments code here.
+    let body = add(
         &app,
         &Auth::admin(),
         "alice",
         platform(&["ece_platform_admin"]),
     )
     .await
-    .expect_error(400, "user.roles.forbidden");
+    .expect_error(400, "role_assignments.invalid_input");
+    assert_eq!(error_fields(&body), json!(["platform"]));
     let body = add(&app, &Auth::admin(), "alice", platform(&["root"]))
         .await
         .expect_error(400, "role_assignments.invalid_input");
