@@ -63,11 +63,41 @@ where
 }
 
 /// A rusqlite row, read through [`DecodeRow`].
-pub struct LiteRow<'a, 'b>(pub &'a rusqlite::Row<'b>);
+///
+/// rusqlite finds a column by name with a linear, case-insensitive scan of every column, and a
+/// user row has 15 of them; the decoders read columns roughly in SELECT order, so the search
+/// starts just after the column found last and usually succeeds at once.
+pub struct LiteRow<'a, 'b> {
+    row: &'a rusqlite::Row<'b>,
+    next: std::cell::Cell<usize>,
+}
 
-impl LiteRow<'_, '_> {
+impl<'a, 'b> LiteRow<'a, 'b> {
+    pub fn new(row: &'a rusqlite::Row<'b>) -> Self {
+        LiteRow {
+            row,
+            next: std::cell::Cell::new(0),
+        }
+    }
+
+    fn index(&self, col: &str) -> StoreResult<usize> {
+        let stmt = self.row.as_ref();
+        let n = stmt.column_count();
+        let start = self.next.get();
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| stmt.column_name(i).is_ok_and(|c| c == col))
+            .map(|i| {
+                self.next.set(i + 1);
+                i
+            })
+            .ok_or_else(|| StoreError::Other(format!("no column {col} in the result")))
+    }
+
     fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> StoreResult<T> {
-        self.0.get(col).map_err(super::sqlite_sync::map_lite)
+        self.row
+            .get(self.index(col)?)
+            .map_err(super::sqlite_sync::map_lite)
     }
 }
 

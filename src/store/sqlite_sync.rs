@@ -147,7 +147,7 @@ fn one<T, P: rusqlite::Params>(
     let mut stmt = conn.prepare_cached(sql).map_err(map_lite)?;
     let mut found = stmt.query(params).map_err(map_lite)?;
     match found.next().map_err(map_lite)? {
-        Some(row) => decode(LiteRow(row)).map(Some),
+        Some(row) => decode(LiteRow::new(row)).map(Some),
         None => Ok(None),
     }
 }
