@@ -36,7 +36,7 @@
 mod map;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -72,7 +72,8 @@ pub struct Stamp {
 /// last read from the store.
 #[derive(Clone)]
 pub struct VerifiedBasic {
-    pub user: UserRecord,
+    /// Shared, so that a hit costs one copy of the row (for the caller), not two.
+    pub user: Arc<UserRecord>,
     /// When Argon2 last verified the password; the entry ends [`BASIC_TTL`] after.
     verified_at: Instant,
     /// When `user` was read.
@@ -81,7 +82,9 @@ pub struct VerifiedBasic {
 
 /// The cache; one per [`crate::app::AppState`].
 pub struct AuthCache {
-    hmac_key: [u8; 32],
+    /// HMAC-SHA256 keyed with a random per-process key, cloned for each header (keying it again
+    /// would cost two more SHA-256 blocks per request).
+    hmac: Hmac<Sha256>,
     basic: Map<VerifiedBasic>,
     tokens: Map<TokenLookup>,
     keys: Map<KeyLookup>,
@@ -103,7 +106,8 @@ impl AuthCache {
         let mut hmac_key = [0u8; 32];
         OsRng.fill_bytes(&mut hmac_key);
         AuthCache {
-            hmac_key,
+            hmac: <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key)
+                .expect("HMAC takes any key size"),
             basic: Map::new(BASIC_TTL),
             tokens: Map::new(LOOKUP_TTL),
             keys: Map::new(LOOKUP_TTL),
@@ -132,8 +136,7 @@ impl AuthCache {
 
     /// The cache key of a Basic `Authorization` header value.
     pub fn basic_key(&self, header: &[u8]) -> Digest {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.hmac_key).expect("HMAC takes any key size");
+        let mut mac = self.hmac.clone();
         mac.update(header);
         mac.finalize().into_bytes().into()
     }
@@ -151,7 +154,7 @@ impl AuthCache {
 
     /// The user row of a hit, if it was read recently enough to skip reading it again.
     pub fn basic_user<'a>(&self, hit: &'a VerifiedBasic) -> Option<&'a UserRecord> {
-        self.fresh(&hit.read).then_some(&hit.user)
+        self.fresh(&hit.read).then_some(&*hit.user)
     }
 
     /// Remembers that the password of this header was just verified against `user` (read at
@@ -160,7 +163,7 @@ impl AuthCache {
         self.basic.put(
             key,
             VerifiedBasic {
-                user,
+                user: Arc::new(user),
                 verified_at: Instant::now(),
                 read,
             },
@@ -172,7 +175,7 @@ impl AuthCache {
         self.basic.put(
             key,
             VerifiedBasic {
-                user,
+                user: Arc::new(user),
                 verified_at: hit.verified_at,
                 read,
             },
