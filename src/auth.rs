@@ -21,7 +21,7 @@ use base64::Engine;
 use chrono::Utc;
 
 use crate::app::AppState;
-use crate::authcache::{AuthCache, VerifiedBasic};
+use crate::authcache::AuthCache;
 use crate::crypto;
 use crate::error::{ApiError, Code};
 use crate::model::{fmt_ts, Timestamp, UserRecord};
@@ -262,24 +262,27 @@ async fn resolve(
             // Before the lookup and the hash: a throttled request costs neither.
             let attempt =
                 crate::throttle::begin(app, &user, source).map_err(Unresolved::Throttled)?;
-            let stored = app.store.get_user(&user).await?;
-            // A recent verification of this very header against the hash still stored: no Argon2.
             let cache_key = app.authcache.basic_key(header);
-            if let Some(hit) = app.authcache.basic(&cache_key) {
+            let hit = app.authcache.basic(&cache_key);
+            // A recent verification of this very header whose user row was read less than
+            // LOOKUP_TTL ago, with no write on this replica since: neither Argon2 nor a read.
+            if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
+                attempt.succeeded();
+                return Ok(Some(password_caller(u.clone(), source)));
+            }
+            let read = app.authcache.stamp();
+            let stored = app.store.get_user(&user).await?;
+            // An older one: no Argon2 if the hash it was verified against is still stored.
+            if let Some(hit) = hit {
                 match stored {
                     Some(u)
                         if u.enabled
-                            && u.user_name == hit.user_name
-                            && crypto::ct_eq(&u.password_hash, &hit.password_hash) =>
+                            && u.user_name == hit.user.user_name
+                            && crypto::ct_eq(&u.password_hash, &hit.user.password_hash) =>
                     {
                         attempt.succeeded();
-                        let roles = u.roles.clone();
-                        return Ok(Some(Caller {
-                            user: u,
-                            roles,
-                            method: Method::Password,
-                            source,
-                        }));
+                        app.authcache.recheck_basic(cache_key, hit, u.clone(), read);
+                        return Ok(Some(password_caller(u, source)));
                     }
                     _ => app.authcache.forget_basic(&cache_key),
                 }
@@ -289,20 +292,8 @@ async fn resolve(
             match stored {
                 Some(u) if ok && u.enabled => {
                     attempt.succeeded();
-                    app.authcache.put_basic(
-                        cache_key,
-                        VerifiedBasic {
-                            user_name: u.user_name.clone(),
-                            password_hash: u.password_hash.clone(),
-                        },
-                    );
-                    let roles = u.roles.clone();
-                    Ok(Some(Caller {
-                        user: u,
-                        roles,
-                        method: Method::Password,
-                        source,
-                    }))
+                    app.authcache.put_basic(cache_key, u.clone(), read);
+                    Ok(Some(password_caller(u, source)))
                 }
                 _ => {
                     crate::telemetry::login_failed();
@@ -311,6 +302,16 @@ async fn resolve(
                 }
             }
         }
+    }
+}
+
+/// A caller authenticated by its password: the user's own roles.
+fn password_caller(user: UserRecord, source: Option<std::net::IpAddr>) -> Caller {
+    Caller {
+        roles: user.roles.clone(),
+        user,
+        method: Method::Password,
+        source,
     }
 }
 

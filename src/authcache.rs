@@ -1,126 +1,97 @@
-//! A small per-replica cache in front of credential checks, with bounded staleness.
+//! A small per-replica cache in front of credential checks and the account, with bounded
+//! staleness.
 //!
 //! **Basic credentials** (`Authorization: Basic`): a successful Argon2id verification is
 //! remembered for [`BASIC_TTL`], keyed by an HMAC-SHA256 of the whole header value under a random
 //! per-process key (the header itself, which holds the password, is never kept). The entry holds
-//! the user name and the password hash the password was verified against. A hit still reads the
-//! user row and is accepted only if the stored `password_hash` is byte-for-byte the cached one and
-//! the user is enabled, so a password change, a disable or a delete — on any replica, with no
-//! message between replicas — takes effect on the very next request. Failures are never cached:
-//! a wrong password always costs a full verification (and goes through brute-force protection).
+//! the user row the password was verified against, and when that row was last read. A hit whose
+//! row was read less than [`LOOKUP_TTL`] ago (and not cleared since, see below) is used as it is;
+//! an older hit reads the user row again and is accepted only if the stored `password_hash` is
+//! byte-for-byte the cached one and the user is enabled, which refreshes the entry's row. So a
+//! password change, a disable or a delete takes effect at once on this replica and within 250 ms
+//! on the others, as for tokens and keys. Failures are never cached: a wrong password always
+//! costs a full verification (and goes through brute-force protection).
 //!
 //! **Bearer tokens and API keys**: the store's answer to `find_token` / `find_api_key` is reused
 //! for at most [`LOOKUP_TTL`] (250 ms), keyed by the SHA-256 digest the store is queried with. The
 //! cached token, session, key and user go through exactly the checks a fresh answer does (expiry,
-//! revocation flag, grace period, user enabled), evaluated at the time of each request. Staleness:
-//! - a revocation done **on another replica** (logout, key deletion, user disabled or deleted,
-//!   password change, role removal) or by the `ece-server user` command takes effect here within
-//!   250 ms (issue 4 requires within 1 s);
-//! - **on this replica**, every successful request that may revoke something (any method but
-//!   GET/HEAD/OPTIONS, except login, refresh and key creation) clears the cache before its reply
-//!   is sent, so it takes effect at once. Lookups that were in flight across such a request are
-//!   not stored (a generation counter), so they cannot bring back what was cleared.
+//! revocation flag, grace period, user enabled), evaluated at the time of each request.
 //!
-//! Failed lookups (unknown token or key) are not cached. Both maps are bounded ([`MAX_ENTRIES`]);
+//! **The account** (`GET /account`): the serialized reply is reused for at most [`LOOKUP_TTL`].
+//! Writes (`PUT`/`PATCH /account`) always read the stored account, never this copy.
+//!
+//! Staleness of all of them:
+//! - a change done **on another replica** (logout, key deletion, user disabled or deleted,
+//!   password change, role removal, account update) or by the `ece-server user` command takes
+//!   effect here within 250 ms (issue 4 requires revocations within 1 s);
+//! - **on this replica**, every successful request that may change something (any method but
+//!   GET/HEAD/OPTIONS, except login, refresh and key creation) clears the cache before its reply
+//!   is sent, so it takes effect at once. It also bumps a generation counter: a store read that
+//!   was in flight across the clearing is not stored (or, for Basic, not trusted without a new
+//!   read), so it cannot bring back what was cleared.
+//!
+//! Failed lookups (unknown token or key) are not cached. The maps are bounded ([`MAX_ENTRIES`]);
 //! when one is full, expired entries are dropped, and if that is not enough, all of them.
 
-use std::collections::HashMap;
+mod map;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::Sha256;
 
+use crate::model::UserRecord;
 use crate::store::{KeyLookup, TokenLookup};
+use map::Map;
 
-/// How long a verified Basic credential skips Argon2 (the user row is still read every time).
+/// A cache key: a SHA-256 digest or an HMAC-SHA256.
+pub type Digest = [u8; 32];
+
+/// How long a verified Basic credential skips Argon2 (its user row is re-read after
+/// [`LOOKUP_TTL`]).
 pub const BASIC_TTL: Duration = Duration::from_secs(30);
-/// How long a bearer token or API key lookup is reused.
+/// How long a store answer (token, key, Basic user row, account) is reused.
 pub const LOOKUP_TTL: Duration = Duration::from_millis(250);
 /// Most entries per map.
 pub const MAX_ENTRIES: usize = 10_000;
 
-type Digest = [u8; 32];
-
-struct Entry<T> {
-    value: T,
+/// When a store read started: taken just before the read, so that its answer counts as fresh
+/// for [`LOOKUP_TTL`] from then, and only while the cache has not been cleared since.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
     at: Instant,
+    generation: u64,
 }
 
-struct Map<T> {
-    entries: Mutex<HashMap<Digest, Entry<T>>>,
-    ttl: Duration,
-}
-
-impl<T: Clone> Map<T> {
-    fn new(ttl: Duration) -> Self {
-        Map {
-            entries: Mutex::new(HashMap::new()),
-            ttl,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Entry<T>>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, key: &Digest) -> Option<T> {
-        let mut map = self.lock();
-        match map.get(key) {
-            Some(e) if e.at.elapsed() < self.ttl => Some(e.value.clone()),
-            Some(_) => {
-                map.remove(key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn put(&self, key: Digest, value: T) {
-        let mut map = self.lock();
-        if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
-            let ttl = self.ttl;
-            map.retain(|_, e| e.at.elapsed() < ttl);
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-        }
-        map.insert(
-            key,
-            Entry {
-                value,
-                at: Instant::now(),
-            },
-        );
-    }
-
-    fn remove(&self, key: &Digest) {
-        self.lock().remove(key);
-    }
-
-    fn clear(&self) {
-        self.lock().clear();
-    }
-}
-
-/// A verified Basic credential: who, and against which stored hash.
+/// A verified Basic credential: the user row it was verified against (its `password_hash`), as
+/// last read from the store.
 #[derive(Clone)]
 pub struct VerifiedBasic {
-    pub user_name: String,
-    pub password_hash: String,
+    /// Shared, so that a hit costs one copy of the row (for the caller), not two.
+    pub user: Arc<UserRecord>,
+    /// When Argon2 last verified the password; the entry ends [`BASIC_TTL`] after.
+    verified_at: Instant,
+    /// When `user` was read.
+    read: Stamp,
 }
 
 /// The cache; one per [`crate::app::AppState`].
 pub struct AuthCache {
-    hmac_key: [u8; 32],
+    /// HMAC-SHA256 keyed with a random per-process key, cloned for each header (keying it again
+    /// would cost two more SHA-256 blocks per request).
+    hmac: Hmac<Sha256>,
     basic: Map<VerifiedBasic>,
     tokens: Map<TokenLookup>,
     keys: Map<KeyLookup>,
-    /// Bumped whenever the lookup maps are cleared; a lookup that started under an older
-    /// generation is not stored.
+    /// The serialized `GET /account` reply and when the account was read.
+    account: Mutex<Option<(Stamp, Bytes)>>,
+    /// Bumped whenever the cache is cleared; a store answer read under an older generation is
+    /// not stored, or not trusted.
     generation: AtomicU64,
 }
 
@@ -135,37 +106,84 @@ impl AuthCache {
         let mut hmac_key = [0u8; 32];
         OsRng.fill_bytes(&mut hmac_key);
         AuthCache {
-            hmac_key,
+            hmac: <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key)
+                .expect("HMAC takes any key size"),
             basic: Map::new(BASIC_TTL),
             tokens: Map::new(LOOKUP_TTL),
             keys: Map::new(LOOKUP_TTL),
+            account: Mutex::new(None),
             generation: AtomicU64::new(0),
         }
     }
 
+    /// The current generation; pass it back to `put_token`/`put_api_key` after the store answered.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Take this just before a store read whose answer is to be cached.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            at: Instant::now(),
+            generation: self.generation(),
+        }
+    }
+
+    /// Whether an answer read at `read` may still be used instead of reading again.
+    fn fresh(&self, read: &Stamp) -> bool {
+        read.at.elapsed() < LOOKUP_TTL && read.generation == self.generation()
+    }
+
     /// The cache key of a Basic `Authorization` header value.
     pub fn basic_key(&self, header: &[u8]) -> Digest {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.hmac_key).expect("HMAC takes any key size");
+        let mut mac = self.hmac.clone();
         mac.update(header);
         mac.finalize().into_bytes().into()
     }
 
+    /// A remembered verification of this header, if Argon2 ran less than [`BASIC_TTL`] ago.
     pub fn basic(&self, key: &Digest) -> Option<VerifiedBasic> {
-        self.basic.get(key)
+        let hit = self.basic.get(key)?;
+        if hit.verified_at.elapsed() < BASIC_TTL {
+            Some(hit)
+        } else {
+            self.basic.remove(key);
+            None
+        }
     }
 
-    pub fn put_basic(&self, key: Digest, verified: VerifiedBasic) {
-        self.basic.put(key, verified);
+    /// The user row of a hit, if it was read recently enough to skip reading it again.
+    pub fn basic_user<'a>(&self, hit: &'a VerifiedBasic) -> Option<&'a UserRecord> {
+        self.fresh(&hit.read).then_some(&*hit.user)
+    }
+
+    /// Remembers that the password of this header was just verified against `user` (read at
+    /// `read`) by Argon2.
+    pub fn put_basic(&self, key: Digest, user: UserRecord, read: Stamp) {
+        self.basic.put(
+            key,
+            VerifiedBasic {
+                user: Arc::new(user),
+                verified_at: Instant::now(),
+                read,
+            },
+        );
+    }
+
+    /// Refreshes the row of a hit that was re-read (at `read`) and still matches.
+    pub fn recheck_basic(&self, key: Digest, hit: VerifiedBasic, user: UserRecord, read: Stamp) {
+        self.basic.put(
+            key,
+            VerifiedBasic {
+                user: Arc::new(user),
+                verified_at: hit.verified_at,
+                read,
+            },
+        );
     }
 
     pub fn forget_basic(&self, key: &Digest) {
         self.basic.remove(key);
-    }
-
-    /// The current generation; pass it back to `put_*` after the store answered.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
     }
 
     pub fn token(&self, digest_hex: &str) -> Option<TokenLookup> {
@@ -202,15 +220,39 @@ impl AuthCache {
         }
     }
 
-    /// Forgets every bearer token and API key lookup (not the Basic entries: they are re-checked
-    /// against the user row on every use anyway).
+    fn account_slot(&self) -> std::sync::MutexGuard<'_, Option<(Stamp, Bytes)>> {
+        self.account.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The serialized `GET /account` reply, if the account was read recently enough.
+    pub fn account(&self) -> Option<Bytes> {
+        match &*self.account_slot() {
+            Some((read, body)) if self.fresh(read) => Some(body.clone()),
+            _ => None,
+        }
+    }
+
+    /// Stores the `GET /account` reply built from an account read at `read`, unless the cache
+    /// was cleared since (checked under the slot's lock, which the clearing takes after bumping
+    /// the generation, so the clearing always wins).
+    pub fn put_account(&self, body: Bytes, read: Stamp) {
+        let mut slot = self.account_slot();
+        if read.generation == self.generation() {
+            *slot = Some((read, body));
+        }
+    }
+
+    /// Forgets every bearer token and API key lookup and the account, and makes every Basic
+    /// entry read its user row again (they are kept: the re-read checks them against the row).
     pub fn clear_lookups(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.tokens.clear();
         self.keys.clear();
+        *self.account_slot() = None;
     }
 
-    /// Whether a successful request may have revoked a credential, so the lookups must be cleared.
+    /// Whether a successful request may have revoked a credential or changed the account, so
+    /// the cache must be cleared.
     pub fn may_revoke(method: &axum::http::Method, path: &str) -> bool {
         use axum::http::Method;
         if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -241,21 +283,6 @@ mod tests {
         assert_ne!(a.basic_key(b"Basic eA=="), a.basic_key(b"Basic eQ=="));
         // A random key per process: nothing to precompute.
         assert_ne!(a.basic_key(b"Basic eA=="), b.basic_key(b"Basic eA=="));
-    }
-
-    #[test]
-    fn entries_expire_and_are_bounded() {
-        let m: Map<u32> = Map::new(Duration::from_millis(30));
-        m.put([1; 32], 1);
-        assert_eq!(m.get(&[1; 32]), Some(1));
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(m.get(&[1; 32]), None);
-        for i in 0..MAX_ENTRIES + 5 {
-            let mut k = [0u8; 32];
-            k[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            m.put(k, 0);
-        }
-        assert!(m.lock().len() <= MAX_ENTRIES);
     }
 
     #[test]
@@ -309,6 +336,62 @@ mod tests {
         assert!(c.token(&digest).is_none());
         c.put_token(&digest, found, c.generation());
         assert!(c.token(&digest).is_some());
+    }
+
+    #[test]
+    fn a_basic_row_is_reused_until_stale_or_cleared() {
+        let c = AuthCache::new();
+        let key = c.basic_key(b"Basic eA==");
+        let user = sample_token().user;
+        c.put_basic(key, user.clone(), c.stamp());
+        let hit = c.basic(&key).unwrap();
+        assert_eq!(c.basic_user(&hit), Some(&user));
+        // Cleared on this replica: the row must be read again, but the verification is kept.
+        c.clear_lookups();
+        let hit = c.basic(&key).unwrap();
+        assert!(c.basic_user(&hit).is_none());
+        // A row read before a clearing is never trusted, even if it is stored after it.
+        let read = c.stamp();
+        c.clear_lookups();
+        c.recheck_basic(key, hit, user.clone(), read);
+        assert!(c.basic_user(&c.basic(&key).unwrap()).is_none());
+        // Read after the clearing: trusted again.
+        let hit = c.basic(&key).unwrap();
+        c.recheck_basic(key, hit, user.clone(), c.stamp());
+        assert!(c.basic_user(&c.basic(&key).unwrap()).is_some());
+        // Older than LOOKUP_TTL: read again.
+        let old = Stamp {
+            at: Instant::now() - LOOKUP_TTL,
+            generation: c.generation(),
+        };
+        c.recheck_basic(key, c.basic(&key).unwrap(), user.clone(), old);
+        assert!(c.basic_user(&c.basic(&key).unwrap()).is_none());
+        // A re-read does not extend the verification itself.
+        let mut hit = c.basic(&key).unwrap();
+        hit.verified_at = Instant::now() - BASIC_TTL;
+        c.recheck_basic(key, hit, user, c.stamp());
+        assert!(c.basic(&key).is_none());
+    }
+
+    #[test]
+    fn the_account_is_reused_until_stale_or_cleared() {
+        let c = AuthCache::new();
+        assert!(c.account().is_none());
+        c.put_account(Bytes::from_static(b"{}"), c.stamp());
+        assert_eq!(c.account().as_deref(), Some(&b"{}"[..]));
+        c.clear_lookups();
+        assert!(c.account().is_none());
+        // Read before a clearing, stored after it: not stored.
+        let read = c.stamp();
+        c.clear_lookups();
+        c.put_account(Bytes::from_static(b"{}"), read);
+        assert!(c.account().is_none());
+        let old = Stamp {
+            at: Instant::now() - LOOKUP_TTL,
+            generation: c.generation(),
+        };
+        c.put_account(Bytes::from_static(b"{}"), old);
+        assert!(c.account().is_none());
     }
 
     fn sample_token() -> TokenLookup {

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod error;
 pub mod http;
 pub mod json;
+pub mod logwriter;
 pub mod model;
 pub mod rbac;
 pub mod server;

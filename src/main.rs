@@ -2,6 +2,8 @@
 //! `backup` copies the embedded SQLite store, `user` recovers accounts offline, `audit` prints the
 //! audit log.
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -38,11 +40,16 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Logs go to stderr; the level comes from ECE_LOG (e.g. `info`, `ece_server=debug`).
+    // Logs go to stderr; the level comes from ECE_LOG (e.g. `info`, `ece_server=debug`). Lines are
+    // written in batches (see ece_server::logwriter); `_logs` writes out the rest when main ends.
     let filter = EnvFilter::try_from_env("ECE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, _logs) = ece_server::logwriter::stderr();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        // Colour codes only for a terminal: in a log file or a pipe they are noise (and cost
+        // formatting time on every request).
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     if cli.log_format == "json" {
         logs.json()
             .with_current_span(true)

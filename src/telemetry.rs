@@ -10,6 +10,7 @@
 //! Every request gets an `x-request-id` (the client's, if it sent a sane one), echoed in the reply
 //! and recorded on every log line of the request's span.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -69,6 +70,27 @@ fn same_template(a: &str, b: &str) -> bool {
     }
 }
 
+/// A request id unique to this process and, with 72 random bits per process, across replicas:
+/// a random prefix drawn once and a counter. Ids are labels, not secrets; the OS random source
+/// is not worth a system call per request.
+fn new_request_id() -> HeaderValue {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| crate::crypto::random_token(9));
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("{prefix}-{n:x}"))
+        .expect("base64url and hex are valid in a header")
+}
+
+/// The `status` label of a status code, without allocating per request: every code from 100 to
+/// 999 is rendered once and kept.
+fn status_label(status: u16) -> &'static str {
+    static LABELS: OnceLock<Vec<String>> = OnceLock::new();
+    let labels = LABELS.get_or_init(|| (100..1000u16).map(|c| c.to_string()).collect());
+    // StatusCode only holds 100..=999.
+    &labels[usize::from(status.clamp(100, 999) - 100)]
+}
+
 /// Middleware: request id, tracing span, and the per-operation metrics.
 pub async fn track(mut req: Request, next: Next) -> Response {
     let id = req
@@ -80,10 +102,7 @@ pub async fn track(mut req: Request, next: Next) -> Response {
                     .is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic()))
         })
         .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&crate::crypto::random_token(12))
-                .expect("base64url is a valid header")
-        });
+        .unwrap_or_else(new_request_id);
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let method = req.method().clone();
     let op = operation(
@@ -104,7 +123,7 @@ pub async fn track(mut req: Request, next: Next) -> Response {
             "request finished"
         )
     });
-    metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status.to_string())
+    metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status_label(status))
         .increment(1);
     metrics::histogram!("ece_http_request_duration_seconds", "operation" => op)
         .record(elapsed.as_secs_f64());
@@ -194,5 +213,18 @@ mod tests {
             "login"
         );
         assert_eq!(operation("GET", None), "unmatched");
+    }
+
+    #[test]
+    fn request_ids_are_distinct_and_status_labels_are_the_codes() {
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a, b);
+        assert_eq!(
+            a.to_str().unwrap().rsplit_once('-').unwrap().0,
+            b.to_str().unwrap().rsplit_once('-').unwrap().0
+        );
+        for code in [100, 200, 404, 503, 999] {
+            assert_eq!(status_label(code), code.to_string());
+        }
     }
 }
