@@ -28,7 +28,9 @@ impl AppState {
         AppState {
             store,
             throttle: crate::throttle::Throttle::new(settings.brute_force.clone()),
-            authcache: Arc::new(crate::authcache::AuthCache::new()),
+            authcache: Arc::new(crate::authcache::AuthCache::with_lookup_ttl(
+                settings.credential_cache,
+            )),
             settings: Arc::new(settings),
             hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
         }

@@ -55,7 +55,8 @@ pub type Digest = [u8; 32];
 /// How long a verified Basic credential skips Argon2 (its user row is re-read after
 /// [`LOOKUP_TTL`]).
 pub const BASIC_TTL: Duration = Duration::from_secs(30);
-/// How long a store answer (token, key, Basic user row, account) is reused.
+/// How long a store answer (token, key, Basic user row, account) is reused by default
+/// (`--credential-cache-ms`).
 pub const LOOKUP_TTL: Duration = Duration::from_millis(250);
 /// Most entries per map.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -93,6 +94,8 @@ pub struct AuthCache {
     /// Bumped whenever the cache is cleared; a store answer read under an older generation is
     /// not stored, or not trusted.
     generation: AtomicU64,
+    /// How long a store answer is reused ([`LOOKUP_TTL`] unless configured; zero: never).
+    lookup_ttl: Duration,
 }
 
 impl Default for AuthCache {
@@ -103,16 +106,22 @@ impl Default for AuthCache {
 
 impl AuthCache {
     pub fn new() -> Self {
+        Self::with_lookup_ttl(LOOKUP_TTL)
+    }
+
+    /// A cache that reuses store answers for `lookup_ttl` (zero: never).
+    pub fn with_lookup_ttl(lookup_ttl: Duration) -> Self {
         let mut hmac_key = [0u8; 32];
         OsRng.fill_bytes(&mut hmac_key);
         AuthCache {
             hmac: <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key)
                 .expect("HMAC takes any key size"),
             basic: Map::new(BASIC_TTL),
-            tokens: Map::new(LOOKUP_TTL),
-            keys: Map::new(LOOKUP_TTL),
+            tokens: Map::new(lookup_ttl),
+            keys: Map::new(lookup_ttl),
             account: Mutex::new(None),
             generation: AtomicU64::new(0),
+            lookup_ttl,
         }
     }
 
@@ -131,7 +140,7 @@ impl AuthCache {
 
     /// Whether an answer read at `read` may still be used instead of reading again.
     fn fresh(&self, read: &Stamp) -> bool {
-        read.at.elapsed() < LOOKUP_TTL && read.generation == self.generation()
+        read.at.elapsed() < self.lookup_ttl && read.generation == self.generation()
     }
 
     /// The cache key of a Basic `Authorization` header value.
@@ -322,6 +331,15 @@ mod tests {
             &Method::POST,
             "/api/v1/users/jane/role_assignments"
         ));
+    }
+
+    #[test]
+    fn a_zero_ttl_reuses_nothing() {
+        let c = AuthCache::with_lookup_ttl(Duration::ZERO);
+        let digest = crate::crypto::digest("t");
+        c.put_token(&digest, sample_token(), c.generation());
+        assert!(c.token(&digest).is_none());
+        assert!(!c.fresh(&c.stamp()));
     }
 
     #[test]

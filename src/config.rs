@@ -104,6 +104,12 @@ pub struct ServeArgs {
     /// Days the audit log keeps events (0: forever).
     #[arg(long, env = "ECE_AUDIT_RETENTION_DAYS", default_value_t = 90)]
     pub audit_retention_days: u32,
+
+    /// How long this replica reuses what the store said about a token, an API key, a Basic
+    /// user or the account (milliseconds, at most 1000; 0: ask the store on every request).
+    /// A revocation made on another replica takes effect here within this time.
+    #[arg(long, env = "ECE_CREDENTIAL_CACHE_MS", default_value_t = 250)]
+    pub credential_cache_ms: u64,
 }
 
 impl ServeArgs {
@@ -177,6 +183,8 @@ pub struct Settings {
     pub brute_force: crate::throttle::ThrottleConfig,
     /// How long audit events are kept; `None`: forever.
     pub audit_retention: Option<chrono::Duration>,
+    /// How long store answers about credentials and the account are reused (`crate::authcache`).
+    pub credential_cache: Duration,
 }
 
 impl Settings {
@@ -208,6 +216,8 @@ impl Settings {
             },
             audit_retention: (args.audit_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(args.audit_retention_days))),
+            // Capped: replicas must enforce each other's revocations within a second.
+            credential_cache: Duration::from_millis(args.credential_cache_ms.min(1000)),
         }
     }
 }
@@ -225,6 +235,7 @@ impl Default for Settings {
             metrics_on_api_port: true,
             brute_force: crate::throttle::ThrottleConfig::default(),
             audit_retention: Some(chrono::Duration::days(90)),
+            credential_cache: crate::authcache::LOOKUP_TTL,
         }
     }
 }

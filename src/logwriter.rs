@@ -13,6 +13,10 @@
 //!
 //! The cost: an INFO or DEBUG line may reach stderr up to [`INTERVAL`] late, and a `kill -9` loses
 //! at most that much of them.
+//!
+//! Why not `tracing-appender`'s non-blocking writer, the crate made for this: it hands each line
+//! to a worker thread through a channel (an allocation and a wake-up per line), drops lines when
+//! its queue is full unless configured otherwise, and has no way to write WARN/ERROR at once.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -43,6 +43,9 @@ impl<T: Clone> Map<T> {
     }
 
     pub(super) fn put(&self, key: Digest, value: T) {
+        if self.ttl.is_zero() {
+            return; // caching turned off: nothing would ever be served
+        }
         let mut map = self.lock();
         if map.len() >= MAX_ENTRIES && !map.contains_key(&key) {
             let ttl = self.ttl;

@@ -119,8 +119,7 @@ impl DecodeRow for LiteRow<'_, '_> {
     }
 }
 
-pub fn account<R: DecodeRow>(r: &R) -> StoreResult<AccountRecord>
-{
+pub fn account<R: DecodeRow>(r: &R) -> StoreResult<AccountRecord> {
     Ok(AccountRecord {
         id: r.text("id")?,
         trust: json(&r.text("trust")?)?,
@@ -133,8 +132,7 @@ pub const USER_COLUMNS: &str = "users.user_name, users.full_name, users.email, u
     users.roles, users.role_assignments, users.enabled, users.builtin, users.created_at, users.created_by, \
     users.updated_at, users.updated_by, users.first_login_at, users.last_login_at, users.version";
 
-pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord>
-{
+pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord> {
     let roles: Vec<String> = serde_json::from_value(json(&r.text("roles")?)?)
         .map_err(|e| StoreError::Other(format!("corrupt roles column: {e}")))?;
     Ok(UserRecord {
@@ -160,8 +158,7 @@ pub const SESSION_COLUMNS: &str = "sessions.id AS session_id, sessions.user_name
     sessions.created_at AS session_created_at, sessions.idle_expires_at, sessions.absolute_expires_at, \
     sessions.revoked";
 
-pub fn session<R: DecodeRow>(r: &R) -> StoreResult<SessionRecord>
-{
+pub fn session<R: DecodeRow>(r: &R) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         id: r.text("session_id")?,
         user_name: r.text("session_user")?,
@@ -172,8 +169,7 @@ pub fn session<R: DecodeRow>(r: &R) -> StoreResult<SessionRecord>
     })
 }
 
-pub fn token<R: DecodeRow>(r: &R) -> StoreResult<TokenRecord>
-{
+pub fn token<R: DecodeRow>(r: &R) -> StoreResult<TokenRecord> {
     Ok(TokenRecord {
         token_hash: r.text("token_hash")?,
         session_id: r.text("session_id")?,
@@ -186,8 +182,7 @@ pub const KEY_COLUMNS: &str =
     api_keys.key_hash, api_keys.created_at AS key_created_at, api_keys.expires_at, \
     api_keys.role_assignments AS key_role_assignments";
 
-pub fn api_key<R: DecodeRow>(r: &R) -> StoreResult<ApiKeyRecord>
-{
+pub fn api_key<R: DecodeRow>(r: &R) -> StoreResult<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         id: r.text("key_id")?,
         user_name: r.text("key_user")?,
@@ -223,8 +218,7 @@ pub fn check_schema_version(
 
 pub const AUDIT_COLUMNS: &str = "id, at, event, outcome, actor, source, target, detail";
 
-pub fn audit<R: DecodeRow>(r: &R) -> StoreResult<super::AuditRecord>
-{
+pub fn audit<R: DecodeRow>(r: &R) -> StoreResult<super::AuditRecord> {
     Ok(super::AuditRecord {
         id: r.int("id")?,
         at: from_millis(r.int("at")?),

@@ -16,11 +16,11 @@ use sqlx::sqlite::{
 };
 
 use super::rows::{self, millis, roles_json, KEY_COLUMNS, USER_COLUMNS};
+use super::sqlite_sync::{self, BatchReply, BatchWrite, GroupError, Readers};
 use super::{
     map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
     StoreResult, TokenLookup,
 };
-use super::sqlite_sync::{self, BatchReply, BatchWrite, GroupError, Readers};
 use crate::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -54,7 +54,10 @@ impl SqliteStore {
             .busy_timeout(opts.statement_timeout)
             // Checkpoints normally run in the background (see `sqlite_sync::spawn_checkpointer`);
             // a commit checkpoints itself only if the background one falls far behind.
-            .pragma("wal_autocheckpoint", sqlite_sync::WAL_AUTOCHECKPOINT_PAGES.to_string());
+            .pragma(
+                "wal_autocheckpoint",
+                sqlite_sync::WAL_AUTOCHECKPOINT_PAGES.to_string(),
+            );
         // A local file cannot lose its connection: no ping (a worker-thread round trip) per acquire.
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
@@ -457,7 +460,9 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
-        self.batched(BatchWrite::Audit(Box::new(e.clone()))).await.map(|_| ())
+        self.batched(BatchWrite::Audit(Box::new(e.clone())))
+            .await
+            .map(|_| ())
     }
 
     async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
@@ -583,4 +588,3 @@ async fn insert_current_token(
     .map_err(map_sqlx)?;
     Ok(())
 }
-

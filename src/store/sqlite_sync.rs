@@ -242,14 +242,20 @@ pub fn run_group<'a>(
                 grace_until,
                 idle_expires_at,
                 audit,
-            } => refresh(&tx, old_hash, new_hash, *now, *grace_until, *idle_expires_at).and_then(
-                |outcome| {
-                    if matches!(outcome, RefreshOutcome::Refreshed(_)) {
-                        append_audit(&tx, audit)?;
-                    }
-                    Ok(BatchReply::Refresh(outcome))
-                },
-            ),
+            } => refresh(
+                &tx,
+                old_hash,
+                new_hash,
+                *now,
+                *grace_until,
+                *idle_expires_at,
+            )
+            .and_then(|outcome| {
+                if matches!(outcome, RefreshOutcome::Refreshed(_)) {
+                    append_audit(&tx, audit)?;
+                }
+                Ok(BatchReply::Refresh(outcome))
+            }),
             BatchWrite::Audit(e) => append_audit(&tx, e).map(|()| BatchReply::Audit),
         };
         match result {
