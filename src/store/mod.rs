@@ -13,6 +13,7 @@
 //!   deadline, concurrent refreshes serialise on the session row; its audit event is written in
 //!   the same transaction.
 
+mod pg_guard;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

@@ -16,6 +16,11 @@
 //! Schema isolation (tests, or several installations in one database): the URL may carry
 //! `?options=-csearch_path%3D<schema>`; sqlx passes it as the startup `options` parameter, so
 //! every pooled connection, the migrations and `_sqlx_migrations` itself live in that schema.
+//!
+//! A database that stops answering altogether (packets dropped, not connections reset) is
+//! bounded client side, see `pg_guard.rs`: every statement, `BEGIN` and `COMMIT` goes through
+//! `Bound::run` (here via `exec`/`fetch`), and the pool closes a returned connection that does
+//! not answer a bounded ping, so no pool slot waits for the kernel to give up on a socket.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,10 +30,10 @@ use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow};
 use sqlx::Postgres;
 
+use super::pg_guard::{self, Bound};
 use super::rows::{self, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use super::{
-    map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult,
-    TokenLookup,
+    InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult, TokenLookup,
 };
 use crate::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
 
@@ -41,6 +46,8 @@ pub async fn connect(url: &str, opts: &StoreOptions) -> anyhow::Result<Arc<dyn S
 
 pub struct PgStore {
     pool: PgPool,
+    /// Client-side limit on every statement, for a database that stops answering.
+    bound: Bound,
 }
 
 impl PgStore {
@@ -50,9 +57,11 @@ impl PgStore {
         // `options()` appends to whatever `options=` the URL already carries (e.g. a search_path).
         let timeout = opts.statement_timeout.as_millis().to_string();
         let connect = base.clone().options([("statement_timeout", timeout)]);
+        let bound = Bound::new(opts);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
+            .after_release(pg_guard::release_check(opts))
             .connect_with(connect)
             .await?;
         let applied = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations");
@@ -72,25 +81,28 @@ impl PgStore {
             MIGRATOR.run(&migrator_pool).await?;
             migrator_pool.close().await;
         }
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, bound })
     }
 }
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
-/// Runs a statement on the pool or in a transaction; returns the rows it touched.
-async fn exec<'c>(e: impl PgExecutor<'c>, q: Query<'_>) -> StoreResult<u64> {
-    Ok(q.execute(e).await.map_err(map_sqlx)?.rows_affected())
-}
+impl PgStore {
+    /// Runs a statement on the pool or in a transaction; returns the rows it touched.
+    async fn exec<'c>(&self, e: impl PgExecutor<'c>, q: Query<'_>) -> StoreResult<u64> {
+        Ok(self.bound.run(q.execute(e)).await?.rows_affected())
+    }
 
-/// Fetches and decodes at most one row.
-async fn fetch<'c, T>(
-    e: impl PgExecutor<'c>,
-    q: Query<'_>,
-    decode: impl Fn(&PgRow) -> StoreResult<T>,
-) -> StoreResult<Option<T>> {
-    let row = q.fetch_optional(e).await.map_err(map_sqlx)?;
-    row.as_ref().map(decode).transpose()
+    /// Fetches and decodes at most one row.
+    async fn fetch<'c, T>(
+        &self,
+        e: impl PgExecutor<'c>,
+        q: Query<'_>,
+        decode: impl Fn(&PgRow) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let row = self.bound.run(q.fetch_optional(e)).await?;
+        row.as_ref().map(decode).transpose()
+    }
 }
 
 const SELECT_ACCOUNT: &str = "SELECT id, trust, version FROM account WHERE singleton = 1";
@@ -100,11 +112,14 @@ const INSERT_TOKEN: &str =
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
-        exec(&self.pool, sqlx::query("SELECT 1")).await.map(drop)
+        self.exec(&self.pool, sqlx::query("SELECT 1"))
+            .await
+            .map(drop)
     }
 
     async fn get_account(&self) -> StoreResult<Option<AccountRecord>> {
-        fetch(&self.pool, sqlx::query(SELECT_ACCOUNT), rows::account).await
+        self.fetch(&self.pool, sqlx::query(SELECT_ACCOUNT), rows::account)
+            .await
     }
 
     async fn init_account(&self, id: &str, trust: &Value) -> StoreResult<AccountRecord> {
@@ -113,9 +128,11 @@ impl Store for PgStore {
         let insert = "INSERT INTO account (singleton, id, trust, version) VALUES (1, $1, $2, 1) \
                       ON CONFLICT DO NOTHING";
         let q = sqlx::query(insert).bind(id).bind(trust.to_string());
-        exec(&self.pool, q).await?;
-        let row = sqlx::query(SELECT_ACCOUNT).fetch_one(&self.pool).await;
-        rows::account(&row.map_err(map_sqlx)?)
+        self.exec(&self.pool, q).await?;
+        let row = self
+            .bound
+            .run(sqlx::query(SELECT_ACCOUNT).fetch_one(&self.pool));
+        rows::account(&row.await?)
     }
 
     async fn update_account_cas(
@@ -126,7 +143,7 @@ impl Store for PgStore {
         let sql = "UPDATE account SET trust = $1, version = version + 1 \
                    WHERE singleton = 1 AND version = $2 RETURNING id, trust, version";
         let q = sqlx::query(sql).bind(trust.to_string()).bind(expected);
-        fetch(&self.pool, q, rows::account).await
+        self.fetch(&self.pool, q, rows::account).await
     }
 
     async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
@@ -151,26 +168,25 @@ impl Store for PgStore {
         .bind(&u.updated_by)
         .bind(u.first_login_at.map(millis))
         .bind(u.last_login_at.map(millis));
-        exec(&self.pool, q).await.map(drop)
+        self.exec(&self.pool, q).await.map(drop)
     }
 
     async fn get_user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_name = $1");
-        fetch(&self.pool, sqlx::query(&sql).bind(name), rows::user).await
+        self.fetch(&self.pool, sqlx::query(&sql).bind(name), rows::user)
+            .await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
         // Byte order like SQLite, whatever the database's collation.
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY user_name COLLATE \"C\"");
-        let all = sqlx::query(&sql).fetch_all(&self.pool).await;
-        all.map_err(map_sqlx)?.iter().map(rows::user).collect()
+        let all = self.bound.run(sqlx::query(&sql).fetch_all(&self.pool));
+        all.await?.iter().map(rows::user).collect()
     }
 
     async fn count_users(&self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)
+        let q = sqlx::query_scalar("SELECT COUNT(*) FROM users");
+        self.bound.run(q.fetch_one(&self.pool)).await
     }
 
     async fn update_user_cas(
@@ -179,7 +195,7 @@ impl Store for PgStore {
         end_sessions: bool,
         keep_session: Option<&str>,
     ) -> StoreResult<Option<UserRecord>> {
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let mut tx = self.bound.run(self.pool.begin()).await?;
         // Same columns as SQLite: builtin, creation and login stamps are not the caller's to
         // change (record_login writes the latter without bumping the version).
         let sql = format!(
@@ -198,7 +214,7 @@ impl Store for PgStore {
             .bind(&u.updated_by)
             .bind(&u.user_name)
             .bind(u.version);
-        let Some(stored) = fetch(&mut *tx, q, rows::user).await? else {
+        let Some(stored) = self.fetch(&mut *tx, q, rows::user).await? else {
             return Ok(None); // stale version or no such user; dropping `tx` rolls back
         };
         if end_sessions {
@@ -206,27 +222,27 @@ impl Store for PgStore {
             let sql = "UPDATE sessions SET revoked = TRUE \
                        WHERE user_name = $1 AND ($2::text IS NULL OR id <> $2)";
             let q = sqlx::query(sql).bind(&u.user_name).bind(keep_session);
-            exec(&mut *tx, q).await?;
+            self.exec(&mut *tx, q).await?;
         }
-        tx.commit().await.map_err(map_sqlx)?;
+        self.bound.run(tx.commit()).await?;
         Ok(Some(stored))
     }
 
     async fn delete_user(&self, name: &str) -> StoreResult<bool> {
         // Sessions, tokens and keys go with the user through ON DELETE CASCADE.
         let q = sqlx::query("DELETE FROM users WHERE user_name = $1").bind(name);
-        Ok(exec(&self.pool, q).await? > 0)
+        Ok(self.exec(&self.pool, q).await? > 0)
     }
 
     async fn record_login(&self, name: &str, at: Timestamp) -> StoreResult<()> {
         let sql = "UPDATE users SET last_login_at = $1, \
                    first_login_at = COALESCE(first_login_at, $1) WHERE user_name = $2";
         let q = sqlx::query(sql).bind(millis(at)).bind(name);
-        exec(&self.pool, q).await.map(drop)
+        self.exec(&self.pool, q).await.map(drop)
     }
 
     async fn create_session(&self, s: &SessionRecord, token_hash: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let mut tx = self.bound.run(self.pool.begin()).await?;
         let q = sqlx::query(
             "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, \
              revoked) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -237,10 +253,10 @@ impl Store for PgStore {
         .bind(millis(s.idle_expires_at))
         .bind(millis(s.absolute_expires_at))
         .bind(s.revoked);
-        exec(&mut *tx, q).await?;
+        self.exec(&mut *tx, q).await?;
         let q = sqlx::query(INSERT_TOKEN).bind(token_hash).bind(&s.id);
-        exec(&mut *tx, q).await?;
-        tx.commit().await.map_err(map_sqlx)
+        self.exec(&mut *tx, q).await?;
+        self.bound.run(tx.commit()).await
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
@@ -259,7 +275,8 @@ impl Store for PgStore {
                 user,
             })
         };
-        fetch(&self.pool, sqlx::query(&sql).bind(token_hash), decode).await
+        self.fetch(&self.pool, sqlx::query(&sql).bind(token_hash), decode)
+            .await
     }
 
     async fn refresh_session(
@@ -271,7 +288,7 @@ impl Store for PgStore {
         idle_expires_at: Timestamp,
         audit: &super::AuditRecord,
     ) -> StoreResult<RefreshOutcome> {
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let mut tx = self.bound.run(self.pool.begin()).await?;
         // Lock the session row, not the token: refreshes presenting different tokens of one
         // session (the current one, one still in its grace period) must queue on the same lock.
         let sql = format!(
@@ -279,7 +296,7 @@ impl Store for PgStore {
              (SELECT session_id FROM session_tokens WHERE token_hash = $1) FOR UPDATE"
         );
         let q = sqlx::query(&sql).bind(old_hash);
-        let Some(mut session) = fetch(&mut *tx, q, rows::session).await? else {
+        let Some(mut session) = self.fetch(&mut *tx, q, rows::session).await? else {
             return Ok(RefreshOutcome::Invalid);
         };
         // Read the token only now, holding the lock: under READ COMMITTED this new statement sees
@@ -287,7 +304,7 @@ impl Store for PgStore {
         let sql = "SELECT token_hash, session_id, valid_until FROM session_tokens \
                    WHERE token_hash = $1";
         let q = sqlx::query(sql).bind(old_hash);
-        let Some(token) = fetch(&mut *tx, q, rows::token).await? else {
+        let Some(token) = self.fetch(&mut *tx, q, rows::token).await? else {
             return Ok(RefreshOutcome::Invalid);
         };
         if !super::token_usable(&token, &session, now) {
@@ -297,46 +314,45 @@ impl Store for PgStore {
         let sql = "UPDATE session_tokens SET valid_until = $1 \
                    WHERE session_id = $2 AND valid_until IS NULL";
         let q = sqlx::query(sql).bind(millis(grace_until)).bind(&session.id);
-        exec(&mut *tx, q).await?;
+        self.exec(&mut *tx, q).await?;
         let q = sqlx::query(INSERT_TOKEN).bind(new_hash).bind(&session.id);
-        exec(&mut *tx, q).await?;
+        self.exec(&mut *tx, q).await?;
         session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
         let q = sqlx::query("UPDATE sessions SET idle_expires_at = $1 WHERE id = $2");
-        exec(
+        self.exec(
             &mut *tx,
             q.bind(millis(session.idle_expires_at)).bind(&session.id),
         )
         .await?;
-        exec(&mut *tx, insert_audit(audit)).await?;
-        tx.commit().await.map_err(map_sqlx)?;
+        self.exec(&mut *tx, insert_audit(audit)).await?;
+        self.bound.run(tx.commit()).await?;
         Ok(RefreshOutcome::Refreshed(session))
     }
 
     async fn revoke_session(&self, session_id: &str) -> StoreResult<()> {
         let q = sqlx::query("UPDATE sessions SET revoked = TRUE WHERE id = $1").bind(session_id);
-        exec(&self.pool, q).await.map(drop)
+        self.exec(&self.pool, q).await.map(drop)
     }
 
     async fn revoke_user_sessions(&self, name: &str, keep: Option<&str>) -> StoreResult<u64> {
         let sql = "UPDATE sessions SET revoked = TRUE \
                    WHERE user_name = $1 AND ($2::text IS NULL OR id <> $2) AND NOT revoked";
-        exec(&self.pool, sqlx::query(sql).bind(name).bind(keep)).await
+        self.exec(&self.pool, sqlx::query(sql).bind(name).bind(keep))
+            .await
     }
 
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64> {
         let sql = "DELETE FROM sessions \
                    WHERE absolute_expires_at < $1 OR idle_expires_at < $1 OR revoked";
-        exec(&self.pool, sqlx::query(sql).bind(millis(before))).await
+        self.exec(&self.pool, sqlx::query(sql).bind(millis(before)))
+            .await
     }
 
     async fn count_active_sessions(&self, now: Timestamp) -> StoreResult<i64> {
         let sql = "SELECT COUNT(*) FROM sessions \
                    WHERE NOT revoked AND idle_expires_at > $1 AND absolute_expires_at > $1";
-        sqlx::query_scalar(sql)
-            .bind(millis(now))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)
+        let q = sqlx::query_scalar(sql).bind(millis(now));
+        self.bound.run(q.fetch_one(&self.pool)).await
     }
 
     async fn insert_api_key(
@@ -345,22 +361,19 @@ impl Store for PgStore {
         max_active: u32,
         now: Timestamp,
     ) -> StoreResult<InsertKeyOutcome> {
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let mut tx = self.bound.run(self.pool.begin()).await?;
         // The owner's row is the lock that makes count-then-insert atomic across replicas.
         let sql = "SELECT user_name FROM users WHERE user_name = $1 FOR UPDATE";
         let q = sqlx::query(sql).bind(&k.user_name);
-        if fetch(&mut *tx, q, |_| Ok(())).await?.is_none() {
+        if self.fetch(&mut *tx, q, |_| Ok(())).await?.is_none() {
             return Ok(InsertKeyOutcome::UserNotFound);
         }
-        let active: i64 = sqlx::query_scalar(
+        let q = sqlx::query_scalar(
             "SELECT COUNT(*) FROM api_keys \
              WHERE user_name = $1 AND (expires_at IS NULL OR expires_at > $2)",
-        )
-        .bind(&k.user_name)
-        .bind(millis(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
+        );
+        let q = q.bind(&k.user_name).bind(millis(now));
+        let active: i64 = self.bound.run(q.fetch_one(&mut *tx)).await?;
         if active >= i64::from(max_active) {
             return Ok(InsertKeyOutcome::LimitReached);
         }
@@ -375,8 +388,8 @@ impl Store for PgStore {
         .bind(millis(k.created_at))
         .bind(k.expires_at.map(millis))
         .bind(k.role_assignments.as_ref().map(Value::to_string));
-        exec(&mut *tx, q).await?;
-        tx.commit().await.map_err(map_sqlx)?;
+        self.exec(&mut *tx, q).await?;
+        self.bound.run(tx.commit()).await?;
         Ok(InsertKeyOutcome::Inserted)
     }
 
@@ -389,7 +402,8 @@ impl Store for PgStore {
             let (key, user) = (rows::api_key(r)?, rows::user(r)?);
             Ok(KeyLookup { key, user })
         };
-        fetch(&self.pool, sqlx::query(&sql).bind(key_hash), decode).await
+        self.fetch(&self.pool, sqlx::query(&sql).bind(key_hash), decode)
+            .await
     }
 
     async fn list_api_keys(&self, user: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -397,29 +411,32 @@ impl Store for PgStore {
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE ($1::text IS NULL OR user_name = $1) \
              ORDER BY created_at, id COLLATE \"C\""
         );
-        let all = sqlx::query(&sql).bind(user).fetch_all(&self.pool).await;
-        all.map_err(map_sqlx)?.iter().map(rows::api_key).collect()
+        let all = self
+            .bound
+            .run(sqlx::query(&sql).bind(user).fetch_all(&self.pool));
+        all.await?.iter().map(rows::api_key).collect()
     }
 
     async fn get_api_key(&self, user: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_name = $1 AND id = $2");
         let q = sqlx::query(&sql).bind(user).bind(id);
-        fetch(&self.pool, q, rows::api_key).await
+        self.fetch(&self.pool, q, rows::api_key).await
     }
 
     async fn delete_api_keys(&self, user: &str, ids: &[String]) -> StoreResult<u64> {
         // One statement over a text[]; a repeated id still counts once, as in SQLite's loop.
         let sql = "DELETE FROM api_keys WHERE user_name = $1 AND id = ANY($2)";
-        exec(&self.pool, sqlx::query(sql).bind(user).bind(ids)).await
+        self.exec(&self.pool, sqlx::query(sql).bind(user).bind(ids))
+            .await
     }
 
     async fn delete_all_api_keys(&self, user: &str) -> StoreResult<u64> {
         let q = sqlx::query("DELETE FROM api_keys WHERE user_name = $1").bind(user);
-        exec(&self.pool, q).await
+        self.exec(&self.pool, q).await
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
-        exec(&self.pool, insert_audit(e)).await.map(drop)
+        self.exec(&self.pool, insert_audit(e)).await.map(drop)
     }
 
     async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
@@ -437,7 +454,7 @@ impl Store for PgStore {
             .bind(f.since.map(millis))
             .bind(f.until.map(millis))
             .bind(f.limit.map(i64::from));
-        let found = q.fetch_all(&self.pool).await.map_err(map_sqlx)?;
+        let found = self.bound.run(q.fetch_all(&self.pool)).await?;
         let mut events = found
             .iter()
             .map(rows::audit)
@@ -448,7 +465,7 @@ impl Store for PgStore {
 
     async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64> {
         let q = sqlx::query("DELETE FROM audit_events WHERE at < $1").bind(millis(before));
-        exec(&self.pool, q).await
+        self.exec(&self.pool, q).await
     }
 }
 
