@@ -476,6 +476,42 @@ async fn record_login(ctx: Ctx) -> Res {
     Ok(())
 }
 
+async fn start_session(ctx: Ctx) -> Res {
+    let s = &*ctx.store;
+    add_users(s, &["alice"]).await?;
+    let mut sess = session("s1", "alice");
+    sess.created_at = at(MIN);
+    let audit = AuditRecord {
+        id: 0,
+        at: at(MIN),
+        event: "login".into(),
+        outcome: "success".into(),
+        actor: Some("alice".into()),
+        source: None,
+        target: Some("alice".into()),
+        detail: json!({"session": "s1"}),
+    };
+    s.start_session(&sess, "t1", &audit).await?;
+    // One transaction did all three: the session and token, the login stamp, the audit event.
+    assert_eq!(s.find_token("t1").await?.unwrap().session, sess);
+    let u = s.get_user("alice").await?.unwrap();
+    assert_eq!(
+        (u.first_login_at, u.last_login_at),
+        (Some(at(MIN)), Some(at(MIN)))
+    );
+    let events = s.list_audit(&AuditFilter::default()).await?;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].event.as_str(), &events[0].detail),
+        ("login", &json!({"session": "s1"}))
+    );
+    // A duplicate session id fails as a whole: no second audit event.
+    assert!(s.start_session(&sess, "t2", &audit).await.is_err());
+    assert!(s.find_token("t2").await?.is_none());
+    assert_eq!(s.list_audit(&AuditFilter::default()).await?.len(), 1);
+    Ok(())
+}
+
 async fn sessions(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
@@ -989,6 +1025,7 @@ contract!(
     user_update_ends_sessions,
     user_delete_cascades,
     record_login,
+    start_session,
     sessions,
     refresh,
     refresh_concurrent,

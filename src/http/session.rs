@@ -59,20 +59,17 @@ pub async fn login(
         revoked: false,
     };
     let token = crypto::new_secret();
+    // The session, the login stamp and the audit event: one transaction, one commit.
+    let audit = Event::anonymous("login", source)
+        .actor(&user.user_name)
+        .target(&user.user_name)
+        .detail("auth", "password")
+        .detail("session", session.id.as_str())
+        .into_record(now);
     app.store
-        .create_session(&session, &crypto::digest(&token))
+        .start_session(&session, &crypto::digest(&token), &audit)
         .await?;
-    app.store.record_login(&user.user_name, now).await?;
     tracing::info!(user = %user.user_name, "login");
-    audit::record(
-        &app,
-        Event::anonymous("login", source)
-            .actor(&user.user_name)
-            .target(&user.user_name)
-            .detail("auth", "password")
-            .detail("session", session.id.as_str()),
-    )
-    .await;
 
     match req.login_state {
         Some(state) if state.path.is_some() => {

@@ -118,6 +118,15 @@ pub trait Store: Send + Sync + 'static {
     // --- sessions ------------------------------------------------------------------------
     /// Stores a new session with its first token.
     async fn create_session(&self, session: &SessionRecord, token_hash: &str) -> StoreResult<()>;
+    /// A login: stores a new session with its first token, stamps the user's login times (as
+    /// `record_login` at the session's creation) and appends `audit`, in one transaction, so a
+    /// login costs one commit.
+    async fn start_session(
+        &self,
+        session: &SessionRecord,
+        token_hash: &str,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>>;
     /// Replaces the session's current token by `new_token_hash`. Tokens replaced now keep working
     /// until `grace_until`. The session's idle expiry becomes `idle_expires_at` (capped by the

@@ -235,27 +235,29 @@ impl Store for PgStore {
     }
 
     async fn record_login(&self, name: &str, at: Timestamp) -> StoreResult<()> {
-        let sql = "UPDATE users SET last_login_at = $1, \
-                   first_login_at = COALESCE(first_login_at, $1) WHERE user_name = $2";
-        let q = sqlx::query(sql).bind(millis(at)).bind(name);
+        let q = sqlx::query(RECORD_LOGIN).bind(millis(at)).bind(name);
         self.exec(&self.pool, q).await.map(drop)
     }
 
     async fn create_session(&self, s: &SessionRecord, token_hash: &str) -> StoreResult<()> {
         let mut tx = self.bound.run(self.pool.begin()).await?;
-        let q = sqlx::query(
-            "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, \
-             revoked) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&s.id)
-        .bind(&s.user_name)
-        .bind(millis(s.created_at))
-        .bind(millis(s.idle_expires_at))
-        .bind(millis(s.absolute_expires_at))
-        .bind(s.revoked);
+        self.insert_session(&mut tx, s, token_hash).await?;
+        self.bound.run(tx.commit()).await
+    }
+
+    async fn start_session(
+        &self,
+        s: &SessionRecord,
+        token_hash: &str,
+        audit: &super::AuditRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.bound.run(self.pool.begin()).await?;
+        self.insert_session(&mut tx, s, token_hash).await?;
+        let q = sqlx::query(RECORD_LOGIN)
+            .bind(millis(s.created_at))
+            .bind(&s.user_name);
         self.exec(&mut *tx, q).await?;
-        let q = sqlx::query(INSERT_TOKEN).bind(token_hash).bind(&s.id);
-        self.exec(&mut *tx, q).await?;
+        self.exec(&mut *tx, insert_audit(audit)).await?;
         self.bound.run(tx.commit()).await
     }
 
@@ -482,4 +484,32 @@ fn insert_audit(e: &super::AuditRecord) -> Query<'_> {
     .bind(&e.source)
     .bind(&e.target)
     .bind(e.detail.to_string())
+}
+
+/// Stamps a user's login times: `$1` the time, `$2` the user name.
+const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = $1, \
+    first_login_at = COALESCE(first_login_at, $1) WHERE user_name = $2";
+
+impl PgStore {
+    /// Inserts a session and its first token inside the caller's transaction.
+    async fn insert_session(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        s: &SessionRecord,
+        token_hash: &str,
+    ) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, \
+             revoked) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_name)
+        .bind(millis(s.created_at))
+        .bind(millis(s.idle_expires_at))
+        .bind(millis(s.absolute_expires_at))
+        .bind(s.revoked);
+        self.exec(&mut *tx, q).await?;
+        let q = sqlx::query(INSERT_TOKEN).bind(token_hash).bind(&s.id);
+        self.exec(&mut *tx, q).await.map(drop)
+    }
 }

@@ -294,6 +294,20 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(map_sqlx)
     }
 
+    async fn start_session(
+        &self,
+        s: &SessionRecord,
+        token_hash: &str,
+        audit: &super::AuditRecord,
+    ) -> StoreResult<()> {
+        let write = BatchWrite::StartSession {
+            session: Box::new(s.clone()),
+            token_hash: token_hash.to_string(),
+            audit: Box::new(audit.clone()),
+        };
+        self.batched(write).await.map(drop)
+    }
+
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
         self.fast.token(token_hash)
     }
@@ -317,7 +331,7 @@ impl Store for SqliteStore {
         };
         match self.batched(write).await? {
             BatchReply::Refresh(outcome) => Ok(outcome),
-            BatchReply::Audit => Err(StoreError::Other("mismatched batch reply".into())),
+            BatchReply::Done => Err(StoreError::Other("mismatched batch reply".into())),
         }
     }
 

@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::rows::{self, millis, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use super::{AuditRecord, KeyLookup, RefreshOutcome, StoreError, StoreResult, TokenLookup};
-use crate::model::{AccountRecord, Timestamp, UserRecord};
+use crate::model::{AccountRecord, SessionRecord, Timestamp, UserRecord};
 
 /// Idle read connections kept; more are opened under load and closed when returned.
 const MAX_IDLE_READERS: usize = 8;
@@ -163,12 +163,19 @@ pub enum BatchWrite {
         idle_expires_at: Timestamp,
         audit: Box<AuditRecord>,
     },
+    /// A login: the session, its first token, the user's login stamp and the audit event.
+    StartSession {
+        session: Box<SessionRecord>,
+        token_hash: String,
+        audit: Box<AuditRecord>,
+    },
     Audit(Box<AuditRecord>),
 }
 
 pub enum BatchReply {
     Refresh(RefreshOutcome),
-    Audit,
+    /// An audit append or a login, done.
+    Done,
 }
 
 /// Why a group failed.
@@ -256,7 +263,14 @@ pub fn run_group<'a>(
                 }
                 Ok(BatchReply::Refresh(outcome))
             }),
-            BatchWrite::Audit(e) => append_audit(&tx, e).map(|()| BatchReply::Audit),
+            BatchWrite::StartSession {
+                session,
+                token_hash,
+                audit,
+            } => start_session(&tx, session, token_hash)
+                .and_then(|()| append_audit(&tx, audit))
+                .map(|()| BatchReply::Done),
+            BatchWrite::Audit(e) => append_audit(&tx, e).map(|()| BatchReply::Done),
         };
         match result {
             Ok(reply) => replies.push(reply),
@@ -310,6 +324,34 @@ fn refresh(
         &[&millis(session.idle_expires_at), &session.id],
     )?;
     Ok(RefreshOutcome::Refreshed(session))
+}
+
+fn start_session(conn: &Connection, s: &SessionRecord, token_hash: &str) -> StoreResult<()> {
+    let exec = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> StoreResult<()> {
+        let mut stmt = conn.prepare_cached(sql).map_err(map_lite)?;
+        stmt.execute(params).map(drop).map_err(map_lite)
+    };
+    exec(
+        "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, revoked) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        &[
+            &s.id,
+            &s.user_name,
+            &millis(s.created_at),
+            &millis(s.idle_expires_at),
+            &millis(s.absolute_expires_at),
+            &s.revoked,
+        ],
+    )?;
+    exec(
+        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
+        &[&token_hash, &s.id],
+    )?;
+    exec(
+        "UPDATE users SET last_login_at = ?1, first_login_at = COALESCE(first_login_at, ?1) \
+         WHERE user_name = ?2",
+        &[&millis(s.created_at), &s.user_name],
+    )
 }
 
 fn append_audit(conn: &Connection, e: &AuditRecord) -> StoreResult<()> {
