@@ -5,9 +5,11 @@
 //! Events are built only from names, ids, roles and counts: no constructor takes a password, token,
 //! key or hash, so no secret can reach the log through here.
 //!
-//! Writes fail soft: if the database refuses the event, the request still succeeds (its change is
-//! already committed; failing it now would only mislead the client) and the complete event is
-//! written to the server log at ERROR level instead, so it is not lost. See docs/security.md.
+//! `login` and `refresh` events are written by the store in the transaction of the session or
+//! token they record ([`Event::into_record`] builds them for it). Other writes fail soft: if the
+//! database refuses the event, the request still succeeds (its change is already committed;
+//! failing it now would only mislead the client) and the complete event is written to the server
+//! log at ERROR level instead, so it is not lost. See docs/security.md.
 //!
 //! `ece-server audit` ([`run_cli`]) prints the stored events as JSON lines.
 
