@@ -4,8 +4,9 @@
 //! Writes go through a single-connection pool: SQLite allows one writer at a time anyway, and
 //! queueing writers in-process avoids `SQLITE_BUSY` on read-modify-write transactions. Reads use
 //! a separate pool of connections that see the last committed state (WAL readers never block).
-//! The hot paths (the lookups every authenticated request makes, and the group commit of refreshes
-//! and audit events) bypass sqlx and use rusqlite directly: see [`super::sqlite_sync`].
+//! The hot paths (the lookups every authenticated request makes, and the group commit of new
+//! sessions, refreshes and audit events) bypass sqlx and use rusqlite directly: see
+//! [`super::sqlite_sync`].
 
 use std::str::FromStr;
 
@@ -30,7 +31,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Point lookups without sqlx's worker thread.
     fast: Readers,
-    /// Refreshes and audit appends, committed in groups (see [`group_commit`]).
+    /// New sessions, refreshes and audit appends, committed in groups (see [`group_commit`]).
     batch: tokio::sync::mpsc::Sender<BatchJob>,
     /// The background checkpointer stops once this is dropped.
     _alive: std::sync::Arc<()>,
@@ -103,6 +104,21 @@ impl SqliteStore {
             .await
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// A new session through the group commit; with `login`, also its login stamp and event.
+    async fn session(
+        &self,
+        s: &SessionRecord,
+        token_hash: &str,
+        login: Option<&super::AuditRecord>,
+    ) -> StoreResult<()> {
+        let write = BatchWrite::Session {
+            session: Box::new(s.clone()),
+            token_hash: token_hash.to_string(),
+            login: login.map(|a| Box::new(a.clone())),
+        };
+        self.batched(write).await.map(drop)
     }
 
     async fn user_in(
@@ -263,35 +279,17 @@ impl Store for SqliteStore {
     }
 
     async fn record_login(&self, name: &str, at: Timestamp) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE users SET last_login_at = ?, first_login_at = COALESCE(first_login_at, ?) WHERE user_name = ?",
-        )
-        .bind(millis(at))
-        .bind(millis(at))
-        .bind(name)
-        .execute(&self.writer)
-        .await
-        .map_err(map_sqlx)?;
+        sqlx::query(sqlite_sync::RECORD_LOGIN)
+            .bind(millis(at))
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
         Ok(())
     }
 
     async fn create_session(&self, s: &SessionRecord, token_hash: &str) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, revoked) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.user_name)
-        .bind(millis(s.created_at))
-        .bind(millis(s.idle_expires_at))
-        .bind(millis(s.absolute_expires_at))
-        .bind(s.revoked)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        insert_current_token(&mut tx, token_hash, &s.id).await?;
-        tx.commit().await.map_err(map_sqlx)
+        self.session(s, token_hash, None).await
     }
 
     async fn start_session(
@@ -300,12 +298,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         audit: &super::AuditRecord,
     ) -> StoreResult<()> {
-        let write = BatchWrite::StartSession {
-            session: Box::new(s.clone()),
-            token_hash: token_hash.to_string(),
-            audit: Box::new(audit.clone()),
-        };
-        self.batched(write).await.map(drop)
+        self.session(s, token_hash, Some(audit)).await
     }
 
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
@@ -514,9 +507,9 @@ impl Store for SqliteStore {
     }
 }
 
-/// Group commit: refreshes and audit appends queued by concurrent requests are written in one
-/// transaction, so one `fsync` (synchronous=FULL) makes a whole group durable instead of one
-/// each. Answers are sent only after the COMMIT: nothing is acknowledged before it is durable.
+/// Group commit: new sessions, refreshes and audit appends queued by concurrent requests are
+/// written in one transaction, so one `fsync` (synchronous=FULL) makes a whole group durable
+/// instead of one each. Answers are sent only after the COMMIT: nothing is acknowledged before it is durable.
 ///
 /// Each write keeps its own outcome: a refresh found invalid writes nothing and answers
 /// `Invalid`. A write that fails (e.g. a unique violation) must not take the others down: the
@@ -583,22 +576,4 @@ fn same_error(e: &StoreError) -> StoreError {
         StoreError::SchemaTooNew(m) => StoreError::SchemaTooNew(m.clone()),
         StoreError::Other(m) => StoreError::Other(m.clone()),
     }
-}
-
-/// The refresh transaction's statements, inside the caller's transaction.
-/// Stores `token_hash` as the current token of session `session_id` (`valid_until` NULL).
-async fn insert_current_token(
-    conn: &mut sqlx::SqliteConnection,
-    token_hash: &str,
-    session_id: &str,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
-    )
-    .bind(token_hash)
-    .bind(session_id)
-    .execute(conn)
-    .await
-    .map_err(map_sqlx)?;
-    Ok(())
 }

@@ -17,7 +17,7 @@
 //! writes, so there is still exactly one writer at a time and nobody waits on `SQLITE_BUSY`.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -35,6 +35,34 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL size (in 4 KiB pages) at which a commit checkpoints by itself: only reached if the
 /// background checkpointer falls behind (SQLite's default is 1000).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
+/// Stamps a user's login times: `?1` the time, `?2` the user name (also used by `sqlite.rs`).
+pub const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
+    first_login_at = COALESCE(first_login_at, ?1) WHERE user_name = ?2";
+
+// The lookups' SQL, built once: it is the key of each connection's statement cache.
+static SELECT_USER: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE user_name = ?"));
+static SELECT_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS}, {USER_COLUMNS} \
+         FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
+         JOIN users ON users.user_name = sessions.user_name WHERE session_tokens.token_hash = ?"
+    )
+});
+static SELECT_KEY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys JOIN users ON users.user_name = api_keys.user_name \
+         WHERE api_keys.key_hash = ?"
+    )
+});
+static SELECT_TOKEN_SESSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
+         FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
+         WHERE session_tokens.token_hash = ?"
+    )
+});
 
 /// Maps a rusqlite error to the store's error kinds (busy or locked past the timeout: 503).
 pub(crate) fn map_lite(e: rusqlite::Error) -> StoreError {
@@ -100,18 +128,12 @@ impl Readers {
     }
 
     pub fn user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_name = ?");
-        self.with(|c| one(c, &sql, [name], |r| rows::user(&r)))
+        self.with(|c| one(c, &SELECT_USER, [name], |r| rows::user(&r)))
     }
 
     pub fn token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
-        let sql = format!(
-            "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS}, {USER_COLUMNS} \
-             FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
-             JOIN users ON users.user_name = sessions.user_name WHERE session_tokens.token_hash = ?"
-        );
         self.with(|c| {
-            one(c, &sql, [token_hash], |r| {
+            one(c, &SELECT_TOKEN, [token_hash], |r| {
                 Ok(TokenLookup {
                     token: rows::token(&r)?,
                     session: rows::session(&r)?,
@@ -122,12 +144,8 @@ impl Readers {
     }
 
     pub fn api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys JOIN users ON users.user_name = api_keys.user_name \
-             WHERE api_keys.key_hash = ?"
-        );
         self.with(|c| {
-            one(c, &sql, [key_hash], |r| {
+            one(c, &SELECT_KEY, [key_hash], |r| {
                 Ok(KeyLookup {
                     key: rows::api_key(&r)?,
                     user: rows::user(&r)?,
@@ -152,6 +170,12 @@ fn one<T, P: rusqlite::Params>(
     }
 }
 
+/// Runs one cached statement.
+fn exec(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_lite)?;
+    stmt.execute(params).map(drop).map_err(map_lite)
+}
+
 /// A write that the group commit runs inside a shared transaction.
 pub enum BatchWrite {
     /// A refresh and the audit event recording it (written only if the refresh succeeds).
@@ -163,18 +187,19 @@ pub enum BatchWrite {
         idle_expires_at: Timestamp,
         audit: Box<AuditRecord>,
     },
-    /// A login: the session, its first token, the user's login stamp and the audit event.
-    StartSession {
+    /// A new session with its first token; for a login (`login`: its audit event) also the
+    /// user's login stamp and that event.
+    Session {
         session: Box<SessionRecord>,
         token_hash: String,
-        audit: Box<AuditRecord>,
+        login: Option<Box<AuditRecord>>,
     },
     Audit(Box<AuditRecord>),
 }
 
 pub enum BatchReply {
     Refresh(RefreshOutcome),
-    /// An audit append or a login, done.
+    /// An audit append or a session, done.
     Done,
 }
 
@@ -263,12 +288,11 @@ pub fn run_group<'a>(
                 }
                 Ok(BatchReply::Refresh(outcome))
             }),
-            BatchWrite::StartSession {
+            BatchWrite::Session {
                 session,
                 token_hash,
-                audit,
-            } => start_session(&tx, session, token_hash)
-                .and_then(|()| append_audit(&tx, audit))
+                login,
+            } => insert_session(&tx, session, token_hash, login.as_deref())
                 .map(|()| BatchReply::Done),
             BatchWrite::Audit(e) => append_audit(&tx, e).map(|()| BatchReply::Done),
         };
@@ -291,12 +315,7 @@ fn refresh(
     grace_until: Timestamp,
     idle_expires_at: Timestamp,
 ) -> StoreResult<RefreshOutcome> {
-    let sql = format!(
-        "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
-         FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
-         WHERE session_tokens.token_hash = ?"
-    );
-    let found = one(conn, &sql, [old_hash], |r| {
+    let found = one(conn, &SELECT_TOKEN_SESSION, [old_hash], |r| {
         Ok((rows::token(&r)?, rows::session(&r)?))
     })?;
     let Some((token, mut session)) = found else {
@@ -305,33 +324,34 @@ fn refresh(
     if !super::token_usable(&token, &session, now) {
         return Ok(RefreshOutcome::Invalid);
     }
-    let exec = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> StoreResult<()> {
-        let mut stmt = conn.prepare_cached(sql).map_err(map_lite)?;
-        stmt.execute(params).map(drop).map_err(map_lite)
-    };
     // Every token still current (normally one) now only has the grace period left.
     exec(
+        conn,
         "UPDATE session_tokens SET valid_until = ? WHERE session_id = ? AND valid_until IS NULL",
         &[&millis(grace_until), &session.id],
     )?;
-    exec(
-        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
-        &[&new_hash, &session.id],
-    )?;
+    exec(conn, INSERT_CURRENT_TOKEN, &[&new_hash, &session.id])?;
     session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
     exec(
+        conn,
         "UPDATE sessions SET idle_expires_at = ? WHERE id = ?",
         &[&millis(session.idle_expires_at), &session.id],
     )?;
     Ok(RefreshOutcome::Refreshed(session))
 }
 
-fn start_session(conn: &Connection, s: &SessionRecord, token_hash: &str) -> StoreResult<()> {
-    let exec = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> StoreResult<()> {
-        let mut stmt = conn.prepare_cached(sql).map_err(map_lite)?;
-        stmt.execute(params).map(drop).map_err(map_lite)
-    };
+/// Stores `token_hash` as the current token of a session (`valid_until` NULL).
+const INSERT_CURRENT_TOKEN: &str =
+    "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)";
+
+fn insert_session(
+    conn: &Connection,
+    s: &SessionRecord,
+    token_hash: &str,
+    login: Option<&AuditRecord>,
+) -> StoreResult<()> {
     exec(
+        conn,
         "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, revoked) \
          VALUES (?, ?, ?, ?, ?, ?)",
         &[
@@ -343,15 +363,12 @@ fn start_session(conn: &Connection, s: &SessionRecord, token_hash: &str) -> Stor
             &s.revoked,
         ],
     )?;
-    exec(
-        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)",
-        &[&token_hash, &s.id],
-    )?;
-    exec(
-        "UPDATE users SET last_login_at = ?1, first_login_at = COALESCE(first_login_at, ?1) \
-         WHERE user_name = ?2",
-        &[&millis(s.created_at), &s.user_name],
-    )
+    exec(conn, INSERT_CURRENT_TOKEN, &[&token_hash, &s.id])?;
+    if let Some(audit) = login {
+        exec(conn, RECORD_LOGIN, &[&millis(s.created_at), &s.user_name])?;
+        append_audit(conn, audit)?;
+    }
+    Ok(())
 }
 
 fn append_audit(conn: &Connection, e: &AuditRecord) -> StoreResult<()> {
