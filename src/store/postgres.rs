@@ -103,6 +103,28 @@ impl PgStore {
         let row = self.bound.run(q.fetch_optional(e)).await?;
         row.as_ref().map(decode).transpose()
     }
+
+    /// Inserts a session and its first token inside the caller's transaction.
+    async fn insert_session(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        s: &SessionRecord,
+        token_hash: &str,
+    ) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, \
+             revoked) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_name)
+        .bind(millis(s.created_at))
+        .bind(millis(s.idle_expires_at))
+        .bind(millis(s.absolute_expires_at))
+        .bind(s.revoked);
+        self.exec(&mut *tx, q).await?;
+        let q = sqlx::query(INSERT_TOKEN).bind(token_hash).bind(&s.id);
+        self.exec(&mut *tx, q).await.map(drop)
+    }
 }
 
 const SELECT_ACCOUNT: &str = "SELECT id, trust, version FROM account WHERE singleton = 1";
@@ -457,12 +479,7 @@ impl Store for PgStore {
             .bind(f.until.map(millis))
             .bind(f.limit.map(i64::from));
         let found = self.bound.run(q.fetch_all(&self.pool)).await?;
-        let mut events = found
-            .iter()
-            .map(rows::audit)
-            .collect::<StoreResult<Vec<_>>>()?;
-        events.reverse();
-        Ok(events)
+        rows::audits_oldest_first(&found)
     }
 
     async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64> {
@@ -489,27 +506,3 @@ fn insert_audit(e: &super::AuditRecord) -> Query<'_> {
 /// Stamps a user's login times: `$1` the time, `$2` the user name.
 const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = $1, \
     first_login_at = COALESCE(first_login_at, $1) WHERE user_name = $2";
-
-impl PgStore {
-    /// Inserts a session and its first token inside the caller's transaction.
-    async fn insert_session(
-        &self,
-        tx: &mut sqlx::PgConnection,
-        s: &SessionRecord,
-        token_hash: &str,
-    ) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, \
-             revoked) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&s.id)
-        .bind(&s.user_name)
-        .bind(millis(s.created_at))
-        .bind(millis(s.idle_expires_at))
-        .bind(millis(s.absolute_expires_at))
-        .bind(s.revoked);
-        self.exec(&mut *tx, q).await?;
-        let q = sqlx::query(INSERT_TOKEN).bind(token_hash).bind(&s.id);
-        self.exec(&mut *tx, q).await.map(drop)
-    }
-}

@@ -87,10 +87,7 @@ impl<'a, 'b> LiteRow<'a, 'b> {
         (0..n)
             .map(|k| (start + k) % n)
             .find(|&i| stmt.column_name(i).is_ok_and(|c| c == col))
-            .map(|i| {
-                self.next.set(i + 1);
-                i
-            })
+            .inspect(|&i| self.next.set(i + 1))
             .ok_or_else(|| StoreError::Other(format!("no column {col} in the result")))
     }
 
@@ -229,4 +226,12 @@ pub fn audit<R: DecodeRow>(r: &R) -> StoreResult<super::AuditRecord> {
         target: r.opt_text("target")?,
         detail: json(&r.text("detail")?)?,
     })
+}
+
+/// Decodes audit rows fetched newest first (to apply a limit to the most recent ones) and
+/// returns them oldest first, as `Store::list_audit` promises.
+pub fn audits_oldest_first<R: DecodeRow>(found: &[R]) -> StoreResult<Vec<super::AuditRecord>> {
+    let mut events = found.iter().map(audit).collect::<StoreResult<Vec<_>>>()?;
+    events.reverse();
+    Ok(events)
 }

@@ -489,12 +489,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(map_sqlx)?;
-        let mut events = found
-            .iter()
-            .map(rows::audit)
-            .collect::<StoreResult<Vec<_>>>()?;
-        events.reverse();
-        Ok(events)
+        rows::audits_oldest_first(&found)
     }
 
     async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64> {
