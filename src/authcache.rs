@@ -169,26 +169,22 @@ impl AuthCache {
     /// Remembers that the password of this header was just verified against `user` (read at
     /// `read`) by Argon2.
     pub fn put_basic(&self, key: Digest, user: UserRecord, read: Stamp) {
-        self.basic.put(
-            key,
-            VerifiedBasic {
-                user: Arc::new(user),
-                verified_at: Instant::now(),
-                read,
-            },
-        );
+        self.store_basic(key, user, Instant::now(), read);
     }
 
-    /// Refreshes the row of a hit that was re-read (at `read`) and still matches.
+    /// Refreshes the row of a hit that was re-read (at `read`) and still matches; the Argon2
+    /// verification it rests on keeps its time.
     pub fn recheck_basic(&self, key: Digest, hit: VerifiedBasic, user: UserRecord, read: Stamp) {
-        self.basic.put(
-            key,
-            VerifiedBasic {
-                user: Arc::new(user),
-                verified_at: hit.verified_at,
-                read,
-            },
-        );
+        self.store_basic(key, user, hit.verified_at, read);
+    }
+
+    fn store_basic(&self, key: Digest, user: UserRecord, verified_at: Instant, read: Stamp) {
+        let entry = VerifiedBasic {
+            user: Arc::new(user),
+            verified_at,
+            read,
+        };
+        self.basic.put(key, entry);
     }
 
     pub fn forget_basic(&self, key: &Digest) {
@@ -200,13 +196,7 @@ impl AuthCache {
     }
 
     pub fn put_token(&self, digest_hex: &str, found: TokenLookup, generation: u64) {
-        if let Some(key) = parse_digest(digest_hex) {
-            self.tokens.put(key, found);
-            // Cleared meanwhile: what we just stored may predate the clearing.
-            if self.generation() != generation {
-                self.tokens.remove(&key);
-            }
-        }
+        self.put_lookup(&self.tokens, digest_hex, found, generation);
     }
 
     /// Forgets one bearer token (replaced by a refresh on this replica).
@@ -221,10 +211,16 @@ impl AuthCache {
     }
 
     pub fn put_api_key(&self, digest_hex: &str, found: KeyLookup, generation: u64) {
+        self.put_lookup(&self.keys, digest_hex, found, generation);
+    }
+
+    /// Stores a token or key lookup that started under `generation`, unless the cache was
+    /// cleared meanwhile (what the store said may predate the clearing).
+    fn put_lookup<T: Clone>(&self, map: &Map<T>, digest_hex: &str, found: T, generation: u64) {
         if let Some(key) = parse_digest(digest_hex) {
-            self.keys.put(key, found);
+            map.put(key, found);
             if self.generation() != generation {
-                self.keys.remove(&key);
+                map.remove(&key);
             }
         }
     }
