@@ -22,7 +22,7 @@ server choices:
 
 3. A body with a NUL character (U+0000) in any string or key may be answered 400
    `root.invalid_json_request`: the server refuses NUL anywhere in a body, because PostgreSQL can
-   store it neither in `text` nor in `jsonb` (see src/json.rs, docs/errors.md). The spec's `string`
+   store it neither in `text` nor in `jsonb` (see src/http/json.rs, docs/errors.md). The spec's `string`
    cannot express that restriction. schemathesis keeps generating NUL characters, so every
    operation is still checked for never failing (5xx) on them.
 

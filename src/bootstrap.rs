@@ -11,15 +11,10 @@ use std::path::Path;
 use chrono::Utc;
 use serde_json::json;
 
-use crate::crypto;
-use crate::model::UserRecord;
-use crate::rbac::{PLATFORM_ADMIN, PLATFORM_VIEWER};
+use crate::domain::model::{default_trust, UserRecord};
+use crate::domain::rbac::{PLATFORM_ADMIN, PLATFORM_VIEWER};
+use crate::security::crypto;
 use crate::store::{Store, StoreError};
-
-/// The account's trust setting before anybody changes it.
-pub fn default_trust() -> serde_json::Value {
-    json!({ "trust_all": true })
-}
 
 /// The built-in users: name, role, environment variable holding a chosen password.
 pub const BUILTIN_USERS: &[(&str, &str, &str)] = &[

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::http::Settings;
+
 /// Options of `ece-server serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -113,6 +115,30 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// What the server is built from: these options, with the built-in users' passwords from
+    /// `ECE_ADMIN_PASSWORD` and `ECE_READONLY_PASSWORD`.
+    pub fn config(&self) -> anyhow::Result<crate::startup::Config> {
+        if self.db.database_url.is_none() {
+            std::fs::create_dir_all(&self.db.data_dir)?;
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::server::tls_acceptor(cert, key)?),
+            _ => None,
+        };
+        Ok(crate::startup::Config {
+            listen: self.listen,
+            database_url: self.db.url(),
+            store: self.db.store_options(true),
+            data_dir: self.db.data_dir.clone(),
+            passwords: crate::bootstrap::ChosenPasswords::from_env(),
+            settings: Settings::from(self),
+            limits: self.limits(),
+            hash_concurrency: self.hash_concurrency,
+            tls,
+            metrics_listen: self.metrics_listen,
+        })
+    }
+
     pub fn limits(&self) -> crate::server::Limits {
         crate::server::Limits {
             max_connections: self.max_connections,
@@ -167,28 +193,8 @@ impl DbArgs {
     }
 }
 
-/// The settings handlers read at run time.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub session_idle: chrono::Duration,
-    pub session_max: chrono::Duration,
-    pub refresh_grace: chrono::Duration,
-    pub max_api_keys_per_user: u32,
-    pub default_api_key_lifetime: chrono::Duration,
-    pub max_body_bytes: usize,
-    pub request_timeout: Duration,
-    /// Whether `/metrics` is served on the API port (no `--metrics-listen`).
-    pub metrics_on_api_port: bool,
-    /// Brute-force protection of password checks.
-    pub brute_force: crate::throttle::ThrottleConfig,
-    /// How long audit events are kept; `None`: forever.
-    pub audit_retention: Option<chrono::Duration>,
-    /// How long store answers about credentials and the account are reused (`crate::authcache`).
-    pub credential_cache: Duration,
-}
-
-impl Settings {
-    pub fn from_args(args: &ServeArgs) -> Self {
+impl From<&ServeArgs> for Settings {
+    fn from(args: &ServeArgs) -> Self {
         let secs = |s: u64| {
             chrono::Duration::seconds(
                 i64::try_from(s)
@@ -206,7 +212,7 @@ impl Settings {
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_secs(args.request_timeout.max(1)),
             metrics_on_api_port: args.metrics_listen.is_none(),
-            brute_force: crate::throttle::ThrottleConfig {
+            brute_force: crate::http::throttle::ThrottleConfig {
                 user_max_failures: args.brute_force_max_failures,
                 address_max_failures: args.brute_force_address_max_failures,
                 wait_increment: Duration::from_secs(args.brute_force_wait_increment),
@@ -218,24 +224,6 @@ impl Settings {
                 .then(|| chrono::Duration::days(i64::from(args.audit_retention_days))),
             // Capped: replicas must enforce each other's revocations within a second.
             credential_cache: Duration::from_millis(args.credential_cache_ms.min(1000)),
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            session_idle: chrono::Duration::hours(1),
-            session_max: chrono::Duration::hours(24),
-            refresh_grace: chrono::Duration::seconds(60),
-            max_api_keys_per_user: 100,
-            default_api_key_lifetime: chrono::Duration::days(90),
-            max_body_bytes: 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            metrics_on_api_port: true,
-            brute_force: crate::throttle::ThrottleConfig::default(),
-            audit_retention: Some(chrono::Duration::days(90)),
-            credential_cache: crate::authcache::LOOKUP_TTL,
         }
     }
 }

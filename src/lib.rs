@@ -1,25 +1,14 @@
 //! ece-server: a self-hosted server for the identity plane of the Elastic Cloud Enterprise API.
 //!
-//! See ARCHITECTURE.md for the bird's-eye view and the code map.
+//! See ARCHITECTURE.md for the bird's-eye view, the layers and the code map.
 
-pub mod admin;
-pub mod app;
-pub mod audit;
-pub mod auth;
-pub mod authcache;
-pub mod backup;
 pub mod bootstrap;
+pub mod cli;
 pub mod config;
-pub mod crypto;
-pub mod duration;
-pub mod error;
+pub mod domain;
 pub mod http;
-pub mod json;
 pub mod logwriter;
-pub mod model;
-pub mod rbac;
+pub mod security;
 pub mod server;
+pub mod startup;
 pub mod store;
-pub mod telemetry;
-pub mod throttle;
-pub mod users;

@@ -29,12 +29,12 @@ enum Command {
     Migrate(DbArgs),
     /// Copy the embedded SQLite store to a file, online and consistent (VACUUM INTO).
     /// A PostgreSQL store is backed up with pg_dump instead.
-    Backup(ece_server::backup::BackupArgs),
+    Backup(ece_server::cli::backup::BackupArgs),
     /// Recovery commands on a user, with the server stopped or running.
     #[command(subcommand)]
-    User(ece_server::admin::UserCommand),
+    User(ece_server::cli::user::UserCommand),
     /// Print audit events as JSON lines, oldest first.
-    Audit(ece_server::audit::AuditArgs),
+    Audit(ece_server::cli::audit::AuditArgs),
 }
 
 #[tokio::main]
@@ -59,7 +59,10 @@ async fn main() -> anyhow::Result<()> {
         logs.init();
     }
     match cli.command {
-        Command::Serve(args) => ece_server::app::serve(args).await,
+        Command::Serve(args) => {
+            let app = ece_server::startup::Application::build(args.config()?).await?;
+            app.run().await
+        }
         Command::Migrate(db) => {
             if db.database_url.is_none() {
                 std::fs::create_dir_all(&db.data_dir)?;
@@ -70,11 +73,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup(args) => {
-            let bytes = ece_server::backup::run(&args).await?;
+            let bytes = ece_server::cli::backup::run(&args).await?;
             println!("backup written to {} ({bytes} bytes)", args.to.display());
             Ok(())
         }
-        Command::User(cmd) => ece_server::admin::run(cmd).await,
-        Command::Audit(args) => ece_server::audit::run_cli(args).await,
+        Command::User(cmd) => ece_server::cli::user::run(cmd).await,
+        Command::Audit(args) => ece_server::cli::audit::run_cli(args).await,
     }
 }

@@ -7,7 +7,6 @@
 //! timeout that also bounds idle keep-alive connections (slowloris), a header size cap, and a
 //! graceful shutdown that lets in-flight requests finish.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,9 +171,4 @@ async fn serve_connection<I, S>(
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }
-}
-
-/// The peer address of a request, when served by [`run`].
-pub fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
-    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }

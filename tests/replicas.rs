@@ -9,7 +9,7 @@
 //!   each built-in user, and apply the migrations once;
 //! - revocations (logout, API key deletion, disabling, password change, role removal) done on one
 //!   replica are enforced by the others within one second (issue 4; the per-replica cache,
-//!   `src/authcache.rs`, reuses token, key and Basic user lookups and the account for at most
+//!   `src/security/cache.rs`, reuses token, key and Basic user lookups and the account for at most
 //!   250 ms);
 //! - concurrent writes spread over the replicas: one winner for a user name, no lost account
 //!   update, one current token per session after concurrent refreshes;
@@ -501,7 +501,7 @@ async fn eventually(r: &Replica, path: &str, auth: &Auth, status: u16, within: D
 }
 
 fn digest(token: &str) -> String {
-    ece_server::crypto::digest(token)
+    ece_server::security::crypto::digest(token)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1491,9 +1491,9 @@ async fn losing_the_database_gives_503_fast_and_recovers() {
             ] {
                 proxy.set(cut).await;
                 // What the replica read in the last LOOKUP_TTL (the token, the account reply) may
-                // still be answered from its cache (src/authcache.rs): let it expire, so that every
+                // still be answered from its cache (src/security/cache.rs): let it expire, so that every
                 // probe needs the database.
-                tokio::time::sleep(ece_server::authcache::LOOKUP_TTL).await;
+                tokio::time::sleep(ece_server::security::cache::LOOKUP_TTL).await;
                 let mut slowest = Duration::ZERO;
                 for round in 0..rounds {
                     for (what, method, path, auth, body) in &probes {
@@ -1544,7 +1544,7 @@ async fn losing_the_database_gives_503_fast_and_recovers() {
 /// This used to fail: sqlx has no client-side statement timeout, so such a request waited for
 /// the request timeout (408), and sqlx returned the abandoned connection to the pool through a
 /// `ping` that never completes on a silent socket, so each one kept its pool slot until the
-/// kernel gave up on it (`tcp_retries2`, about 15 minutes on Linux). `src/store/pg_guard.rs`
+/// kernel gave up on it (`tcp_retries2`, about 15 minutes on Linux). `src/store/postgres/guard.rs`
 /// bounds each statement (acquire + statement timeout + 1 s, below the request timeout here) and
 /// the ping on release, and closes a connection that fails it without a round trip.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ use chrono::TimeZone;
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
-use ece_server::model::{ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord};
+use ece_server::domain::model::{ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord};
 use ece_server::store::InsertKeyOutcome::{Inserted, LimitReached, UserNotFound};
 use ece_server::store::{
     open, AuditFilter, AuditRecord, RefreshOutcome, Store, StoreError, StoreOptions, StoreResult,

@@ -6,7 +6,7 @@
 #![no_main]
 
 use chrono::Duration;
-use ece_server::duration::{parse, Expiration, MAX, MIN};
+use ece_server::domain::duration::{parse, Expiration, MAX, MIN};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

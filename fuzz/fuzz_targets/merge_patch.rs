@@ -13,10 +13,10 @@
 #![no_main]
 
 use chrono::{TimeZone, Utc};
-use ece_server::json::{merge, parse};
-use ece_server::model::UserRecord;
-use ece_server::rbac::ROLES;
-use ece_server::users::{to_json, UserDoc, MAX_PASSWORD, MIN_PASSWORD};
+use ece_server::http::json::{merge, parse};
+use ece_server::domain::model::UserRecord;
+use ece_server::domain::rbac::ROLES;
+use ece_server::domain::users::{to_json, UserDoc, MAX_PASSWORD, MIN_PASSWORD};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 

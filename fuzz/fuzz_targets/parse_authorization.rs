@@ -9,10 +9,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ece_server::auth::{parse_authorization, Credentials};
+use ece_server::http::auth::{parse_authorization, Credentials};
 use libfuzzer_sys::fuzz_target;
 
-/// `MAX_CREDENTIAL_LEN` of src/auth.rs.
+/// `MAX_CREDENTIAL_LEN` of src/http/auth.rs.
 const MAX_CREDENTIAL_LEN: usize = 1024;
 
 fn basic(user: &str, password: &str) -> String {

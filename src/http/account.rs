@@ -4,7 +4,7 @@
 //! as an `AccountUpdateRequest` before writing, and write with compare-and-swap on the account's
 //! version, retrying on a concurrent write, so no update is ever lost or half-applied.
 //!
-//! GET serves the reply from the per-replica cache (`crate::authcache`) for at most 250 ms after
+//! GET serves the reply from the per-replica cache (`crate::security::cache`) for at most 250 ms after
 //! the account was read: an update through this replica is visible at once (a successful PUT or
 //! PATCH clears the cache before its reply leaves), one through another replica within 250 ms.
 //! Writes always start from the stored account, never from the cached reply.
@@ -17,14 +17,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
-use crate::audit::{self, Event};
-use crate::auth::{Authorized, Caller};
-use crate::bootstrap::default_trust;
-use crate::error::{ApiError, ApiResult, Code};
-use crate::json::{merge, patch_object, ValidJson};
-use crate::model::{AccountRecord, AccountResponse};
-use crate::rbac::op;
+use crate::domain::model::default_trust;
+use crate::domain::model::{AccountRecord, AccountResponse};
+use crate::domain::rbac::op;
+use crate::http::audit::{self, Event};
+use crate::http::auth::{Authorized, Caller};
+use crate::http::error::{ApiError, ApiResult, Code};
+use crate::http::json::{merge, patch_object, ValidJson};
+use crate::http::AppState;
 
 /// How many times a write is retried when another request changed the account in between.
 const CAS_ATTEMPTS: usize = 64;

@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, Code};
+use crate::http::error::{ApiError, Code};
 
 /// Scripts, styles, images and API calls from this origin only; nothing inline, no framing.
 pub const CSP: &str =

@@ -7,7 +7,7 @@
 use axum::Json;
 use serde_json::Value;
 
-use crate::rbac::OPERATIONS;
+use crate::domain::rbac::OPERATIONS;
 
 static OFFICIAL: &str = include_str!("../../spec/ece-identity-swagger.json");
 

@@ -12,15 +12,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::PathArgs;
-use crate::app::AppState;
-use crate::audit::{self, Event};
-use crate::auth::Authorized;
-use crate::crypto;
-use crate::duration::{self, Expiration};
-use crate::error::{ApiError, ApiResult, Code};
-use crate::json::ValidJson;
-use crate::model::{ApiKeyRecord, ApiKeyResponse, ApiKeysResponse, EmptyResponse};
-use crate::rbac::op;
+use crate::domain::duration::{self, Expiration};
+use crate::domain::model::{ApiKeyRecord, ApiKeyResponse, ApiKeysResponse, EmptyResponse};
+use crate::domain::rbac::op;
+use crate::http::audit::{self, Event};
+use crate::http::auth::Authorized;
+use crate::http::error::{ApiError, ApiResult, Code};
+use crate::http::json::ValidJson;
+use crate::http::AppState;
+use crate::security::crypto;
 use crate::store::InsertKeyOutcome;
 
 #[derive(Deserialize)]
@@ -332,7 +332,7 @@ async fn get_key(app: &AppState, user: &str, id: &str) -> ApiResult<Json<ApiKeyR
 
 async fn delete_key(
     app: &AppState,
-    caller: &crate::auth::Caller,
+    caller: &crate::http::auth::Caller,
     user: &str,
     id: &str,
 ) -> ApiResult<Json<EmptyResponse>> {

@@ -1,23 +1,40 @@
-//! The HTTP layer: the route table ([`router`]) and one handler module per resource.
+//! The HTTP layer: [`AppState`], [`error::ApiError`], the route table ([`router`]), the
+//! extractors, one handler module per resource and the operational endpoints (`telemetry`).
 
 mod account;
+pub mod audit;
+pub mod auth;
 mod console;
 mod docs;
+pub mod error;
+pub mod json;
 mod keys;
 mod roles;
 mod router;
 mod session;
+mod state;
+pub mod telemetry;
+pub mod throttle;
 mod users;
 
 /// The account validation of PUT and PATCH /account, for the fuzz targets (see docs/fuzzing.md).
 pub use account::validate as validate_account;
 pub use router::router;
+pub use state::{AppState, Settings};
 
 use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, Code};
+use crate::http::error::{ApiError, Code};
+
+/// The peer address of a request, when served by `crate::server::run` (which records it as
+/// axum's `ConnectInfo`).
+pub fn peer(extensions: &axum::http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
+}
 
 /// Path parameters, with an ECE error when they cannot be decoded (e.g. bad percent-encoding).
 /// A parameter with a NUL character (`%00`) names nothing that can exist and is refused here:

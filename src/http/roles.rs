@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{query_flag, PathArgs};
-use crate::app::AppState;
-use crate::audit::{self, Event};
-use crate::auth::{Authorized, Caller};
-use crate::error::{ApiError, ApiResult, Code};
-use crate::json::ValidJson;
-use crate::model::{EmptyResponse, UserRecord};
-use crate::rbac::{op, DEPLOYMENT_MANAGER, DEPLOYMENT_VIEWER, PLATFORM_ADMIN, ROLES};
-use crate::users::validate_roles;
+use crate::domain::model::{EmptyResponse, UserRecord};
+use crate::domain::rbac::{op, DEPLOYMENT_MANAGER, DEPLOYMENT_VIEWER, PLATFORM_ADMIN, ROLES};
+use crate::domain::users::validate_roles;
+use crate::http::audit::{self, Event};
+use crate::http::auth::{Authorized, Caller};
+use crate::http::error::{ApiError, ApiResult, Code};
+use crate::http::json::ValidJson;
+use crate::http::AppState;
 
 #[derive(Deserialize)]
 pub struct RoleAssignments {

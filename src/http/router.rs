@@ -15,9 +15,9 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::{account, console, docs, keys, roles, session, users};
-use crate::app::AppState;
-use crate::error::{ApiError, Code};
-use crate::{auth, telemetry};
+use crate::http::error::{ApiError, Code};
+use crate::http::AppState;
+use crate::http::{auth, telemetry};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()

@@ -11,17 +11,17 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 
-use crate::app::AppState;
-use crate::audit::{self, ClientAddr, Event};
-use crate::auth::{Authorized, Method};
-use crate::crypto;
-use crate::error::{ApiError, ApiResult, Code};
-use crate::json::ValidJson;
-use crate::model::{
+use crate::domain::model::{
     AuthenticationInfo, AvailableAuthenticationMethods, EmptyResponse, LoginRequest, SessionRecord,
     TokenResponse,
 };
-use crate::rbac::op;
+use crate::domain::rbac::op;
+use crate::http::audit::{self, ClientAddr, Event};
+use crate::http::auth::{Authorized, Method};
+use crate::http::error::{ApiError, ApiResult, Code};
+use crate::http::json::ValidJson;
+use crate::http::AppState;
+use crate::security::crypto;
 use crate::store::RefreshOutcome;
 
 pub const REFRESH_TOKEN_URL: &str = "/api/v1/users/auth/_refresh";
@@ -32,7 +32,8 @@ pub async fn login(
     ValidJson(req): ValidJson<LoginRequest>,
 ) -> ApiResult<Response> {
     // Brute-force protection, before the lookup and the hash: a throttled request costs neither.
-    let attempt = crate::throttle::begin(&app, &req.username, source).map_err(|t| t.to_error())?;
+    let attempt =
+        crate::http::throttle::begin(&app, &req.username, source).map_err(|t| t.to_error())?;
     let user = app.store.get_user(&req.username).await?;
     // Unknown users are verified against a dummy hash: same reply, same time.
     let verified = app
@@ -42,7 +43,7 @@ pub async fn login(
     let user = match user {
         Some(u) if verified && u.enabled => u,
         _ => {
-            crate::telemetry::login_failed();
+            crate::http::telemetry::login_failed();
             attempt.failed(&app, "password").await;
             return Err(ApiError::unauthenticated());
         }

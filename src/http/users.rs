@@ -1,7 +1,7 @@
 //! `/users`, `/users/{user_name}` and `/user` (tag Users).
 //!
 //! Updates are JSON Merge Patches applied to the user as GET returns it; the result is validated
-//! (see `crate::users`) and written with compare-and-swap on the user's version, retried on a
+//! (see `crate::domain::users`) and written with compare-and-swap on the user's version, retried on a
 //! concurrent write. A password change or a disable ends the user's sessions in the same
 //! transaction; keys and Basic credentials stop working because every request re-reads the user.
 
@@ -11,14 +11,14 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{query_flag, PathArgs};
-use crate::app::AppState;
-use crate::audit::{self, Event};
-use crate::auth::{Authorized, Caller, Method};
-use crate::error::{ApiError, ApiResult, Code};
-use crate::json::{merge, patch_object, ValidJson};
-use crate::model::{EmptyResponse, UserRecord};
-use crate::rbac::op;
-use crate::users::{to_json, validate_user_name, UserDoc};
+use crate::domain::model::{EmptyResponse, UserRecord};
+use crate::domain::rbac::op;
+use crate::domain::users::{to_json, validate_user_name, UserDoc};
+use crate::http::audit::{self, Event};
+use crate::http::auth::{Authorized, Caller, Method};
+use crate::http::error::{ApiError, ApiResult, Code};
+use crate::http::json::{merge, patch_object, ValidJson};
+use crate::http::AppState;
 
 const CAS_ATTEMPTS: usize = 64;
 
@@ -71,7 +71,7 @@ pub async fn create(
             "The user must be a JSON object.",
         ));
     }
-    let doc = UserDoc::from_value(&body)?;
+    let doc = user_doc(&body)?;
     let missing = |f: &str| {
         ApiError::new(Code::InvalidJson, format!("[{f}] is required.")).with_fields([f.to_string()])
     };
@@ -192,7 +192,7 @@ async fn apply_patch(
             .get_user(name)
             .await?
             .ok_or_else(|| not_found(name))?;
-        let doc = UserDoc::from_value(&merge(&to_json(&current), &patch))?;
+        let doc = user_doc(&merge(&to_json(&current), &patch))?;
         if doc
             .user_name
             .as_ref()
@@ -291,4 +291,9 @@ async fn apply_patch(
     Err(ApiError::internal(
         "user update kept conflicting with concurrent writes",
     ))
+}
+
+/// A user document from a JSON value (a merge patch's result), with the errors of a body.
+fn user_doc(v: &Value) -> ApiResult<UserDoc> {
+    crate::http::json::parse(&serde_json::to_vec(v).map_err(ApiError::internal)?)
 }

@@ -13,18 +13,16 @@
 //!   deadline, concurrent refreshes serialise on the session row; its audit event is written in
 //!   the same transaction.
 
-mod pg_guard;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
-mod sqlite_sync;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::model::{
+use crate::domain::model::{
     AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord,
 };
 
@@ -177,24 +175,8 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64>;
 }
 
-/// One stored audit event (see `crate::audit`). Never holds a secret.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: Timestamp,
-    /// What happened: `login`, `user.create`, ... (`crate::audit::EVENTS`).
-    pub event: String,
-    /// `success`, `failure` or `throttled`.
-    pub outcome: String,
-    /// The authenticated user who acted, if any.
-    pub actor: Option<String>,
-    /// The client's IP address, if known.
-    pub source: Option<String>,
-    /// What the event is about: a user name, an API key id.
-    pub target: Option<String>,
-    /// A JSON object of non-secret details.
-    pub detail: Value,
-}
+/// One stored audit event, defined with the events themselves.
+pub use crate::domain::audit::AuditRecord;
 
 /// Which audit events to list.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::{StoreError, StoreResult};
-use crate::model::{
+use crate::domain::model::{
     AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord,
 };
 
@@ -28,7 +28,7 @@ fn json(text: &str) -> StoreResult<Value> {
 }
 
 /// Reads one column by name. Implemented for the sqlx rows of both backends and for rusqlite rows
-/// ([`LiteRow`], the SQLite hot paths in `sqlite_sync`), so one decoder per record serves all.
+/// ([`LiteRow`], the SQLite hot paths in `sqlite/hot_path.rs`), so one decoder per record serves all.
 pub trait DecodeRow {
     fn text(&self, col: &str) -> StoreResult<String>;
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
@@ -94,7 +94,7 @@ impl<'a, 'b> LiteRow<'a, 'b> {
     fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> StoreResult<T> {
         self.row
             .get(self.index(col)?)
-            .map_err(super::sqlite_sync::map_lite)
+            .map_err(super::sqlite::hot_path::map_lite)
     }
 }
 

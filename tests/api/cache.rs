@@ -1,9 +1,9 @@
-//! The per-replica cache (`src/authcache.rs`) never serves what a write on this server changed:
+//! The per-replica cache (`src/security/cache.rs`) never serves what a write on this server changed:
 //! Basic credentials after a password change, a disable or a delete, and the account after an
 //! update. Changes behind the server's back (as another replica makes them) show within
 //! `LOOKUP_TTL`.
 
-use ece_server::authcache::LOOKUP_TTL;
+use ece_server::security::cache::LOOKUP_TTL;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, Auth};

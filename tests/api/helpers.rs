@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use ece_server::app::AppState;
-use ece_server::bootstrap::{self, ChosenPasswords};
-use ece_server::config::Settings;
+use ece_server::bootstrap::ChosenPasswords;
+use ece_server::http::Settings;
 use ece_server::server::Limits;
-use ece_server::store::{self, Store, StoreOptions};
+use ece_server::startup::{Application, Config};
+use ece_server::store::{Store, StoreOptions};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -111,6 +111,28 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     start(db_url, dir, settings).await
 }
 
+/// What `spawn_app` builds its server from: production's start-up on `127.0.0.1:0`, with the
+/// given store, data directory, passwords and settings.
+pub fn test_config(
+    db_url: &str,
+    dir: &TempDir,
+    passwords: ChosenPasswords,
+    settings: Settings,
+) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: db_url.to_string(),
+        store: StoreOptions::default(),
+        data_dir: dir.path().to_path_buf(),
+        passwords,
+        settings,
+        limits: Limits::default(),
+        hash_concurrency: None,
+        tls: None,
+        metrics_listen: None,
+    }
+}
+
 /// A fresh, empty database: a SQLite file in `dir`, or a new PostgreSQL schema when
 /// `ECE_TEST_BACKEND=postgres` (URL from `ECE_TEST_DATABASE_URL`).
 pub async fn fresh_database(dir: &TempDir) -> String {
@@ -134,30 +156,21 @@ pub async fn fresh_database(dir: &TempDir) -> String {
 }
 
 async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
-    let store = store::open(&db_url, &StoreOptions::default())
-        .await
-        .expect("store opens");
-    let chosen = ChosenPasswords {
+    let passwords = ChosenPasswords {
         admin: Some(ADMIN_PASSWORD.into()),
         readonly: Some(READONLY_PASSWORD.into()),
     };
-    bootstrap::ensure(&*store, dir.path(), &chosen)
+    let app = Application::build(test_config(&db_url, &dir, passwords, settings.clone()))
         .await
-        .expect("bootstrap");
-    let state = AppState::new(store.clone(), settings.clone(), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        .expect("server builds");
+    let base = format!("http://{}/api/v1", app.address());
+    let store = app.state().store.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = rx.await;
         };
-        let app = ece_server::http::router(state);
-        ece_server::server::run(listener, app, Limits::default(), None, shutdown)
-            .await
-            .expect("server runs");
+        app.run_until(shutdown).await.expect("server runs");
     });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -2,9 +2,9 @@
 //! `ApiKey`, and the own / everybody's / one user's listing and deletion endpoints.
 
 use chrono::{DateTime, Utc};
-use ece_server::config::Settings;
-use ece_server::crypto;
-use ece_server::model::ApiKeyRecord;
+use ece_server::domain::model::ApiKeyRecord;
+use ece_server::http::Settings;
+use ece_server::security::crypto;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_fields, spawn_app, spawn_with, Auth, TestApp, ADMIN_PASSWORD};

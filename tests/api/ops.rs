@@ -91,7 +91,7 @@ async fn the_api_description_lists_exactly_the_served_operations() {
             ));
         }
     }
-    let mut served: Vec<(String, String, String)> = ece_server::rbac::OPERATIONS
+    let mut served: Vec<(String, String, String)> = ece_server::domain::rbac::OPERATIONS
         .iter()
         .map(|op| {
             (

@@ -1,10 +1,10 @@
-//! The RBAC matrix, driven by `ece_server::rbac::OPERATIONS`: every operation is called by every
+//! The RBAC matrix, driven by `ece_server::domain::rbac::OPERATIONS`: every operation is called by every
 //! role (and by a user without roles) against fresh state, and must be let through exactly when
 //! `rbac::allowed` says so. Also keeps `docs/rbac.md` in step with the table.
 
 use std::collections::BTreeSet;
 
-use ece_server::rbac::{self, Operation, Scope, OPERATIONS, ROLES};
+use ece_server::domain::rbac::{self, Operation, Scope, OPERATIONS, ROLES};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -245,7 +245,7 @@ async fn every_operation_for_every_role() {
     );
 }
 
-/// The role × scope and operation × role tables of `docs/rbac.md`, rendered from `src/rbac.rs`.
+/// The role × scope and operation × role tables of `docs/rbac.md`, rendered from `src/domain/rbac.rs`.
 fn render_matrix() -> String {
     let callers = callers();
     let tick = |yes: bool| if yes { "✓" } else { "—" };
@@ -270,7 +270,7 @@ fn render_matrix() -> String {
         Scope::PlatformAdmin,
     ];
     let mut out = String::from(
-        "<!-- rbac-matrix:begin (generated from src/rbac.rs; see tests/api/rbac.rs) -->\n\n",
+        "<!-- rbac-matrix:begin (generated from src/domain/rbac.rs; see tests/api/rbac.rs) -->\n\n",
     );
     out.push_str("### Scopes by role\n\n");
     out.push_str(&header(&["Scope"]));
@@ -313,7 +313,7 @@ fn docs_rbac_md_shows_the_current_matrix() {
     let expected = render_matrix();
     assert!(
         doc.contains(&expected),
-        "docs/rbac.md does not contain the matrix of src/rbac.rs. Replace the part between the \
+        "docs/rbac.md does not contain the matrix of src/domain/rbac.rs. Replace the part between the \
          rbac-matrix markers (inclusive) with:\n\n{expected}"
     );
 }

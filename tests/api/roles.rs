@@ -1,7 +1,7 @@
 //! `/users/{user_id}/role_assignments`: adding and removing platform roles (visible in the user
 //! and effective at once for its existing credentials), deployment-scope assignments, refusals.
 
-use ece_server::rbac;
+use ece_server::domain::rbac;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_fields, spawn_app, Auth, TestApp};

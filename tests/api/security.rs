@@ -2,22 +2,23 @@
 //! commands (`ece-server user ...`, `ece-server audit`) run against the test's database.
 //!
 //! Thresholds are made small through `Settings`; no test waits for a lock to expire (the waits
-//! themselves are unit-tested in `src/throttle.rs` with an injected clock).
+//! themselves are unit-tested in `src/http/throttle.rs` with an injected clock).
 
 use std::net::IpAddr;
 use std::process::{Command, Output, Stdio};
 
-use ece_server::app::AppState;
-use ece_server::bootstrap::{self, ChosenPasswords};
-use ece_server::config::Settings;
-use ece_server::crypto;
-use ece_server::server::Limits;
-use ece_server::store::{self, AuditFilter, AuditRecord, StoreOptions};
-use ece_server::throttle::ThrottleConfig;
+use ece_server::bootstrap::ChosenPasswords;
+use ece_server::http::throttle::ThrottleConfig;
+use ece_server::http::AppState;
+use ece_server::http::Settings;
+use ece_server::security::crypto;
+use ece_server::startup::Application;
+use ece_server::store::{AuditFilter, AuditRecord};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    fresh_database, spawn_app, spawn_with, Auth, TestApp, ADMIN_PASSWORD, READONLY_PASSWORD,
+    fresh_database, spawn_app, spawn_with, test_config, Auth, TestApp, ADMIN_PASSWORD,
+    READONLY_PASSWORD,
 };
 
 const LOGIN: &str = "/users/auth/_login";
@@ -219,25 +220,16 @@ async fn brute_force_protection_is_on_by_default() {
 async fn spawn_keeping_state(settings: Settings) -> (String, AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(&dir).await;
-    let store = store::open(&url, &StoreOptions::default()).await.unwrap();
     let chosen = ChosenPasswords {
         admin: Some(ADMIN_PASSWORD.into()),
         readonly: Some(READONLY_PASSWORD.into()),
     };
-    bootstrap::ensure(&*store, dir.path(), &chosen)
+    let app = Application::build(test_config(&url, &dir, chosen, settings))
         .await
         .unwrap();
-    let state = AppState::new(store, settings, None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-    let router = ece_server::http::router(state.clone());
-    tokio::spawn(ece_server::server::run(
-        listener,
-        router,
-        Limits::default(),
-        None,
-        std::future::pending(),
-    ));
+    let base = format!("http://{}/api/v1", app.address());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
     (base, state, dir)
 }
 

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use ece_server::config::Settings;
-use ece_server::crypto;
-use ece_server::model::ApiKeyRecord;
+use ece_server::domain::model::ApiKeyRecord;
+use ece_server::http::Settings;
+use ece_server::security::crypto;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_with, Auth, ADMIN_PASSWORD};
@@ -332,7 +332,7 @@ async fn api_keys_authenticate_until_deleted_or_expired() {
         .unwrap();
     // Deleted behind the server's back (as another replica would): the server's lookup cache may
     // answer for up to LOOKUP_TTL; a deletion through the API takes effect at once.
-    tokio::time::sleep(ece_server::authcache::LOOKUP_TTL).await;
+    tokio::time::sleep(ece_server::security::cache::LOOKUP_TTL).await;
     app.get("/users/auth", &Auth::ApiKey(key))
         .await
         .expect_error(401, "root.unauthenticated");

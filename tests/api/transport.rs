@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use ece_server::app::AppState;
-use ece_server::bootstrap::{self, ChosenPasswords};
-use ece_server::config::Settings;
+use ece_server::bootstrap::ChosenPasswords;
+use ece_server::http::Settings;
 use ece_server::server::{self, Limits};
-use ece_server::store::{self, StoreOptions};
+use ece_server::startup::{Application, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::helpers::test_config;
 
 /// Starts the real server with the given limits (and TLS), returns its address.
 async fn start(
@@ -18,27 +19,18 @@ async fn start(
 ) -> (std::net::SocketAddr, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ece.db").display());
-    let store = store::open(&url, &StoreOptions::default()).await.unwrap();
-    bootstrap::ensure(
-        &*store,
-        dir.path(),
-        &ChosenPasswords {
-            admin: Some("admin-password".into()),
-            readonly: None,
-        },
-    )
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = ece_server::http::router(AppState::new(store, settings, None));
-    tokio::spawn(server::run(
-        listener,
-        app,
+    let passwords = ChosenPasswords {
+        admin: Some("admin-password".into()),
+        readonly: None,
+    };
+    let config = Config {
         limits,
         tls,
-        std::future::pending(),
-    ));
+        ..test_config(&url, &dir, passwords, settings)
+    };
+    let app = Application::build(config).await.unwrap();
+    let addr = app.address();
+    tokio::spawn(app.run_until(std::future::pending()));
     (addr, dir)
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ece_server::rbac;
+use ece_server::domain::rbac;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_fields, spawn_app, Auth, TestApp, ADMIN_PASSWORD};

@@ -22,9 +22,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::app::AppState;
-use crate::error::{ApiError, Code};
-use crate::rbac::OPERATIONS;
+use crate::domain::rbac::OPERATIONS;
+use crate::http::error::{ApiError, Code};
+use crate::http::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -76,7 +76,7 @@ fn same_template(a: &str, b: &str) -> bool {
 fn new_request_id() -> HeaderValue {
     static PREFIX: OnceLock<String> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| crate::crypto::random_token(9));
+    let prefix = PREFIX.get_or_init(|| crate::security::crypto::random_token(9));
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     HeaderValue::from_str(&format!("{prefix}-{n:x}"))
         .expect("base64url and hex are valid in a header")

@@ -18,9 +18,11 @@
 //! every pooled connection, the migrations and `_sqlx_migrations` itself live in that schema.
 //!
 //! A database that stops answering altogether (packets dropped, not connections reset) is
-//! bounded client side, see `pg_guard.rs`: every statement, `BEGIN` and `COMMIT` goes through
+//! bounded client side, see `guard.rs`: every statement, `BEGIN` and `COMMIT` goes through
 //! `Bound::run` (here via `exec`/`fetch`), and the pool closes a returned connection that does
 //! not answer a bounded ping, so no pool slot waits for the kernel to give up on a socket.
+
+mod guard;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -30,12 +32,12 @@ use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow};
 use sqlx::Postgres;
 
-use super::pg_guard::{self, Bound};
 use super::rows::{self, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use super::{
     InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult, TokenLookup,
 };
-use crate::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
+use guard::Bound;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -61,7 +63,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
-            .after_release(pg_guard::release_check(opts))
+            .after_release(guard::release_check(opts))
             .connect_with(connect)
             .await?;
         let applied = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations");

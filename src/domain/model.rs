@@ -30,6 +30,11 @@ pub fn fmt_ts(t: &Timestamp) -> String {
 // Records
 // ---------------------------------------------------------------------------------------------
 
+/// The account's trust setting before anybody changes it.
+pub fn default_trust() -> Value {
+    serde_json::json!({ "trust_all": true })
+}
+
 /// The installation's single account. `trust` is the stored `AccountTrustSettings` object
 /// (additional properties are allowed by the spec, so it is kept as JSON).
 #[derive(Debug, Clone, PartialEq)]

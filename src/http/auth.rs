@@ -20,12 +20,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Utc;
 
-use crate::app::AppState;
-use crate::authcache::AuthCache;
-use crate::crypto;
-use crate::error::{ApiError, Code};
-use crate::model::{fmt_ts, Timestamp, UserRecord};
-use crate::rbac::{self, OperationId};
+use crate::domain::model::{fmt_ts, Timestamp, UserRecord};
+use crate::domain::rbac::{self, OperationId};
+use crate::http::error::{ApiError, Code};
+use crate::http::AppState;
+use crate::security::cache::AuthCache;
+use crate::security::crypto;
 use crate::store::token_usable;
 
 /// Credentials as sent.
@@ -120,7 +120,7 @@ pub enum AuthState {
 /// Why [`resolve`] could not decide.
 enum Unresolved {
     Store(crate::store::StoreError),
-    Throttled(crate::throttle::Throttled),
+    Throttled(crate::http::throttle::Throttled),
 }
 
 impl From<crate::store::StoreError> for Unresolved {
@@ -131,7 +131,7 @@ impl From<crate::store::StoreError> for Unresolved {
 
 /// Middleware: resolves the caller once for every request.
 pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    let source = crate::server::peer(req.extensions()).map(|a| a.ip());
+    let source = crate::http::peer(req.extensions()).map(|a| a.ip());
     let state = match req.headers().get(AUTHORIZATION) {
         None => AuthState::Missing,
         Some(value) => match parse_authorization(value.as_bytes()) {
@@ -157,7 +157,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         },
         _ => None,
     };
-    // See crate::authcache: a request that may revoke a credential clears the cached lookups
+    // See crate::security::cache: a request that may revoke a credential clears the cached lookups
     // before its reply leaves; a refresh forgets the token it replaced.
     let may_revoke = AuthCache::may_revoke(req.method(), req.uri().path());
     let refreshed = match &state {
@@ -261,7 +261,7 @@ async fn resolve(
         Credentials::Basic { user, password } => {
             // Before the lookup and the hash: a throttled request costs neither.
             let attempt =
-                crate::throttle::begin(app, &user, source).map_err(Unresolved::Throttled)?;
+                crate::http::throttle::begin(app, &user, source).map_err(Unresolved::Throttled)?;
             let cache_key = app.authcache.basic_key(header);
             let hit = app.authcache.basic(&cache_key);
             // A recent verification of this very header whose user row was read less than
@@ -296,7 +296,7 @@ async fn resolve(
                     Ok(Some(password_caller(u, source)))
                 }
                 _ => {
-                    crate::telemetry::login_failed();
+                    crate::http::telemetry::login_failed();
                     attempt.failed(app, "basic").await;
                     Ok(None)
                 }
@@ -361,7 +361,7 @@ impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
                 .with_header("retry-after", "1"))
             }
             AuthState::Throttled(secs) => {
-                return Err(crate::throttle::Throttled {
+                return Err(crate::http::throttle::Throttled {
                     retry_after: std::time::Duration::from_secs(secs),
                 }
                 .to_error())

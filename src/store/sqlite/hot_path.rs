@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::rows::{self, millis, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
-use super::{AuditRecord, KeyLookup, RefreshOutcome, StoreError, StoreResult, TokenLookup};
-use crate::model::{AccountRecord, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{AccountRecord, SessionRecord, Timestamp, UserRecord};
+use crate::store::rows::{self, millis, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use crate::store::{AuditRecord, KeyLookup, RefreshOutcome, StoreError, StoreResult, TokenLookup};
 
 /// Idle read connections kept; more are opened under load and closed when returned.
 const MAX_IDLE_READERS: usize = 8;
@@ -321,7 +321,7 @@ fn refresh(
     let Some((token, mut session)) = found else {
         return Ok(RefreshOutcome::Invalid);
     };
-    if !super::token_usable(&token, &session, now) {
+    if !crate::store::token_usable(&token, &session, now) {
         return Ok(RefreshOutcome::Invalid);
     }
     // Every token still current (normally one) now only has the grace period left.

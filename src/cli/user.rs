@@ -11,8 +11,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use clap::Subcommand;
 
-use crate::audit::{self, Event};
 use crate::config::DbArgs;
+use crate::http::audit::{self, Event};
 use crate::store::Store;
 
 /// `ece-server user ...`
@@ -62,7 +62,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             let (password, generated) = if password_stdin {
                 (read_password(std::io::stdin().lock())?, false)
             } else {
-                (crate::crypto::random_token(18), true)
+                (crate::security::crypto::random_token(18), true)
             };
             reset_password(&*store, &name, &password).await?;
             if generated {
@@ -88,21 +88,22 @@ fn read_password(mut input: impl Read) -> anyhow::Result<String> {
     let mut buf = String::new();
     input.read_to_string(&mut buf)?;
     let password = buf.lines().next().unwrap_or("").to_string();
-    crate::users::validate_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
+    crate::domain::users::validate_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
     Ok(password)
 }
 
 /// Replaces the user's password hash and revokes all their sessions in one transaction.
 pub async fn reset_password(store: &dyn Store, name: &str, password: &str) -> anyhow::Result<()> {
-    crate::users::validate_password(password).map_err(|e| anyhow::anyhow!(e.message))?;
+    crate::domain::users::validate_password(password).map_err(|e| anyhow::anyhow!(e.message))?;
     let to_hash = password.to_string();
     let hash =
-        tokio::task::spawn_blocking(move || crate::crypto::hash_password(&to_hash)).await??;
+        tokio::task::spawn_blocking(move || crate::security::crypto::hash_password(&to_hash))
+            .await??;
     for _ in 0..64 {
         let Some(user) = store.get_user(name).await? else {
             anyhow::bail!("no user named {name}");
         };
-        let updated = crate::model::UserRecord {
+        let updated = crate::domain::model::UserRecord {
             password_hash: hash.clone(),
             updated_at: Utc::now(),
             ..user

@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::{ApiError, Code};
+use crate::http::error::{ApiError, Code};
 
 /// A JSON body deserialised into `T`, or an ECE error.
 pub struct ValidJson<T>(pub T);

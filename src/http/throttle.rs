@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
-use crate::audit::{self, Event, Outcome};
-use crate::error::{ApiError, Code};
+use crate::http::audit::{self, Event, Outcome};
+use crate::http::error::{ApiError, Code};
+use crate::http::AppState;
 
 /// Brute-force protection settings (`--brute-force-*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -424,7 +424,7 @@ impl Drop for Attempt {
 /// Asks the app's throttle for a password check; a refusal becomes the 429 reply.
 pub fn begin(app: &AppState, user: &str, source: Option<IpAddr>) -> Result<Attempt, Throttled> {
     app.throttle.begin(user, source).inspect_err(|t| {
-        crate::telemetry::login_throttled();
+        crate::http::telemetry::login_throttled();
         tracing::debug!(user = %user, source = ?source, retry_after = t.retry_after_secs(), "sign-in attempt refused by brute-force protection");
     })
 }

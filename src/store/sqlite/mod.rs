@@ -6,7 +6,9 @@
 //! a separate pool of connections that see the last committed state (WAL readers never block).
 //! The hot paths (the lookups every authenticated request makes, and the group commit of new
 //! sessions, refreshes and audit events) bypass sqlx and use rusqlite directly: see
-//! [`super::sqlite_sync`].
+//! [`hot_path`].
+
+pub(super) mod hot_path;
 
 use std::str::FromStr;
 
@@ -17,12 +19,12 @@ use sqlx::sqlite::{
 };
 
 use super::rows::{self, millis, roles_json, KEY_COLUMNS, USER_COLUMNS};
-use super::sqlite_sync::{self, BatchReply, BatchWrite, GroupError, Readers};
 use super::{
     map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
     StoreResult, TokenLookup,
 };
-use crate::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
+use hot_path::{BatchReply, BatchWrite, GroupError, Readers};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -53,11 +55,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(opts.statement_timeout)
-            // Checkpoints normally run in the background (see `sqlite_sync::spawn_checkpointer`);
+            // Checkpoints normally run in the background (see `hot_path::spawn_checkpointer`);
             // a commit checkpoints itself only if the background one falls far behind.
             .pragma(
                 "wal_autocheckpoint",
-                sqlite_sync::WAL_AUTOCHECKPOINT_PAGES.to_string(),
+                hot_path::WAL_AUTOCHECKPOINT_PAGES.to_string(),
             );
         // A local file cannot lose its connection: no ping (a worker-thread round trip) per acquire.
         let writer = SqlitePoolOptions::new()
@@ -81,11 +83,11 @@ impl SqliteStore {
             .connect_with(connect.clone().read_only(true))
             .await?;
         let path = connect.get_filename().to_path_buf();
-        let lite_writer = sqlite_sync::open_writer(&path, opts.statement_timeout)?;
+        let lite_writer = hot_path::open_writer(&path, opts.statement_timeout)?;
         let (batch, jobs) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(group_commit(writer.clone(), lite_writer, jobs));
         let alive = std::sync::Arc::new(());
-        sqlite_sync::spawn_checkpointer(path.clone(), std::sync::Arc::downgrade(&alive));
+        hot_path::spawn_checkpointer(path.clone(), std::sync::Arc::downgrade(&alive));
         Ok(SqliteStore {
             _alive: alive,
             reader,
@@ -279,7 +281,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_login(&self, name: &str, at: Timestamp) -> StoreResult<()> {
-        sqlx::query(sqlite_sync::RECORD_LOGIN)
+        sqlx::query(hot_path::RECORD_LOGIN)
             .bind(millis(at))
             .bind(name)
             .execute(&self.writer)
@@ -546,7 +548,7 @@ async fn group_commit(
 /// Commits `group`, retrying without a write that failed on its own; answers every job.
 fn commit_group(conn: &mut rusqlite::Connection, mut group: Vec<BatchJob>) {
     while !group.is_empty() {
-        match sqlite_sync::run_group(conn, group.iter().map(|j| &j.write)) {
+        match hot_path::run_group(conn, group.iter().map(|j| &j.write)) {
             Ok(replies) => {
                 for (job, reply) in group.drain(..).zip(replies) {
                     let _ = job.reply.send(Ok(reply));

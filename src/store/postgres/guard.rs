@@ -20,7 +20,7 @@ use sqlx::pool::PoolConnectionMetadata;
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 
-use super::{map_sqlx, StoreError, StoreOptions, StoreResult};
+use crate::store::{map_sqlx, StoreError, StoreOptions, StoreResult};
 
 /// What sqlx's pool hooks return (`futures::future::BoxFuture`, without the dependency).
 type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;

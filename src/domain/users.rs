@@ -8,9 +8,9 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::error::{ApiError, ApiResult, Code};
-use crate::model::{fmt_ts, UserRecord};
-use crate::rbac::{self, PLATFORM_ADMIN};
+use crate::domain::error::{Code, Error, Result};
+use crate::domain::model::{fmt_ts, UserRecord};
+use crate::domain::rbac::{self, PLATFORM_ADMIN};
 
 /// Names that would collide with routes under `/users/`.
 const RESERVED_NAMES: &[&str] = &["auth", "_all"];
@@ -88,16 +88,12 @@ pub struct Wanted {
 }
 
 impl UserDoc {
-    pub fn from_value(v: &Value) -> ApiResult<UserDoc> {
-        crate::json::parse(&serde_json::to_vec(v).map_err(ApiError::internal)?)
-    }
-
     /// Validates the document; `current` is the stored user (for updates), so read-only fields
     /// that restate it are accepted.
-    pub fn validate(self, current: Option<&UserRecord>) -> ApiResult<Wanted> {
+    pub fn validate(self, current: Option<&UserRecord>) -> Result<Wanted> {
         let sec = self.security.unwrap_or_default();
         let restricted = |field: &str| {
-            ApiError::new(
+            Error::new(
                 Code::UserRestrictedField,
                 format!("The field [{field}] cannot be set."),
             )
@@ -167,7 +163,7 @@ fn is_empty(v: &Value) -> bool {
 }
 
 /// Letters, digits, `.`, `_`, `-` and `@`, 1 to 64 characters, starting with a letter or digit.
-pub fn validate_user_name(name: &str) -> ApiResult<()> {
+pub fn validate_user_name(name: &str) -> Result<()> {
     let ok = (1..=64).contains(&name.len())
         && name
             .chars()
@@ -180,7 +176,7 @@ pub fn validate_user_name(name: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::new(
+        Err(Error::new(
             Code::UserNameInvalid,
             "The user name must be 1 to 64 characters: letters, digits, '.', '_', '-' or '@', starting with a letter \
              or digit (and not a reserved word such as 'auth').",
@@ -190,9 +186,9 @@ pub fn validate_user_name(name: &str) -> ApiResult<()> {
 }
 
 /// Known roles, no duplicates; `ece_platform_admin` already grants everything and is not combined.
-pub fn validate_roles(mut roles: Vec<String>) -> ApiResult<Vec<String>> {
+pub fn validate_roles(mut roles: Vec<String>) -> Result<Vec<String>> {
     if let Some(bad) = roles.iter().find(|r| !rbac::ROLES.contains(&r.as_str())) {
-        return Err(ApiError::new(
+        return Err(Error::new(
             Code::UserRolesInvalid,
             format!(
                 "Unknown role [{bad}]. Valid roles: {}.",
@@ -204,7 +200,7 @@ pub fn validate_roles(mut roles: Vec<String>) -> ApiResult<Vec<String>> {
     roles.sort_by_key(|r| rbac::ROLES.iter().position(|k| k == r));
     roles.dedup();
     if roles.len() > 1 && roles.iter().any(|r| r == PLATFORM_ADMIN) {
-        return Err(ApiError::new(
+        return Err(Error::new(
             Code::UserRolesForbidden,
             "The role [ece_platform_admin] cannot be combined with other roles: it already grants every operation.",
         )
@@ -214,12 +210,12 @@ pub fn validate_roles(mut roles: Vec<String>) -> ApiResult<Vec<String>> {
 }
 
 /// ASVS V2.1: at least 8 characters, at most 128, no composition rules.
-pub fn validate_password(password: &str) -> ApiResult<()> {
+pub fn validate_password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
         Ok(())
     } else {
-        Err(ApiError::new(
+        Err(Error::new(
             Code::UserPasswordInvalid,
             format!("The password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long."),
         )
@@ -227,21 +223,19 @@ pub fn validate_password(password: &str) -> ApiResult<()> {
     }
 }
 
-fn check_text(field: &str, value: Option<String>, max: usize) -> ApiResult<Option<String>> {
+fn check_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
     match value {
-        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
-            Err(ApiError::new(
-                Code::InvalidJson,
-                format!("[{field}] must be at most {max} characters, without control characters."),
-            )
-            .with_fields([field]))
-        }
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => Err(Error::new(
+            Code::InvalidJson,
+            format!("[{field}] must be at most {max} characters, without control characters."),
+        )
+        .with_fields([field])),
         Some(v) if v.is_empty() => Ok(None),
         other => Ok(other),
     }
 }
 
-fn validate_email(email: Option<String>) -> ApiResult<Option<String>> {
+fn validate_email(email: Option<String>) -> Result<Option<String>> {
     let email = check_text("email", email, 254)?;
     if let Some(e) = &email {
         let valid = e.split_once('@').is_some_and(|(local, domain)| {
@@ -252,7 +246,7 @@ fn validate_email(email: Option<String>) -> ApiResult<Option<String>> {
         });
         if !valid {
             return Err(
-                ApiError::new(Code::InvalidJson, "[email] is not an email address.")
+                Error::new(Code::InvalidJson, "[email] is not an email address.")
                     .with_fields(["email"]),
             );
         }

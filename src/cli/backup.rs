@@ -155,7 +155,7 @@ async fn check_copy(path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::UserRecord;
+    use crate::domain::model::UserRecord;
     use crate::store::{self, StoreOptions};
 
     fn user(name: &str) -> UserRecord {

@@ -45,7 +45,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::Sha256;
 
-use crate::model::UserRecord;
+use crate::domain::model::UserRecord;
 use crate::store::{KeyLookup, TokenLookup};
 use map::Map;
 
@@ -81,7 +81,7 @@ pub struct VerifiedBasic {
     read: Stamp,
 }
 
-/// The cache; one per [`crate::app::AppState`].
+/// The cache; one per running server (the HTTP layer holds it in its state).
 pub struct AuthCache {
     /// HMAC-SHA256 keyed with a random per-process key, cloned for each header (keying it again
     /// would cost two more SHA-256 blocks per request).
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn a_zero_ttl_reuses_nothing() {
         let c = AuthCache::with_lookup_ttl(Duration::ZERO);
-        let digest = crate::crypto::digest("t");
+        let digest = crate::security::crypto::digest("t");
         c.put_token(&digest, sample_token(), c.generation());
         assert!(c.token(&digest).is_none());
         assert!(!c.fresh(&c.stamp()));
@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn clearing_discards_lookups_started_before() {
         let c = AuthCache::new();
-        let digest = crate::crypto::digest("t");
+        let digest = crate::security::crypto::digest("t");
         let g = c.generation();
         c.clear_lookups();
         // A lookup that started before the clear must not be stored.
@@ -409,7 +409,7 @@ mod tests {
     }
 
     fn sample_token() -> TokenLookup {
-        use crate::model::{SessionRecord, TokenRecord, UserRecord};
+        use crate::domain::model::{SessionRecord, TokenRecord, UserRecord};
         let now = chrono::Utc::now();
         TokenLookup {
             token: TokenRecord {

@@ -1,0 +1,11 @@
+//! The domain: records, the operation and role table, user-document rules, durations, audit
+//! events and the error code table.
+//!
+//! Knows nothing of HTTP, SQL or `AppState` (see ARCHITECTURE.md, "Layers").
+
+pub mod audit;
+pub mod duration;
+pub mod error;
+pub mod model;
+pub mod rbac;
+pub mod users;

@@ -1,0 +1,74 @@
+//! [`AppState`]: what every handler can reach, and the [`Settings`] they read at run time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::security::crypto::PasswordHasherPool;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+    pub hasher: PasswordHasherPool,
+    /// Brute-force protection of password checks (in memory, per replica).
+    pub throttle: Arc<crate::http::throttle::Throttle>,
+    /// Credential checks cached with bounded staleness (see `crate::security::cache`).
+    pub authcache: Arc<crate::security::cache::AuthCache>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, hash_concurrency: Option<usize>) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        AppState {
+            store,
+            throttle: crate::http::throttle::Throttle::new(settings.brute_force.clone()),
+            authcache: Arc::new(crate::security::cache::AuthCache::with_lookup_ttl(
+                settings.credential_cache,
+            )),
+            settings: Arc::new(settings),
+            hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
+        }
+    }
+}
+
+/// The settings handlers read at run time.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub session_idle: chrono::Duration,
+    pub session_max: chrono::Duration,
+    pub refresh_grace: chrono::Duration,
+    pub max_api_keys_per_user: u32,
+    pub default_api_key_lifetime: chrono::Duration,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    /// Whether `/metrics` is served on the API port (no `--metrics-listen`).
+    pub metrics_on_api_port: bool,
+    /// Brute-force protection of password checks.
+    pub brute_force: crate::http::throttle::ThrottleConfig,
+    /// How long audit events are kept; `None`: forever.
+    pub audit_retention: Option<chrono::Duration>,
+    /// How long store answers about credentials and the account are reused (`crate::security::cache`).
+    pub credential_cache: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_idle: chrono::Duration::hours(1),
+            session_max: chrono::Duration::hours(24),
+            refresh_grace: chrono::Duration::seconds(60),
+            max_api_keys_per_user: 100,
+            default_api_key_lifetime: chrono::Duration::days(90),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            metrics_on_api_port: true,
+            brute_force: crate::http::throttle::ThrottleConfig::default(),
+            audit_retention: Some(chrono::Duration::days(90)),
+            credential_cache: crate::security::cache::LOOKUP_TTL,
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Security: secrets and digests, password hashing, the credential cache.
+//!
+//! Depends on `domain` and `store` only (see ARCHITECTURE.md, "Layers").
+
+pub mod cache;
+pub mod crypto;
