@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, FromArgMatches};
 
 use crate::http::Settings;
 
@@ -115,6 +115,17 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The options of an empty command line, whatever the environment says: the production
+    /// defaults, written once in the `#[arg]` attributes above.
+    pub fn defaults() -> ServeArgs {
+        let command = ServeArgs::augment_args(clap::Command::new("serve"))
+            .mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["serve"])
+            .expect("every option of `serve` has a default or is optional");
+        ServeArgs::from_arg_matches(&matches).expect("the defaults are valid options")
+    }
+
     /// What the server is built from: these options, with the built-in users' passwords from
     /// `ECE_ADMIN_PASSWORD` and `ECE_READONLY_PASSWORD`.
     pub fn config(&self) -> anyhow::Result<crate::startup::Config> {
@@ -225,5 +236,12 @@ impl From<&ServeArgs> for Settings {
             // Capped: replicas must enforce each other's revocations within a second.
             credential_cache: Duration::from_millis(args.credential_cache_ms.min(1000)),
         }
+    }
+}
+
+impl Default for Settings {
+    /// What `ece-server serve` runs with when given no options.
+    fn default() -> Self {
+        Settings::from(&ServeArgs::defaults())
     }
 }

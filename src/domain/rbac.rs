@@ -4,6 +4,14 @@
 //! method, path and [`Scope`]. The macro generates a marker type per operation (used by the
 //! `Authorized<op::X>` extractor, in the spirit of meilisearch's `GuardedData<ActionPolicy<..>>`)
 //! and the [`OPERATIONS`] table that `docs/rbac.md`, the API description and the tests use.
+//!
+//! Policy that differs between operations is a column of the table, not a string test at the
+//! call site: how a refusal is answered ([`Refusal`]) and what a success does to the per-replica
+//! credential cache ([`CacheEffect`]). [`served_at`] finds the operation of a route.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::OnceLock;
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +51,42 @@ pub fn role_grants(role: &str, scope: Scope) -> bool {
     }
 }
 
+/// How a refused call is answered; the spec documents its own codes for a few operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `root.unauthenticated` without valid credentials, `root.unauthorized.rbac` without the
+    /// role.
+    Standard,
+    /// `_refresh`: `root.unauthorized` for a bad or expired token.
+    Refresh,
+    /// Role assignments: `root.unauthorized` without valid credentials,
+    /// `role_assignments.unauthorized_role_assignments` without the role.
+    RoleAssignments,
+}
+
+/// What a successful call does to what the per-replica credential cache holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheEffect {
+    /// Revokes no credential and leaves the account alone (reads; login and key creation only
+    /// add credentials).
+    Keep,
+    /// May revoke a credential or change the account: the cache is cleared before the reply
+    /// leaves.
+    Clear,
+    /// Replaces the caller's bearer token (`_refresh`): the cache forgets the replaced one.
+    ForgetCallerToken,
+}
+
+impl CacheEffect {
+    /// Reads keep the cache, writes clear it, unless the table says otherwise.
+    const fn of_method(method: &str) -> CacheEffect {
+        match method.as_bytes() {
+            b"GET" | b"HEAD" | b"OPTIONS" => CacheEffect::Keep,
+            _ => CacheEffect::Clear,
+        }
+    }
+}
+
 /// A served operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Operation {
@@ -50,6 +94,8 @@ pub struct Operation {
     pub method: &'static str,
     pub path: &'static str,
     pub scope: Scope,
+    pub refusal: Refusal,
+    pub cache: CacheEffect,
 }
 
 /// Implemented by the marker type of each operation.
@@ -57,8 +103,26 @@ pub trait OperationId: Send + Sync + 'static {
     const OP: Operation;
 }
 
+/// One row of the table; `refusal` and `cache` default to [`Refusal::Standard`] and
+/// [`CacheEffect::of_method`].
+macro_rules! operation {
+    ($id:literal, $method:literal, $path:literal, $scope:ident, $($refusal:ident)?, $($cache:ident)?) => {
+        Operation {
+            id: $id,
+            method: $method,
+            path: $path,
+            scope: Scope::$scope,
+            refusal: operation!(@or Refusal::Standard $(, Refusal::$refusal)?),
+            cache: operation!(@or CacheEffect::of_method($method) $(, CacheEffect::$cache)?),
+        }
+    };
+    (@or $default:expr) => { $default };
+    (@or $default:expr, $given:expr) => { $given };
+}
+
 macro_rules! operations {
-    ($($name:ident => $id:literal, $method:literal, $path:literal, $scope:ident;)*) => {
+    ($($name:ident => $id:literal, $method:literal, $path:literal, $scope:ident
+        $(, refusal: $refusal:ident)? $(, cache: $cache:ident)?;)*) => {
         /// Marker types, one per operation, for `Authorized<op::X>`.
         pub mod op {
             use super::*;
@@ -66,13 +130,13 @@ macro_rules! operations {
                 #[doc = concat!("`", $method, " ", $path, "` (`", $id, "`)")]
                 pub struct $name;
                 impl OperationId for $name {
-                    const OP: Operation = Operation { id: $id, method: $method, path: $path, scope: Scope::$scope };
+                    const OP: Operation = operation!($id, $method, $path, $scope, $($refusal)?, $($cache)?);
                 }
             )*
         }
         /// Every served operation, in the order of the official swagger.
         pub const OPERATIONS: &[Operation] = &[
-            $(Operation { id: $id, method: $method, path: $path, scope: Scope::$scope },)*
+            $(operation!($id, $method, $path, $scope, $($refusal)?, $($cache)?),)*
         ];
     };
 }
@@ -86,11 +150,11 @@ operations! {
     GetUsers => "get-users", "GET", "/users", PlatformRead;
     CreateUser => "create-user", "POST", "/users", PlatformAdmin;
     GetAuthenticationInfo => "get-authentication-info", "GET", "/users/auth", SelfService;
-    Login => "login", "POST", "/users/auth/_login", Public;
+    Login => "login", "POST", "/users/auth/_login", Public, cache: Keep;
     Logout => "logout", "POST", "/users/auth/_logout", SelfService;
-    RefreshToken => "refresh-token", "POST", "/users/auth/_refresh", SelfService;
+    RefreshToken => "refresh-token", "POST", "/users/auth/_refresh", SelfService, refusal: Refresh, cache: ForgetCallerToken;
     GetApiKeys => "get-api-keys", "GET", "/users/auth/keys", SelfService;
-    CreateApiKey => "create-api-key", "POST", "/users/auth/keys", SelfService;
+    CreateApiKey => "create-api-key", "POST", "/users/auth/keys", SelfService, cache: Keep;
     DeleteApiKeys => "delete-api-keys", "DELETE", "/users/auth/keys", SelfService;
     GetUsersApiKeys => "get-users-api-keys", "GET", "/users/auth/keys/_all", PlatformRead;
     DeleteUsersApiKeys => "delete-users-api-keys", "DELETE", "/users/auth/keys/_all", PlatformAdmin;
@@ -103,8 +167,8 @@ operations! {
     DeleteUserApiKeys => "delete-user-api-keys", "DELETE", "/users/{user_id}/auth/keys", PlatformAdmin;
     GetUserApiKey => "get-user-api-key", "GET", "/users/{user_id}/auth/keys/{api_key_id}", PlatformRead;
     DeleteUserApiKey => "delete-user-api-key", "DELETE", "/users/{user_id}/auth/keys/{api_key_id}", PlatformAdmin;
-    AddRoleAssignments => "add-role-assignments", "POST", "/users/{user_id}/role_assignments", PlatformAdmin;
-    RemoveRoleAssignments => "remove-role-assignments", "DELETE", "/users/{user_id}/role_assignments", PlatformAdmin;
+    AddRoleAssignments => "add-role-assignments", "POST", "/users/{user_id}/role_assignments", PlatformAdmin, refusal: RoleAssignments;
+    RemoveRoleAssignments => "remove-role-assignments", "DELETE", "/users/{user_id}/role_assignments", PlatformAdmin, refusal: RoleAssignments;
     GetUser => "get-user", "GET", "/users/{user_name}", PlatformRead;
     DeleteUser => "delete-user", "DELETE", "/users/{user_name}", PlatformAdmin;
     UpdateUser => "update-user", "PATCH", "/users/{user_name}", PlatformAdmin;
@@ -123,6 +187,56 @@ pub fn permissions(roles: &[String]) -> Vec<String> {
         .filter(|op| allowed(roles, op))
         .map(|op| op.id.to_string())
         .collect()
+}
+
+/// The operation served at `template` (a route's path below `/api/v1`) with `method`, whatever
+/// the template's parameters are called: the route table names every `/users/{x}` parameter
+/// `user_id`, the spec says `user_name` for some. A map built once; a lookup allocates nothing.
+pub fn served_at(method: &str, template: &str) -> Option<&'static Operation> {
+    static BY_ROUTE: OnceLock<HashMap<u64, Vec<&'static Operation>>> = OnceLock::new();
+    let by_route = BY_ROUTE.get_or_init(|| {
+        let mut map: HashMap<u64, Vec<&'static Operation>> = HashMap::new();
+        for op in OPERATIONS {
+            map.entry(route_key(op.method, op.path))
+                .or_default()
+                .push(op);
+        }
+        map
+    });
+    by_route
+        .get(&route_key(method, template))?
+        .iter()
+        .copied()
+        .find(|op| op.method.eq_ignore_ascii_case(method) && same_template(op.path, template))
+}
+
+/// A hash of the method and the template with every parameter name left out.
+fn route_key(method: &str, template: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for b in method.bytes() {
+        h.write_u8(b.to_ascii_uppercase());
+    }
+    for segment in template.split('/') {
+        h.write_u8(b'/');
+        if segment.starts_with('{') {
+            h.write_u8(b'{');
+        } else {
+            h.write(segment.as_bytes());
+        }
+    }
+    h.finish()
+}
+
+/// Whether two path templates match segment by segment, whatever their parameters are called.
+fn same_template(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.split('/'), b.split('/'));
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x == y || (x.starts_with('{') && y.starts_with('{')) => {}
+            _ => return false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +261,46 @@ mod tests {
         let nobody = permissions(&[]);
         assert!(nobody.contains(&"get-current-user".to_string()));
         assert!(!nobody.contains(&"get-current-account".to_string()));
+    }
+
+    #[test]
+    fn routes_find_their_operation_whatever_the_parameter_names() {
+        assert_eq!(served_at("GET", "/users/{user_id}").unwrap().id, "get-user");
+        assert_eq!(served_at("patch", "/users/{x}").unwrap().id, "update-user");
+        assert_eq!(
+            served_at("GET", "/users/{user_id}/auth/keys/{api_key_id}")
+                .unwrap()
+                .id,
+            "get-user-api-key"
+        );
+        assert!(served_at("PUT", "/users/{user_id}").is_none());
+        assert!(served_at("GET", "/nowhere").is_none());
+        for op in OPERATIONS {
+            assert_eq!(served_at(op.method, op.path).unwrap().id, op.id);
+        }
+    }
+
+    /// Which successful requests clear the credential cache (moved here from the cache, which
+    /// decided by path suffix before the table had the column).
+    #[test]
+    fn which_requests_clear_the_lookups() {
+        let clears = |method: &str, template: &str| {
+            served_at(method, template).unwrap().cache == CacheEffect::Clear
+        };
+        assert!(!clears("GET", "/users"));
+        assert!(!clears("POST", "/users/auth/_login"));
+        assert!(!clears("POST", "/users/auth/_refresh"));
+        assert!(!clears("POST", "/users/auth/keys"));
+        assert!(clears("POST", "/users/auth/_logout"));
+        assert!(clears("DELETE", "/users/auth/keys"));
+        assert!(clears("DELETE", "/users/auth/keys/{api_key_id}"));
+        assert!(clears("PATCH", "/users/{user_id}"));
+        assert!(clears("PATCH", "/user"));
+        assert!(clears("DELETE", "/users/{user_id}/role_assignments"));
+        assert!(clears("POST", "/users/{user_id}/role_assignments"));
+        assert_eq!(
+            served_at("POST", "/users/auth/_refresh").unwrap().cache,
+            CacheEffect::ForgetCallerToken
+        );
     }
 }

@@ -10,7 +10,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
@@ -21,10 +21,9 @@ use base64::Engine;
 use chrono::Utc;
 
 use crate::domain::model::{fmt_ts, Timestamp, UserRecord};
-use crate::domain::rbac::{self, OperationId};
+use crate::domain::rbac::{self, CacheEffect, OperationId, Refusal};
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
-use crate::security::cache::AuthCache;
 use crate::security::crypto;
 use crate::store::token_usable;
 
@@ -158,10 +157,11 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         _ => None,
     };
     // See crate::security::cache: a request that may revoke a credential clears the cached lookups
-    // before its reply leaves; a refresh forgets the token it replaced.
-    let may_revoke = AuthCache::may_revoke(req.method(), req.uri().path());
-    let refreshed = match &state {
-        AuthState::Authenticated(c) if req.uri().path().ends_with("/_refresh") => match &c.method {
+    // before its reply leaves; a refresh forgets the token it replaced. The operation table says
+    // which does which.
+    let cache = served_operation(&req).map_or(CacheEffect::Keep, |op| op.cache);
+    let refreshed = match (&state, cache) {
+        (AuthState::Authenticated(c), CacheEffect::ForgetCallerToken) => match &c.method {
             Method::Bearer { token_digest, .. } => Some(token_digest.clone()),
             _ => None,
         },
@@ -170,7 +170,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     req.extensions_mut().insert(state);
     let mut res = next.run(req).await;
     if res.status().is_success() {
-        if may_revoke {
+        if cache == CacheEffect::Clear {
             app.authcache.clear_lookups();
         }
         if let Some(digest) = refreshed {
@@ -182,6 +182,12 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
             .insert("x-elastic-api-key-expiration", expiry);
     }
     res
+}
+
+/// The operation of the route a request matched, from the operation table.
+fn served_operation(req: &Request) -> Option<&'static rbac::Operation> {
+    let template = req.extensions().get::<MatchedPath>()?.as_str();
+    rbac::served_at(req.method().as_str(), template.strip_prefix("/api/v1")?)
 }
 
 /// Checks credentials against the store. `Ok(None)`: they are wrong, expired or revoked.
@@ -368,28 +374,27 @@ impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
             }
             // The spec documents `root.unauthorized` for a bad token on `_refresh` and for the
             // role-assignment operations; everywhere else a failed authentication is `root.unauthenticated`.
-            _ if op.id == "refresh-token" => {
-                return Err(ApiError::new(
-                    Code::Unauthorized,
-                    "The authentication token is invalid or expired.",
-                ))
+            _ => {
+                return Err(match op.refusal {
+                    Refusal::Refresh => ApiError::new(
+                        Code::Unauthorized,
+                        "The authentication token is invalid or expired.",
+                    ),
+                    Refusal::RoleAssignments => {
+                        ApiError::new(Code::Unauthorized, "Credentials were invalid.")
+                    }
+                    Refusal::Standard => ApiError::unauthenticated(),
+                })
             }
-            _ if op.id.ends_with("role-assignments") => {
-                return Err(ApiError::new(
-                    Code::Unauthorized,
-                    "Credentials were invalid.",
-                ))
-            }
-            _ => return Err(ApiError::unauthenticated()),
         };
         if !rbac::allowed(&caller.roles, &op) {
-            if op.id.ends_with("role-assignments") {
-                return Err(ApiError::new(
+            return Err(match op.refusal {
+                Refusal::RoleAssignments => ApiError::new(
                     Code::RoleAssignmentsUnauthorized,
                     "You are not authorised to change role assignments.",
-                ));
-            }
-            return Err(ApiError::forbidden(op.id));
+                ),
+                _ => ApiError::forbidden(op.id),
+            });
         }
         Ok(Authorized(caller, PhantomData))
     }

@@ -4,7 +4,11 @@
 //! embedded at build time), trimmed to the operations in `rbac::OPERATIONS`, so it names every
 //! served operation and only those; a test checks the two agree.
 
-use axum::Json;
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use serde_json::Value;
 
 use crate::domain::rbac::OPERATIONS;
@@ -34,6 +38,9 @@ pub fn description() -> Value {
     doc
 }
 
-pub async fn swagger() -> Json<Value> {
-    Json(description())
+/// The description, built and serialised once: it only depends on what is compiled in.
+pub async fn swagger() -> impl IntoResponse {
+    static BODY: OnceLock<Bytes> = OnceLock::new();
+    let body = BODY.get_or_init(|| Bytes::from(description().to_string()));
+    ([(CONTENT_TYPE, "application/json")], body.clone())
 }

@@ -35,7 +35,8 @@ impl AppState {
     }
 }
 
-/// The settings handlers read at run time.
+/// The settings handlers read at run time. `crate::config` makes them from the command line;
+/// their `Default` is an empty command line's (see `ServeArgs::defaults`).
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub session_idle: chrono::Duration,
@@ -53,22 +54,4 @@ pub struct Settings {
     pub audit_retention: Option<chrono::Duration>,
     /// How long store answers about credentials and the account are reused (`crate::security::cache`).
     pub credential_cache: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            session_idle: chrono::Duration::hours(1),
-            session_max: chrono::Duration::hours(24),
-            refresh_grace: chrono::Duration::seconds(60),
-            max_api_keys_per_user: 100,
-            default_api_key_lifetime: chrono::Duration::days(90),
-            max_body_bytes: 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            metrics_on_api_port: true,
-            brute_force: crate::http::throttle::ThrottleConfig::default(),
-            audit_retention: Some(chrono::Duration::days(90)),
-            credential_cache: crate::security::cache::LOOKUP_TTL,
-        }
-    }
 }

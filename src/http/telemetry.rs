@@ -22,7 +22,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::domain::rbac::OPERATIONS;
+use crate::domain::rbac::served_at;
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
 
@@ -50,24 +50,7 @@ fn operation(method: &str, matched: Option<&str>) -> &'static str {
     let Some(path) = matched.and_then(|p| p.strip_prefix("/api/v1")) else {
         return "unmatched";
     };
-    OPERATIONS
-        .iter()
-        .find(|op| op.method.eq_ignore_ascii_case(method) && same_template(op.path, path))
-        .map_or("other", |op| op.id)
-}
-
-/// Whether two path templates match segment by segment, whatever their parameters are called:
-/// the route table names every `/users/{x}` parameter `user_id`, the spec says `user_name` for some.
-/// Compares in place, without allocating, since it runs on every request.
-fn same_template(a: &str, b: &str) -> bool {
-    let (mut a, mut b) = (a.split('/'), b.split('/'));
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => return true,
-            (Some(x), Some(y)) if x == y || (x.starts_with('{') && y.starts_with('{')) => {}
-            _ => return false,
-        }
-    }
+    served_at(method, path).map_or("other", |op| op.id)
 }
 
 /// A request id unique to this process and, with 72 random bits per process, across replicas:

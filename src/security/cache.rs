@@ -24,9 +24,9 @@
 //! - a change done **on another replica** (logout, key deletion, user disabled or deleted,
 //!   password change, role removal, account update) or by the `ece-server user` command takes
 //!   effect here within 250 ms (issue 4 requires revocations within 1 s);
-//! - **on this replica**, every successful request that may change something (any method but
-//!   GET/HEAD/OPTIONS, except login, refresh and key creation) clears the cache before its reply
-//!   is sent, so it takes effect at once. It also bumps a generation counter: a store read that
+//! - **on this replica**, every successful request that may change something (the operations
+//!   whose `cache` column in `crate::domain::rbac` is `Clear`: every write but login, refresh and
+//!   key creation) clears the cache before its reply is sent, so it takes effect at once. It also bumps a generation counter: a store read that
 //!   was in flight across the clearing is not stored (or, for Basic, not trusted without a new
 //!   read), so it cannot bring back what was cleared.
 //!
@@ -255,19 +255,6 @@ impl AuthCache {
         self.keys.clear();
         *self.account_slot() = None;
     }
-
-    /// Whether a successful request may have revoked a credential or changed the account, so
-    /// the cache must be cleared.
-    pub fn may_revoke(method: &axum::http::Method, path: &str) -> bool {
-        use axum::http::Method;
-        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            return false;
-        }
-        let path = path.trim_end_matches('/');
-        !(path.ends_with("/users/auth/_login")
-            || path.ends_with("/users/auth/_refresh")
-            || (*method == Method::POST && path.ends_with("/users/auth/keys")))
-    }
 }
 
 fn parse_digest(hex_digest: &str) -> Option<Digest> {
@@ -279,7 +266,6 @@ fn parse_digest(hex_digest: &str) -> Option<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::Method;
 
     #[test]
     fn basic_keys_are_keyed_hmacs() {
@@ -288,45 +274,6 @@ mod tests {
         assert_ne!(a.basic_key(b"Basic eA=="), a.basic_key(b"Basic eQ=="));
         // A random key per process: nothing to precompute.
         assert_ne!(a.basic_key(b"Basic eA=="), b.basic_key(b"Basic eA=="));
-    }
-
-    #[test]
-    fn which_requests_clear_the_lookups() {
-        assert!(!AuthCache::may_revoke(&Method::GET, "/api/v1/users"));
-        assert!(!AuthCache::may_revoke(
-            &Method::POST,
-            "/api/v1/users/auth/_login"
-        ));
-        assert!(!AuthCache::may_revoke(
-            &Method::POST,
-            "/api/v1/users/auth/_refresh"
-        ));
-        assert!(!AuthCache::may_revoke(
-            &Method::POST,
-            "/api/v1/users/auth/keys"
-        ));
-        assert!(AuthCache::may_revoke(
-            &Method::POST,
-            "/api/v1/users/auth/_logout"
-        ));
-        assert!(AuthCache::may_revoke(
-            &Method::DELETE,
-            "/api/v1/users/auth/keys"
-        ));
-        assert!(AuthCache::may_revoke(
-            &Method::DELETE,
-            "/api/v1/users/auth/keys/abc"
-        ));
-        assert!(AuthCache::may_revoke(&Method::PATCH, "/api/v1/users/jane"));
-        assert!(AuthCache::may_revoke(&Method::PATCH, "/api/v1/user"));
-        assert!(AuthCache::may_revoke(
-            &Method::DELETE,
-            "/api/v1/users/jane/role_assignments"
-        ));
-        assert!(AuthCache::may_revoke(
-            &Method::POST,
-            "/api/v1/users/jane/role_assignments"
-        ));
     }
 
     #[test]

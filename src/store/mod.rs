@@ -14,8 +14,11 @@
 //!   the same transaction.
 
 pub mod postgres;
+mod redact;
 mod rows;
 pub mod sqlite;
+
+pub use redact::redact;
 
 use std::sync::Arc;
 
@@ -237,25 +240,6 @@ impl Default for StoreOptions {
             acquire_timeout: std::time::Duration::from_secs(3),
             statement_timeout: std::time::Duration::from_secs(5),
         }
-    }
-}
-
-/// A URL with its password removed, for logs and errors.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
     }
 }
 

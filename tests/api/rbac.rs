@@ -282,6 +282,8 @@ fn render_matrix() -> String {
                 method: "",
                 path: "",
                 scope,
+                refusal: rbac::Refusal::Standard,
+                cache: rbac::CacheEffect::Keep,
             };
             tick(rbac::allowed(roles, &op)).to_string()
         }));
