@@ -19,8 +19,8 @@
 //!   replica recovers by itself;
 //! - `ece-server backup` copies a live SQLite store (no PostgreSQL needed).
 //!
-//! Without `ECE_TEST_DATABASE_URL` the PostgreSQL tests pass after a loud SKIPPED banner on
-//! stderr. They run one at a time (each starts several servers on a small machine).
+//! Without `ECE_TEST_DATABASE_URL` the PostgreSQL tests pass after a loud SKIPPED banner and a
+//! `SKIPPED <test>` line on stderr; with `CI=true` they fail instead. They run one at a time (each starts several servers on a small machine).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -62,6 +62,11 @@ fn pg_base(test: &str) -> Option<String> {
     match std::env::var(PG_ENV) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
+            // In CI a skipped PostgreSQL test is a failure: it would hide that nothing ran.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: {PG_ENV} is not set and CI=true: the PostgreSQL tests must run in CI"
+            );
             static BANNER: Once = Once::new();
             // Straight to stderr, not `eprintln!`, so it shows even when output is captured.
             BANNER.call_once(|| {

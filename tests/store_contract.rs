@@ -7,7 +7,8 @@
 //! - `postgres::<case>` runs when `ECE_TEST_DATABASE_URL` names a PostgreSQL database (e.g.
 //!   `postgres://postgres@127.0.0.1:5432/test`), each case in its own fresh schema reached through
 //!   `?options=-csearch_path%3D<schema>` and dropped afterwards. Without the variable these tests
-//!   pass but say loudly on stderr that they were skipped.
+//!   pass but say loudly on stderr that they were skipped (`SKIPPED postgres::<case>`); with
+//!   `CI=true` they fail instead.
 
 use std::future::Future;
 use std::io::Write;
@@ -73,6 +74,11 @@ where
     Fut: Future<Output = Res> + Send + 'static,
 {
     let Ok(base) = std::env::var(PG_ENV) else {
+        // In CI a skipped PostgreSQL case is a failure: it would hide that nothing ran.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "postgres::{name}: {PG_ENV} is not set and CI=true: the PostgreSQL cases must run in CI"
+        );
         static BANNER: Once = Once::new();
         // Written to stderr directly (not `eprintln!`) so it shows even when output is captured.
         BANNER.call_once(|| {

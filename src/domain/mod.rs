@@ -8,4 +8,5 @@ pub mod duration;
 pub mod error;
 pub mod model;
 pub mod rbac;
+pub mod user_update;
 pub mod users;

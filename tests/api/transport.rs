@@ -143,18 +143,31 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let mut buf = vec![0u8; 4096];
     let n = first.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    let url = format!("http://{addr}/api/v1/users/auth/methods");
-    let waiting = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The second client is connected (the kernel's accept queue takes it) and its request is
+    // sent before the wait starts, so a reply within the wait would be seen: the check cannot
+    // pass merely because the request had not left yet.
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    second
+        .write_all(
+            b"GET /api/v1/users/auth/methods HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut reply = vec![0u8; 4096];
+    let early = tokio::time::timeout(Duration::from_millis(300), second.read(&mut reply)).await;
     assert!(
-        !waiting.is_finished(),
+        early.is_err(),
         "the second connection was served while the cap was reached"
     );
     drop(first);
-    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+    let n = tokio::time::timeout(Duration::from_secs(10), second.read(&mut reply))
         .await
         .unwrap()
-        .unwrap()
         .unwrap();
+    let status: u16 = String::from_utf8_lossy(&reply[..n])
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     assert_eq!(status, 200);
 }

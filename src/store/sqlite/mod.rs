@@ -68,10 +68,20 @@ impl SqliteStore {
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(connect.clone())
             .await?;
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-            .fetch_one(&writer)
-            .await
-            .unwrap_or(None);
+        // A fresh database has no migration table yet; any other failure to read it is an error,
+        // not a reason to take the database for a fresh one.
+        let has_migrations: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+        )
+        .fetch_one(&writer)
+        .await?;
+        let applied: Option<i64> = if has_migrations {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+                .fetch_one(&writer)
+                .await?
+        } else {
+            None
+        };
         rows::check_schema_version(applied, &MIGRATOR)?;
         if opts.migrate {
             MIGRATOR.run(&writer).await?;
