@@ -22,7 +22,7 @@ use crate::audit::{self, Event};
 use crate::auth::{Authorized, Caller};
 use crate::bootstrap::default_trust;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::json::{merge, patch_object, ValidJson};
+use crate::json::{merge, patch_object, MergePatch, ValidJson};
 use crate::model::{AccountRecord, AccountResponse};
 use crate::rbac::op;
 
@@ -66,7 +66,7 @@ pub async fn put(
 pub async fn patch(
     State(app): State<AppState>,
     caller: Authorized<op::PatchCurrentAccount>,
-    ValidJson(body): ValidJson<Value>,
+    MergePatch(body): MergePatch,
 ) -> ApiResult<Json<AccountResponse>> {
     let patch = patch_object(body)?;
     write(&app, &caller, |account| {

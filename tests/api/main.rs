@@ -12,6 +12,7 @@ mod errors;
 mod hostile;
 mod keys;
 mod ops;
+mod regions;
 mod rbac;
 mod roles;
 mod security;
