@@ -147,11 +147,19 @@ async fn strip_region(mut req: Request, next: Next) -> Response {
     let mut parts = req.uri().clone().into_parts();
     match path_and_query.parse() {
         Ok(pq) => parts.path_and_query = Some(pq),
-        Err(_) => return not_found(OriginalUri(req.uri().clone())).await.into_response(),
+        Err(_) => {
+            return not_found(OriginalUri(req.uri().clone()))
+                .await
+                .into_response()
+        }
     }
     match Uri::from_parts(parts) {
         Ok(uri) => *req.uri_mut() = uri,
-        Err(_) => return not_found(OriginalUri(req.uri().clone())).await.into_response(),
+        Err(_) => {
+            return not_found(OriginalUri(req.uri().clone()))
+                .await
+                .into_response()
+        }
     }
     next.run(req).await
 }

@@ -51,7 +51,10 @@ async fn errors_and_authentication_are_those_of_the_plain_form() {
         .await
         .expect_error(404, "root.resource_not_found");
     let message = body["errors"][0]["message"].as_str().unwrap();
-    assert!(message.contains("/regions/ece-region/nothing-here"), "{message}");
+    assert!(
+        message.contains("/regions/ece-region/nothing-here"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -105,7 +108,10 @@ async fn query_parameters_survive_the_prefix() {
 #[tokio::test]
 async fn the_account_merge_patch_may_come_as_a_json_string() {
     let app = spawn_app().await;
-    for (path, value) in [("/account", false), (&format!("{REGION_PREFIX}/account")[..], true)] {
+    for (path, value) in [
+        ("/account", false),
+        (&format!("{REGION_PREFIX}/account")[..], true),
+    ] {
         // What the Go SDK sends: the patch document as a JSON string literal.
         let patch = Value::String(format!("{{\"trust\":{{\"trust_all\":{value}}}}}"));
         let reply = app.patch(path, &Auth::admin(), patch).await.expect(200);
@@ -141,5 +147,8 @@ async fn a_string_body_must_hold_a_json_object() {
     )
     .await
     .expect_error(400, "root.invalid_json_request");
-    assert_eq!(app.get("/account", &Auth::admin()).await.expect(200), before);
+    assert_eq!(
+        app.get("/account", &Auth::admin()).await.expect(200),
+        before
+    );
 }

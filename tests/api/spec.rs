@@ -131,7 +131,10 @@ fn spec_copies_equal_the_shared_originals() {
     let root = env!("CARGO_MANIFEST_DIR");
     let shared = std::path::Path::new(root).join("../shared/spec");
     let Ok(entries) = std::fs::read_dir(&shared) else {
-        eprintln!("no {} beside the checkout: nothing to compare", shared.display());
+        eprintln!(
+            "no {} beside the checkout: nothing to compare",
+            shared.display()
+        );
         return;
     };
     let mut compared = 0;
@@ -143,8 +146,15 @@ fn spec_copies_equal_the_shared_originals() {
             continue;
         }
         let ours = std::path::Path::new(root).join("spec").join(&name);
-        let (a, b) = (std::fs::read(&path).unwrap(), std::fs::read(&ours).unwrap_or_default());
-        assert!(a == b, "spec/{name} differs from {} (copy it over)", path.display());
+        let (a, b) = (
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&ours).unwrap_or_default(),
+        );
+        assert!(
+            a == b,
+            "spec/{name} differs from {} (copy it over)",
+            path.display()
+        );
         compared += 1;
     }
     assert!(compared > 0, "no spec files found in {}", shared.display());
