@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Schemathesis conformance run: builds ece-server, starts it on a free loopback port over a fresh
-# data directory, fuzzes every operation of the official swagger (../shared/spec) as the platform
+# data directory, fuzzes every operation of the official swagger (the repo's spec/) as the platform
 # admin and fails on any check failure. See docs/conformance.md.
 #
 # Environment (all optional):
@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-SPEC="$ROOT/../shared/spec/ece-identity-swagger.json"
+SPEC="$ROOT/spec/ece-identity-swagger.json"
 VENV="${CONFORMANCE_VENV:-$ROOT/.venv-conformance}"
 MAX_EXAMPLES="${CONFORMANCE_MAX_EXAMPLES:-150}"
 REPORT_DIR="${CONFORMANCE_REPORT_DIR:-$ROOT/target/conformance}"

@@ -23,7 +23,7 @@ use crate::domain::rbac::op;
 use crate::http::audit::{self, Event};
 use crate::http::auth::{Authorized, Caller};
 use crate::http::error::{ApiError, ApiResult, Code};
-use crate::http::json::{merge, patch_object, ValidJson};
+use crate::http::json::{merge, patch_object, MergePatch, ValidJson};
 use crate::http::AppState;
 
 /// How many times a write is retried when another request changed the account in between.
@@ -66,7 +66,7 @@ pub async fn put(
 pub async fn patch(
     State(app): State<AppState>,
     caller: Authorized<op::PatchCurrentAccount>,
-    ValidJson(body): ValidJson<Value>,
+    MergePatch(body): MergePatch,
 ) -> ApiResult<Json<AccountResponse>> {
     let patch = patch_object(body)?;
     write(&app, &caller, |account| {

@@ -3,11 +3,17 @@
 //! Paths are relative to `/api/v1`. The operationId of each route is in `rbac::OPERATIONS` and in
 //! the `Authorized<op::X>` extractor of its handler. Axum prefers static segments over parameters,
 //! so `/users/auth` is never read as a user called "auth" (that name is reserved).
+//!
+//! Every operation is also served under `/api/v1/regions/{region}/...`: the official Go SDK (and so
+//! `ecctl` and Terraform) sends the operations outside its "regionless" list (`/account`,
+//! `/platform/...`) there, with region `ece-region` for ECE. [`strip_region`] rewrites such a path
+//! to the plain one before routing, so both forms reach the same handler, with the same
+//! authentication, RBAC, replies and errors; an unknown region gets an ECE 404.
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, OriginalUri};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::{Method, Uri};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -19,7 +25,21 @@ use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
 use crate::http::{auth, telemetry};
 
+/// The one region an ECE installation has, as `ecctl` names it.
+pub const REGION: &str = "ece-region";
+
 pub fn router(state: AppState) -> Router {
+    // The outer router only hands every request to the rewrite and then to the route table: a
+    // layer on the route table itself would run after routing, too late to change the path.
+    let routes = routes(state);
+    Router::new().fallback_service(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(strip_region))
+            .service(routes),
+    )
+}
+
+fn routes(state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/account",
@@ -102,7 +122,50 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(uri: Uri) -> ApiError {
+/// `/api/v1/regions/{region}/rest` → `/api/v1/rest` for the installation's region; any other
+/// region is an ECE 404 naming the region that exists. Other paths pass unchanged.
+async fn strip_region(mut req: Request, next: Next) -> Response {
+    const PREFIX: &str = "/api/v1/regions/";
+    let Some(rest) = req.uri().path().strip_prefix(PREFIX) else {
+        return next.run(req).await;
+    };
+    let (region, tail) = rest.split_once('/').map_or((rest, ""), |(r, t)| (r, t));
+    if region != REGION {
+        let shown: String = region.chars().take(64).collect();
+        return ApiError::new(
+            Code::ResourceNotFound,
+            format!("Region [{shown}] does not exist: this installation serves region [{REGION}] (/api/v1/regions/{REGION}/...)."),
+        )
+        .with_fields(["region"])
+        .into_response();
+    }
+    let mut path_and_query = format!("/api/v1/{tail}");
+    if let Some(query) = req.uri().query() {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    match path_and_query.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        Err(_) => {
+            return not_found(OriginalUri(req.uri().clone()))
+                .await
+                .into_response()
+        }
+    }
+    match Uri::from_parts(parts) {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => {
+            return not_found(OriginalUri(req.uri().clone()))
+                .await
+                .into_response()
+        }
+    }
+    next.run(req).await
+}
+
+/// Names the path the client sent (the regional form too, not the rewritten one).
+async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::new(
         Code::ResourceNotFound,
         format!(

@@ -13,6 +13,7 @@ mod hostile;
 mod keys;
 mod ops;
 mod rbac;
+mod regions;
 mod roles;
 mod security;
 mod session;

@@ -1,6 +1,8 @@
 //! The RBAC matrix, driven by `ece_server::domain::rbac::OPERATIONS`: every operation is called by every
 //! role (and by a user without roles) against fresh state, and must be let through exactly when
-//! `rbac::allowed` says so. Also keeps `docs/rbac.md` in step with the table.
+//! `rbac::allowed` says so, once through the plain paths and once through the region-prefixed ones
+//! the official Go SDK uses (`/api/v1/regions/ece-region/...`). Also keeps `docs/rbac.md` in step
+//! with the table.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +11,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, Auth, Reply, TestApp, ADMIN_PASSWORD};
-use crate::spec::spec;
+use crate::spec::{spec, REGION_PREFIX};
 
 /// The callers of the matrix: each ECE role alone, and a user without any role.
 fn callers() -> Vec<(&'static str, Vec<String>)> {
@@ -130,10 +132,16 @@ fn body_for(op: &Operation, n: usize, f: &Fixture) -> Option<Value> {
     Some(body)
 }
 
-/// Calls `op` once as `auth`, with fresh state.
-async fn call(app: &TestApp, n: usize, op: &Operation, caller: &Auth, auth: &Auth) -> Reply {
+/// Calls `op` once as `auth`, with fresh state, under `prefix` (`""` or the region prefix).
+async fn call(
+    app: &TestApp,
+    (n, prefix): (usize, &str),
+    op: &Operation,
+    caller: &Auth,
+    auth: &Auth,
+) -> Reply {
     let f = fixture(app, n, op, caller).await;
-    let path = concrete_path(op, &f);
+    let path = format!("{prefix}{}", concrete_path(op, &f));
     let form: Vec<String> = spec_op(op)["parameters"]
         .as_array()
         .into_iter()
@@ -165,6 +173,15 @@ fn forbidden_code(op: &Operation) -> String {
 
 #[tokio::test]
 async fn every_operation_for_every_role() {
+    matrix("").await;
+}
+
+#[tokio::test]
+async fn every_operation_for_every_role_under_the_region_prefix() {
+    matrix(REGION_PREFIX).await;
+}
+
+async fn matrix(prefix: &str) {
     let app = spawn_app().await;
     let callers = callers();
     for (label, roles) in &callers {
@@ -207,7 +224,7 @@ async fn every_operation_for_every_role() {
                 // A fresh session per call: logout and refresh end or replace it.
                 Auth::Bearer(app.login(&name, &password).await)
             };
-            let reply = call(app, n, op, &caller, &auth).await;
+            let reply = call(app, (n, prefix), op, &caller, &auth).await;
             let allowed = rbac::allowed(roles, op);
             let code = reply.body["errors"][0]["code"].as_str().unwrap_or("");
             let ok = if allowed {
@@ -219,8 +236,9 @@ async fn every_operation_for_every_role() {
             };
             (!ok).then(|| {
                 format!(
-                    "{} {} as {label}: expected {}, got {} {}",
+                    "{} {}{} as {label}: expected {}, got {} {}",
                     op.method,
+                    prefix,
                     op.id,
                     if allowed {
                         "to be let through".to_string()

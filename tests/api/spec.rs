@@ -1,11 +1,14 @@
-//! Checks replies against the official ECE swagger (`../shared/spec/ece-identity-swagger.json`,
-//! with the repo's copy in `spec/` as a fallback): the status must be documented for the operation
+//! Checks replies against the official ECE swagger, the repository's own copy in
+//! `spec/ece-identity-swagger.json` (a clone needs nothing beside it): the status must be documented for the operation
 //! (or be a generic error every operation can give), the body must validate against the documented
 //! schema, and an error must carry its codes in `x-cloud-error-codes`.
 
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
+
+/// Where the official Go SDK sends regional operations (relative to /api/v1).
+pub const REGION_PREFIX: &str = "/regions/ece-region";
 
 /// Statuses any operation may answer with, beyond those the spec lists per operation.
 const GENERIC_ERRORS: &[u16] = &[400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503];
@@ -14,9 +17,7 @@ pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
         let root = env!("CARGO_MANIFEST_DIR");
-        let shared = format!("{root}/../shared/spec/ece-identity-swagger.json");
-        let text = std::fs::read_to_string(&shared)
-            .or_else(|_| std::fs::read_to_string(format!("{root}/spec/ece-identity-swagger.json")))
+        let text = std::fs::read_to_string(format!("{root}/spec/ece-identity-swagger.json"))
             .expect("the official swagger is readable");
         serde_json::from_str(&text).expect("the swagger is JSON")
     })
@@ -56,6 +57,8 @@ pub fn check(
     headers: &reqwest::header::HeaderMap,
     body: &Value,
 ) {
+    // The region-prefixed form of an operation answers exactly as the plain one.
+    let path = path.strip_prefix(REGION_PREFIX).unwrap_or(path);
     let Some(template) = template_for(path) else {
         return;
     };
@@ -118,4 +121,41 @@ pub fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
 pub fn assert_definition(name: &str, instance: &Value) {
     validate(&json!({"$ref": format!("#/definitions/{name}")}), instance)
         .unwrap_or_else(|e| panic!("not a valid {name}: {e}\n{instance}"));
+}
+
+/// The repository's `spec/` must be the official files: where the project's shared folder sits
+/// beside the checkout (`../shared/spec/`), every file there must have an identical copy in `spec/`.
+/// A clone with nothing beside it has nothing to compare and passes.
+#[test]
+fn spec_copies_equal_the_shared_originals() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let shared = std::path::Path::new(root).join("../shared/spec");
+    let Ok(entries) = std::fs::read_dir(&shared) else {
+        eprintln!(
+            "no {} beside the checkout: nothing to compare",
+            shared.display()
+        );
+        return;
+    };
+    let mut compared = 0;
+    for entry in entries {
+        let path = entry.expect("readable directory").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // The whole-API swagger is reference material only; nothing in the repo reads it.
+        if !name.ends_with(".json") || name == "ece-swagger-full.json" {
+            continue;
+        }
+        let ours = std::path::Path::new(root).join("spec").join(&name);
+        let (a, b) = (
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&ours).unwrap_or_default(),
+        );
+        assert!(
+            a == b,
+            "spec/{name} differs from {} (copy it over)",
+            path.display()
+        );
+        compared += 1;
+    }
+    assert!(compared > 0, "no spec files found in {}", shared.display());
 }
