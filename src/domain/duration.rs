@@ -44,7 +44,7 @@ pub fn parse(input: &str) -> Result<Expiration, String> {
         }
     };
     // Bounded as seconds, before a Duration exists: `Duration::seconds` panics beyond about
-    // 292 million years, which nine digits of years reach (found by fuzzing: "306013360y").
+    // 292 million years, which nine digits of years reach (e.g. "306013360y", a fuzzing find).
     let seconds = n.saturating_mul(seconds_per_unit);
     if seconds < MIN.num_seconds() || seconds > MAX.num_seconds() {
         return Err(format!("expiration [{input}] must be between 1m and 3650d"));

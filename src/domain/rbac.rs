@@ -280,8 +280,7 @@ mod tests {
         }
     }
 
-    /// Which successful requests clear the credential cache (moved here from the cache, which
-    /// decided by path suffix before the table had the column).
+    /// Which successful requests clear the credential cache.
     #[test]
     fn which_requests_clear_the_lookups() {
         let clears = |method: &str, template: &str| {

@@ -164,11 +164,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Refuses what serde_json accepts silently but this API never wants, anywhere in a body:
 /// - an object with the same key twice: serde_json keeps the last one in a free-form value and
 ///   ignores unknown keys of a typed body, so the server and a proxy or client library could read
-///   one body two ways (found by tests/api/hostile.rs: `{"user_name":"a",...,"user_name":"b"}`
-///   created `b`, and POST /users/auth/keys accepted `"x":{"a":1,"a":2}`);
+///   one body two ways (`{"user_name":"a",...,"user_name":"b"}`: `a` or `b`? tests/api/hostile.rs
+///   sends such bodies);
 /// - a NUL character in a string or a key: PostgreSQL can store it neither in `text` nor in
-///   `jsonb`, so such a body (e.g. a `_login` user name "\u0000") failed at the store with a 500
-///   instead of here with a 400, and SQLite and PostgreSQL installations disagreed.
+///   `jsonb`, so such a body (e.g. a `_login` user name "\u0000") would fail at the store with a
+///   500 instead of here with a 400, and SQLite and PostgreSQL installations would disagree.
 ///
 /// Runs on bodies that already parsed, so syntax errors keep their usual message.
 fn check_keys_and_text(bytes: &[u8]) -> Result<(), ApiError> {

@@ -23,7 +23,7 @@
 //! Staleness of all of them:
 //! - a change done **on another replica** (logout, key deletion, user disabled or deleted,
 //!   password change, role removal, account update) or by the `ece-server user` command takes
-//!   effect here within 250 ms (issue 4 requires revocations within 1 s);
+//!   effect here within 250 ms (revocations must reach every replica within 1 s);
 //! - **on this replica**, every successful request that may change something (the operations
 //!   whose `cache` column in `crate::domain::rbac` is `Clear`: every write but login, refresh and
 //!   key creation) clears the cache before its reply is sent, so it takes effect at once. It also bumps a generation counter: a store read that
