@@ -118,12 +118,7 @@ impl ServeArgs {
     /// The options of an empty command line, whatever the environment says: the production
     /// defaults, written once in the `#[arg]` attributes above.
     pub fn defaults() -> ServeArgs {
-        let command = ServeArgs::augment_args(clap::Command::new("serve"))
-            .mut_args(|arg| arg.env(None::<&str>));
-        let matches = command
-            .try_get_matches_from(["serve"])
-            .expect("every option of `serve` has a default or is optional");
-        ServeArgs::from_arg_matches(&matches).expect("the defaults are valid options")
+        empty_command_line()
     }
 
     /// What the server is built from: these options, with the built-in users' passwords from
@@ -186,6 +181,11 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
+    /// The options of an empty command line, whatever the environment says.
+    pub fn defaults() -> DbArgs {
+        empty_command_line()
+    }
+
     /// The database URL in force: the explicit one, or the SQLite file in the data directory.
     pub fn url(&self) -> String {
         match &self.database_url {
@@ -243,5 +243,43 @@ impl Default for Settings {
     /// What `ece-server serve` runs with when given no options.
     fn default() -> Self {
         Settings::from(&ServeArgs::defaults())
+    }
+}
+
+impl Default for crate::store::StoreOptions {
+    /// What `serve` opens the store with when given no options.
+    fn default() -> Self {
+        DbArgs::defaults().store_options(true)
+    }
+}
+
+/// `T` parsed from an empty command line with every `env` source switched off, so its fields
+/// hold the defaults written in its `#[arg]` attributes.
+fn empty_command_line<T: Args + FromArgMatches>() -> T {
+    let command =
+        T::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None::<&str>));
+    let matches = command
+        .try_get_matches_from(["defaults"])
+        .expect("every option has a default or is optional");
+    T::from_arg_matches(&matches).expect("the defaults are valid options")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_the_command_line_attributes() {
+        let serve = ServeArgs::defaults();
+        assert_eq!(serve.listen, "127.0.0.1:12400".parse().unwrap());
+        assert_eq!(serve.db.data_dir, PathBuf::from("./ece-data"));
+        let settings = Settings::default();
+        assert_eq!(settings.session_idle, chrono::Duration::hours(1));
+        assert_eq!(settings.max_api_keys_per_user, 100);
+        assert_eq!(settings.credential_cache, Duration::from_millis(250));
+        let store = crate::store::StoreOptions::default();
+        assert!(store.migrate);
+        assert_eq!(store.max_connections, 16);
+        assert_eq!(store.acquire_timeout, Duration::from_secs(3));
     }
 }

@@ -219,7 +219,8 @@ pub async fn open(url: &str, opts: &StoreOptions) -> anyhow::Result<Arc<dyn Stor
     }
 }
 
-/// Connection settings shared by the backends.
+/// Connection settings shared by the backends. Their `Default` (migrations applied) is the
+/// command line's, see `crate::config`.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Apply pending migrations on open.
@@ -230,17 +231,6 @@ pub struct StoreOptions {
     pub acquire_timeout: std::time::Duration,
     /// Per-statement timeout (PostgreSQL `statement_timeout`; SQLite busy timeout).
     pub statement_timeout: std::time::Duration,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            migrate: true,
-            max_connections: 16,
-            acquire_timeout: std::time::Duration::from_secs(3),
-            statement_timeout: std::time::Duration::from_secs(5),
-        }
-    }
 }
 
 /// Maps a sqlx error to the store's error kinds. Shared by both backends.
