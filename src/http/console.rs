@@ -305,10 +305,15 @@ mod tests {
             let plain = &asset.identity.body;
             if let Some(gz) = &asset.gzip {
                 let mut out = Vec::new();
-                flate2::read::GzDecoder::new(&gz.body[..]).read_to_end(&mut out).unwrap();
+                flate2::read::GzDecoder::new(&gz.body[..])
+                    .read_to_end(&mut out)
+                    .unwrap();
                 assert_eq!(&out[..], &plain[..], "gzip of {}", ASSETS[i].0);
             }
-            let br = asset.br.as_ref().expect("every text asset shrinks with brotli");
+            let br = asset
+                .br
+                .as_ref()
+                .expect("every text asset shrinks with brotli");
             let mut out = Vec::new();
             brotli::BrotliDecompress(&mut &br.body[..], &mut out).unwrap();
             assert_eq!(&out[..], &plain[..], "brotli of {}", ASSETS[i].0);

@@ -67,11 +67,19 @@ async fn assets_are_served_compressed_by_accept_encoding() {
         "index.html links versioned assets: {version}"
     );
 
-    let plain = get(&root, "/console/app.css", &[("accept-encoding", "identity")]).await;
+    let plain = get(
+        &root,
+        "/console/app.css",
+        &[("accept-encoding", "identity")],
+    )
+    .await;
     assert_eq!(plain.status, 200);
     assert_eq!(plain.header("content-encoding"), None);
     assert_eq!(plain.header("cache-control"), Some("no-cache"));
-    assert!(plain.header("content-type").unwrap().starts_with("text/css"));
+    assert!(plain
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/css"));
 
     let versioned = format!("/console/{version}/app.css");
     let mut tags = Vec::new();

@@ -5,7 +5,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, call, consoleToken, signIn, go, ADMIN_PASSWORD } from './harness.js';
+import { startServer, launchBrowser, openPage, call, consoleToken, signIn, go, screenshot, ADMIN_PASSWORD } from './harness.js';
 
 const IDLE_SECONDS = 12;
 
@@ -51,6 +51,7 @@ describe('console session refresh', () => {
     await warning.waitFor({ timeout: IDLE_SECONDS * 1000 });
     assert.equal(await warning.getAttribute('role'), 'alert');
     assert.match(await warning.innerText(), /inactive\. Your session ends at \d{1,2}:\d{2}/);
+    await screenshot(page, 'session-warning');
     await warning.getByRole('button', { name: 'Stay signed in' }).click();
     await warning.waitFor({ state: 'detached' });
     assert.notEqual(await consoleToken(page), token, 'the session was refreshed');
