@@ -7,6 +7,7 @@ mod spec;
 
 mod account;
 mod cache;
+mod console;
 mod durability;
 mod errors;
 mod hostile;
