@@ -7,6 +7,7 @@ mod spec;
 
 mod account;
 mod cache;
+mod contention;
 mod durability;
 mod errors;
 mod hostile;
