@@ -734,6 +734,8 @@ async fn refresh_many_sessions(ctx: Ctx) -> Res {
             // The new hash is taken: that refresh fails alone, its writes rolled back (else the
             // current token of its session would have lost its current status below).
             (2, Err(StoreError::Conflict(_))) => {}
+            // Or the session's valid refresh came first and its token is no longer current.
+            (2, Ok(RefreshOutcome::Replaced)) => {}
             (kind, other) => panic!("request {i} (kind {kind}): {other:?}"),
         }
     }

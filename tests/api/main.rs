@@ -10,6 +10,7 @@ mod cache;
 mod contention;
 mod durability;
 mod errors;
+mod growth;
 mod hostile;
 mod keys;
 mod ops;
