@@ -98,7 +98,11 @@ impl<'a> Retry<'a> {
     pub async fn lost(&mut self) -> Result<(), Contended> {
         self.lost += 1;
         if self.lost >= ATTEMPTS {
-            tracing::warn!(row = self.key, "{} kept conflicting with concurrent writes", self.what);
+            tracing::warn!(
+                row = self.key,
+                "{} kept conflicting with concurrent writes",
+                self.what
+            );
             return Err(Contended { what: self.what });
         }
         tokio::time::sleep(pause(self.lost)).await;

@@ -584,10 +584,18 @@ async fn refresh(ctx: Ctx) -> Res {
     // stored. The current one refreshes, and the tokens whose grace is over (t1) are deleted.
     let out = refresh_at(s, ("t2", "tx"), 2 * MIN + 1, 4 * MIN, 12 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Replaced);
-    assert_eq!(token_state(s, "tx").await?, None, "a refused refresh stores nothing");
+    assert_eq!(
+        token_state(s, "tx").await?,
+        None,
+        "a refused refresh stores nothing"
+    );
     let out = refresh_at(s, ("t3", "t4"), 2 * MIN + 1, 4 * MIN, 12 * MIN).await?;
     assert!(matches!(out, RefreshOutcome::Refreshed(_)), "{out:?}");
-    assert_eq!(token_state(s, "t1").await?, None, "t1's grace ended: deleted");
+    assert_eq!(
+        token_state(s, "t1").await?,
+        None,
+        "t1's grace ended: deleted"
+    );
     let out = refresh_at(s, ("t1", "tx"), 5 * MIN, 6 * MIN, 15 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Invalid);
     assert_eq!(
@@ -689,7 +697,11 @@ async fn refresh_rate_limit(ctx: Ctx) -> Res {
         }
     );
     assert_eq!(token_state(s, "tx").await?, None);
-    assert_eq!(token_state(s, "t3").await?, Some(None), "t3 is still current");
+    assert_eq!(
+        token_state(s, "t3").await?,
+        Some(None),
+        "t3 is still current"
+    );
     // Another session has its own budget.
     let out = refresh_limited(s, ("u0", "u1"), MIN + 10, times, limit).await?;
     assert!(matches!(out, RefreshOutcome::Refreshed(_)), "{out:?}");
@@ -861,12 +873,21 @@ async fn api_keys(ctx: Ctx) -> Res {
 async fn api_key_purge(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
-    for (id, expires) in [("old", Some(MIN)), ("recent", Some(10 * MIN)), ("never", None)] {
+    for (id, expires) in [
+        ("old", Some(MIN)),
+        ("recent", Some(10 * MIN)),
+        ("never", None),
+    ] {
         s.insert_api_key(&key(id, "alice", 0, expires), 10, at(0))
             .await?;
     }
     assert_eq!(s.purge_api_keys(at(5 * MIN)).await?, 1);
-    let ids: Vec<_> = s.list_api_keys(None).await?.into_iter().map(|k| k.id).collect();
+    let ids: Vec<_> = s
+        .list_api_keys(None)
+        .await?
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
     assert_eq!(ids, ["never", "recent"]);
     assert_eq!(s.purge_api_keys(at(5 * MIN)).await?, 0);
     Ok(())

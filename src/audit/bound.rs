@@ -96,7 +96,10 @@ mod tests {
         let out = bounded(detail(json!({"key_ids": ids, "name": "x".repeat(10_000)})));
         let list = out["key_ids"].as_array().unwrap();
         assert_eq!(list.len(), MAX_ITEMS + 1);
-        assert_eq!(list[MAX_ITEMS], json!(format!("… {} more", 90_000 - MAX_ITEMS)));
+        assert_eq!(
+            list[MAX_ITEMS],
+            json!(format!("… {} more", 90_000 - MAX_ITEMS))
+        );
         assert_eq!(out["name"].as_str().unwrap().chars().count(), MAX_CHARS + 1);
         assert!(out.to_string().len() <= MAX_BYTES);
     }
@@ -104,7 +107,12 @@ mod tests {
     #[test]
     fn anything_left_too_big_becomes_a_marker() {
         let wide: Map<String, Value> = (0..MAX_ITEMS)
-            .map(|i| (format!("k{i}"), json!(vec!["y".repeat(MAX_CHARS); MAX_ITEMS])))
+            .map(|i| {
+                (
+                    format!("k{i}"),
+                    json!(vec!["y".repeat(MAX_CHARS); MAX_ITEMS]),
+                )
+            })
             .collect();
         let out = bounded(wide);
         assert_eq!(out["truncated"], json!(true));

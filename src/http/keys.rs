@@ -62,7 +62,9 @@ fn within_delete_cap(field: &str, n: usize) -> ApiResult<()> {
     if n > MAX_DELETE_IDS {
         return Err(invalid(
             field,
-            format!("[{field}] names {n} keys; at most {MAX_DELETE_IDS} may be deleted per request."),
+            format!(
+                "[{field}] names {n} keys; at most {MAX_DELETE_IDS} may be deleted per request."
+            ),
         ));
     }
     Ok(())

@@ -79,15 +79,23 @@ async fn a_refresh_flood_grows_the_database_by_under_a_megabyte() {
         .await
         .unwrap()
         .len();
-    assert!(refreshes <= 10, "{refreshes} refreshes, replies {statuses:?}");
+    assert!(
+        refreshes <= 10,
+        "{refreshes} refreshes, replies {statuses:?}"
+    );
     assert!(statuses.get(&429).is_some(), "{statuses:?}");
     if let (Some(before), Some(after)) = (before, sqlite_bytes(&app)) {
         let grown = after.saturating_sub(before);
-        assert!(grown < MAX_GROWTH, "grew by {grown} bytes; replies {statuses:?}");
+        assert!(
+            grown < MAX_GROWTH,
+            "grew by {grown} bytes; replies {statuses:?}"
+        );
     }
     // The newest token still works and the flood left the server serving.
     let newest = current.lock().unwrap().clone();
-    app.get("/users/auth", &Auth::Bearer(newest)).await.expect(200);
+    app.get("/users/auth", &Auth::Bearer(newest))
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
@@ -131,7 +139,11 @@ async fn bulk_key_deletes_are_capped_and_audited_in_bounded_size() {
         panic!("{events:?}")
     };
     assert_eq!(event.detail["deleted"], 1);
-    assert!(event.detail.to_string().len() < 8 * 1024, "{}", event.detail);
+    assert!(
+        event.detail.to_string().len() < 8 * 1024,
+        "{}",
+        event.detail
+    );
     let listed = event.detail["key_ids"].as_array().unwrap();
     assert!(listed.len() <= 21, "{} ids listed", listed.len());
 }
