@@ -86,7 +86,9 @@ async fn a_refresh_flood_grows_the_database_by_under_a_megabyte() {
     assert!(statuses.get(&429).is_some(), "{statuses:?}");
     if let (Some(before), Some(after)) = (before, sqlite_bytes(&app)) {
         let grown = after.saturating_sub(before);
-        eprintln!("refresh flood: {statuses:?}, {refreshes} refreshes, database grew {grown} bytes");
+        eprintln!(
+            "refresh flood: {statuses:?}, {refreshes} refreshes, database grew {grown} bytes"
+        );
         assert!(
             grown < MAX_GROWTH,
             "grew by {grown} bytes; replies {statuses:?}"
