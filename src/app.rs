@@ -18,6 +18,9 @@ pub struct AppState {
     pub throttle: Arc<crate::throttle::Throttle>,
     /// Credential checks cached with bounded staleness (see `crate::authcache`).
     pub authcache: Arc<crate::authcache::AuthCache>,
+    /// Writers of one account or user row queue here before their compare-and-swap
+    /// (see `crate::cas`).
+    pub row_locks: Arc<crate::cas::RowLocks>,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
             authcache: Arc::new(crate::authcache::AuthCache::with_lookup_ttl(
                 settings.credential_cache,
             )),
+            row_locks: Arc::default(),
             settings: Arc::new(settings),
             hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
         }
@@ -85,7 +89,8 @@ async fn crypto_warm_up() {
     let _ = tokio::task::spawn_blocking(crate::crypto::warm_up).await;
 }
 
-/// Removes ended sessions once an hour so the tables do not grow without bound.
+/// Removes ended sessions, long-expired API keys and old audit events once an hour, so the
+/// tables do not grow without bound.
 fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -97,6 +102,12 @@ fn spawn_housekeeping(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            let keys_before = chrono::Utc::now() - state.settings.expired_key_retention;
+            match state.store.purge_api_keys(keys_before).await {
+                Ok(n) if n > 0 => tracing::info!(keys = n, "purged expired API keys"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "API key purge failed"),
             }
             if let Some(keep) = state.settings.audit_retention {
                 match state.store.purge_audit(chrono::Utc::now() - keep).await {

@@ -28,6 +28,8 @@ use crate::config::DbArgs;
 use crate::model::{fmt_ts, Timestamp, UserRecord};
 use crate::store::{AuditFilter, AuditRecord, Store};
 
+mod bound;
+
 /// How an audited action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -143,7 +145,8 @@ impl Event {
             actor: self.actor,
             source: self.source.map(|ip| ip.to_string()),
             target: self.target,
-            detail: Value::Object(self.detail),
+            // Bounded: a detail built from a request (a list of ids) cannot make a huge row.
+            detail: bound::bounded(self.detail),
         }
     }
 }

@@ -47,6 +47,7 @@ codes! {
     TooManyRequests => "root.too_many_requests", TOO_MANY_REQUESTS;
     Internal => "root.internal_server_error", INTERNAL_SERVER_ERROR;
     StoreUnavailable => "root.store_unavailable", SERVICE_UNAVAILABLE;
+    WriteContention => "root.write_contention", SERVICE_UNAVAILABLE;
     // Authentication realms.
     NoAuthenticationCluster => "authc.no_authentication_cluster", NOT_IMPLEMENTED;
     // Accounts.
@@ -156,6 +157,16 @@ impl From<crate::store::StoreError> for ApiError {
                 ApiError::internal(other)
             }
         }
+    }
+}
+
+impl From<crate::cas::Contended> for ApiError {
+    fn from(e: crate::cas::Contended) -> Self {
+        ApiError::new(
+            Code::WriteContention,
+            format!("The {} conflicted with too many concurrent writes and was not applied. Retry the request.", e.what),
+        )
+        .with_header("retry-after", "1")
     }
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authcache;
 pub mod backup;
 pub mod bootstrap;
+pub mod cas;
 pub mod config;
 pub mod crypto;
 pub mod duration;

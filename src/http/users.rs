@@ -20,8 +20,6 @@ use crate::model::{EmptyResponse, UserRecord};
 use crate::rbac::op;
 use crate::users::{to_json, validate_user_name, UserDoc};
 
-const CAS_ATTEMPTS: usize = 64;
-
 fn not_found(name: &str) -> ApiError {
     ApiError::new(Code::UserNotFound, format!("User [{name}] not found."))
 }
@@ -186,7 +184,9 @@ async fn apply_patch(
     self_service: bool,
 ) -> ApiResult<Value> {
     let mut new_hash: Option<String> = None;
-    for _ in 0..CAS_ATTEMPTS {
+    let key = format!("user:{name}");
+    let mut cas = crate::cas::Retry::lock(Some(&app.row_locks), &key, "user update").await;
+    loop {
         let current = app
             .store
             .get_user(name)
@@ -287,8 +287,6 @@ async fn apply_patch(
             audit::user_changed(app, caller, &current, &stored, wanted.password.is_some()).await;
             return Ok(to_json(&stored));
         }
+        cas.lost().await?;
     }
-    Err(ApiError::internal(
-        "user update kept conflicting with concurrent writes",
-    ))
 }
