@@ -13,7 +13,7 @@
 //! the Argon2 hash; the in-process lock costs nothing and leaves at most one writer per replica.
 //!
 //! If the budget ([`Retry`]) still runs out, the caller gets [`Contended`], which handlers answer as
-//! `root.write_contention` (503 with `Retry-After`), never a 500: the write did not happen and can
+//! `root.write_contention` (409 with `Retry-After`, a retryable conflict: no 5xx), never a 500: the write did not happen and can
 //! be retried as is.
 
 use std::collections::hash_map::RandomState;

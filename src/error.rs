@@ -47,7 +47,7 @@ codes! {
     TooManyRequests => "root.too_many_requests", TOO_MANY_REQUESTS;
     Internal => "root.internal_server_error", INTERNAL_SERVER_ERROR;
     StoreUnavailable => "root.store_unavailable", SERVICE_UNAVAILABLE;
-    WriteContention => "root.write_contention", SERVICE_UNAVAILABLE;
+    WriteContention => "root.write_contention", CONFLICT;
     // Authentication realms.
     NoAuthenticationCluster => "authc.no_authentication_cluster", NOT_IMPLEMENTED;
     // Accounts.
