@@ -107,6 +107,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_AUDIT_RETENTION_DAYS", default_value_t = 90)]
     pub audit_retention_days: u32,
 
+    /// The most `_refresh` calls one session may make per minute (on all replicas together);
+    /// more are answered 429 with `Retry-After`. Minimum 1.
+    #[arg(long, env = "ECE_REFRESH_MAX_PER_MINUTE", default_value_t = 10)]
+    pub refresh_max_per_minute: u32,
+
+    /// Days an expired API key is still listed (as expired) before housekeeping deletes it.
+    #[arg(long, env = "ECE_EXPIRED_KEY_RETENTION_DAYS", default_value_t = 30)]
+    pub expired_key_retention_days: u32,
+
     /// How long this replica reuses what the store said about a token, an API key, a Basic
     /// user or the account (milliseconds, at most 1000; 0: ask the store on every request).
     /// A revocation made on another replica takes effect here within this time.
@@ -235,6 +244,10 @@ impl From<&ServeArgs> for Settings {
                 .then(|| chrono::Duration::days(i64::from(args.audit_retention_days))),
             // Capped: replicas must enforce each other's revocations within a second.
             credential_cache: Duration::from_millis(args.credential_cache_ms.min(1000)),
+            refresh_limit: crate::store::RefreshLimit::per_minute(args.refresh_max_per_minute),
+            expired_key_retention: chrono::Duration::days(i64::from(
+                args.expired_key_retention_days,
+            )),
         }
     }
 }

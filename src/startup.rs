@@ -126,7 +126,8 @@ async fn crypto_warm_up() {
     let _ = tokio::task::spawn_blocking(crate::security::crypto::warm_up).await;
 }
 
-/// Removes ended sessions once an hour so the tables do not grow without bound.
+/// Removes ended sessions, long-expired API keys and old audit events once an hour, so the
+/// tables do not grow without bound.
 fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -138,6 +139,12 @@ fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            let keys_before = chrono::Utc::now() - state.settings.expired_key_retention;
+            match state.store.purge_api_keys(keys_before).await {
+                Ok(n) if n > 0 => tracing::info!(keys = n, "purged expired API keys"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "API key purge failed"),
             }
             if let Some(keep) = state.settings.audit_retention {
                 match state.store.purge_audit(chrono::Utc::now() - keep).await {

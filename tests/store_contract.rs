@@ -22,7 +22,8 @@ use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use ece_server::domain::model::{ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord};
 use ece_server::store::InsertKeyOutcome::{Inserted, LimitReached, UserNotFound};
 use ece_server::store::{
-    open, AuditFilter, AuditRecord, RefreshOutcome, Store, StoreError, StoreOptions, StoreResult,
+    open, AuditFilter, AuditRecord, RefreshLimit, RefreshOutcome, Store, StoreError, StoreOptions,
+    StoreResult,
 };
 
 /// What a case returns: unexpected errors propagate with `?` and fail the test.
@@ -238,14 +239,26 @@ async fn revoked(s: &dyn Store, token: &str) -> StoreResult<bool> {
     Ok(found.session.revoked)
 }
 
-/// `refresh_session` with every time given as milliseconds after T0; its audit event names the
-/// new token as its target.
+/// `refresh_session` with every time given as milliseconds after T0 and a limit no case reaches;
+/// its audit event names the new token as its target.
 async fn refresh_at(
     s: &dyn Store,
-    (old, new): (&str, &str),
+    tokens: (&str, &str),
     now: i64,
     grace: i64,
     idle: i64,
+) -> StoreResult<RefreshOutcome> {
+    let limit = RefreshLimit::per_minute(1000);
+    refresh_limited(s, tokens, now, (grace, idle), limit).await
+}
+
+/// [`refresh_at`] under `limit`.
+async fn refresh_limited(
+    s: &dyn Store,
+    (old, new): (&str, &str),
+    now: i64,
+    (grace, idle): (i64, i64),
+    limit: RefreshLimit,
 ) -> StoreResult<RefreshOutcome> {
     let audit = AuditRecord {
         id: 0,
@@ -257,7 +270,7 @@ async fn refresh_at(
         target: Some(new.into()),
         detail: json!({}),
     };
-    s.refresh_session(old, new, at(now), at(grace), at(idle), &audit)
+    s.refresh_session(old, new, at(now), at(grace), at(idle), limit, &audit)
         .await
 }
 
@@ -573,9 +586,22 @@ async fn refresh(ctx: Ctx) -> Res {
     assert_eq!(sess.idle_expires_at, at(60 * MIN));
     assert_eq!(s.find_token("t3").await?.unwrap().session, sess);
 
-    // A replaced token inside its grace period still refreshes; past it, it does not.
-    let out = refresh_at(s, ("t2", "t4"), 2 * MIN + 1, 4 * MIN, 12 * MIN).await?;
+    // A replaced token, even inside its grace period, cannot start a second chain: nothing is
+    // stored. The current one refreshes, and the tokens whose grace is over (t1) are deleted.
+    let out = refresh_at(s, ("t2", "tx"), 2 * MIN + 1, 4 * MIN, 12 * MIN).await?;
+    assert_eq!(out, RefreshOutcome::Replaced);
+    assert_eq!(
+        token_state(s, "tx").await?,
+        None,
+        "a refused refresh stores nothing"
+    );
+    let out = refresh_at(s, ("t3", "t4"), 2 * MIN + 1, 4 * MIN, 12 * MIN).await?;
     assert!(matches!(out, RefreshOutcome::Refreshed(_)), "{out:?}");
+    assert_eq!(
+        token_state(s, "t1").await?,
+        None,
+        "t1's grace ended: deleted"
+    );
     let out = refresh_at(s, ("t1", "tx"), 5 * MIN, 6 * MIN, 15 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Invalid);
     assert_eq!(
@@ -583,7 +609,7 @@ async fn refresh(ctx: Ctx) -> Res {
         None,
         "an invalid refresh stores nothing"
     );
-    for (t, until) in [("t1", MIN + 30_000), ("t2", 3 * MIN), ("t3", 4 * MIN)] {
+    for (t, until) in [("t2", 3 * MIN), ("t3", 4 * MIN)] {
         assert_eq!(token_state(s, t).await?, Some(Some(at(until))), "{t}");
     }
     assert_eq!(
@@ -616,32 +642,81 @@ async fn refresh_concurrent(ctx: Ctx) -> Res {
     add_users(s, &["alice"]).await?;
     s.create_session(&session("s1", "alice"), "t0").await?;
     // t0 is now inside its grace period, t1 is current: both may be presented at once (e.g. two
-    // browser tabs), and all refreshes of the session must still serialise.
+    // browser tabs), and all refreshes of the session must still serialise: exactly one of them
+    // (presenting t1) continues the chain, every other finds its token replaced.
     let first = refresh_at(s, ("t0", "t1"), MIN, 2 * MIN, 11 * MIN).await?;
     assert!(matches!(first, RefreshOutcome::Refreshed(_)));
     let outcomes = concurrently(20, |i| {
         let s = ctx.store.clone();
         let old = if i % 2 == 0 { "t0" } else { "t1" };
-        async move { refresh_at(&*s, (old, &format!("n{i}")), MIN + 1, 2 * MIN, 11 * MIN).await }
+        async move {
+            let out = refresh_at(&*s, (old, &format!("n{i}")), MIN + 1, 2 * MIN, 11 * MIN).await;
+            (i, out)
+        }
     })
     .await;
-    for out in outcomes {
-        // Both tokens are usable at `now`, so every refresh succeeds (and none deadlocks).
-        let RefreshOutcome::Refreshed(sess) = out? else {
-            panic!("Invalid")
-        };
-        assert_eq!(sess.idle_expires_at, at(11 * MIN));
+    let mut refreshed = Vec::new();
+    for (i, out) in outcomes {
+        match out? {
+            RefreshOutcome::Refreshed(sess) => {
+                assert_eq!(i % 2, 1, "only the current token refreshes");
+                assert_eq!(sess.idle_expires_at, at(11 * MIN));
+                refreshed.push(format!("n{i}"));
+            }
+            RefreshOutcome::Replaced => {}
+            other => panic!("n{i}: {other:?}"),
+        }
     }
+    assert_eq!(refreshed.len(), 1, "one chain: {refreshed:?}");
     let mut current = 0;
     let tokens = ["t0".to_string(), "t1".to_string()];
     for t in tokens.into_iter().chain((0..20).map(|i| format!("n{i}"))) {
         match token_state(s, &t).await? {
-            None => panic!("{t} missing"),
+            None => assert!(t.starts_with('n') && !refreshed.contains(&t), "{t} missing"),
             Some(None) => current += 1,
             Some(Some(until)) => assert_eq!(until, at(2 * MIN), "{t}"),
         }
     }
     assert_eq!(current, 1, "exactly one current token per session");
+    Ok(())
+}
+
+/// At most `limit.max` refreshes per session and window, counted in the store (so on every
+/// replica together); a refused refresh writes nothing, not even its audit event.
+async fn refresh_rate_limit(ctx: Ctx) -> Res {
+    let s = &*ctx.store;
+    add_users(s, &["alice"]).await?;
+    s.create_session(&session("s1", "alice"), "t0").await?;
+    s.create_session(&session("s2", "alice"), "u0").await?;
+    let limit = RefreshLimit::per_minute(3);
+    let times = (3 * MIN, 11 * MIN);
+    for i in 0..3 {
+        let (old, new) = (format!("t{i}"), format!("t{}", i + 1));
+        let out = refresh_limited(s, (&old, &new), MIN + i, times, limit).await?;
+        assert!(matches!(out, RefreshOutcome::Refreshed(_)), "{i}: {out:?}");
+    }
+    let out = refresh_limited(s, ("t3", "tx"), MIN + 10, times, limit).await?;
+    assert_eq!(
+        out,
+        RefreshOutcome::Limited {
+            retry_at: at(2 * MIN)
+        }
+    );
+    assert_eq!(token_state(s, "tx").await?, None);
+    assert_eq!(
+        token_state(s, "t3").await?,
+        Some(None),
+        "t3 is still current"
+    );
+    // Another session has its own budget.
+    let out = refresh_limited(s, ("u0", "u1"), MIN + 10, times, limit).await?;
+    assert!(matches!(out, RefreshOutcome::Refreshed(_)), "{out:?}");
+    // A new window starts once the last one is over.
+    let out = refresh_limited(s, ("t3", "t4"), 2 * MIN, times, limit).await?;
+    assert!(matches!(out, RefreshOutcome::Refreshed(_)), "{out:?}");
+    let audited = s.list_audit(&AuditFilter::default()).await?;
+    let targets: Vec<_> = audited.iter().filter_map(|e| e.target.as_deref()).collect();
+    assert_eq!(targets, ["t1", "t2", "t3", "u1", "t4"]);
     Ok(())
 }
 
@@ -677,6 +752,8 @@ async fn refresh_many_sessions(ctx: Ctx) -> Res {
             // The new hash is taken: that refresh fails alone, its writes rolled back (else the
             // current token of its session would have lost its current status below).
             (2, Err(StoreError::Conflict(_))) => {}
+            // Or the session's valid refresh came first and its token is no longer current.
+            (2, Ok(RefreshOutcome::Replaced)) => {}
             (kind, other) => panic!("request {i} (kind {kind}): {other:?}"),
         }
     }
@@ -795,6 +872,30 @@ async fn api_keys(ctx: Ctx) -> Res {
     assert_eq!(s.delete_all_api_keys("alice").await?, 2);
     assert!(s.list_api_keys(Some("alice")).await?.is_empty());
     assert_eq!(s.list_api_keys(None).await?, [k3]);
+    Ok(())
+}
+
+/// Housekeeping deletes keys that expired before the given time, and only those.
+async fn api_key_purge(ctx: Ctx) -> Res {
+    let s = &*ctx.store;
+    add_users(s, &["alice"]).await?;
+    for (id, expires) in [
+        ("old", Some(MIN)),
+        ("recent", Some(10 * MIN)),
+        ("never", None),
+    ] {
+        s.insert_api_key(&key(id, "alice", 0, expires), 10, at(0))
+            .await?;
+    }
+    assert_eq!(s.purge_api_keys(at(5 * MIN)).await?, 1);
+    let ids: Vec<_> = s
+        .list_api_keys(None)
+        .await?
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(ids, ["never", "recent"]);
+    assert_eq!(s.purge_api_keys(at(5 * MIN)).await?, 0);
     Ok(())
 }
 
@@ -1035,9 +1136,11 @@ contract!(
     sessions,
     refresh,
     refresh_concurrent,
+    refresh_rate_limit,
     refresh_many_sessions,
     revoke_and_purge,
     api_keys,
+    api_key_purge,
     api_key_limit_concurrent,
     insert_user_concurrent,
     update_user_concurrent,

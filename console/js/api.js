@@ -13,12 +13,14 @@ export class ApiError extends Error {
 
 /**
  * Calls /api/v1 + path. Throws ApiError with the first entry of the ECE error envelope. A 401 on
- * a request made with the current token ends the session (it was revoked or expired).
+ * a request made with the current token ends the session (it was revoked or expired). Every body
+ * goes as JSON with `Content-Type: application/json` (the API refuses others with 415).
+ * options.token: send this bearer token instead of the session's.
  */
-export async function api(method, path, body, { auth = true } = {}) {
+export async function api(method, path, body, { auth = true, token: explicit } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const token = auth ? session.token() : null;
+  const token = explicit ?? (auth ? session.token() : null);
   if (token) headers.Authorization = `Bearer ${token}`;
   let res;
   try {
@@ -43,7 +45,7 @@ export async function api(method, path, body, { auth = true } = {}) {
     e?.message || `The server answered ${res.status} ${res.statusText}.`,
     e?.fields || [],
   );
-  if (res.status === 401 && token && token === session.token()) session.end('expired');
+  if (res.status === 401 && token && token === session.token()) session.end('rejected');
   throw err;
 }
 

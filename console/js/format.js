@@ -12,12 +12,34 @@ export function roleLabel(role) {
   return r ? r[1] : role;
 }
 
-const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+// Every date carries its time zone; the exact time (with seconds and UTC) is in titles.
+const dateFmt = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short',
+});
+const exactFmt = new Intl.DateTimeFormat(undefined, {
+  weekday: 'short', year: 'numeric', month: 'long', day: 'numeric',
+  hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'long',
+});
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
 
+const valid = (iso) => iso && !Number.isNaN(new Date(iso).getTime());
+
+/** "Nov 29, 2026, 03:02 PM UTC". */
 export function formatDate(iso) {
   if (!iso) return '';
+  return valid(iso) ? dateFmt.format(new Date(iso)) : iso;
+}
+
+/** "Sun, November 29, 2026 at 03:02:45 PM Coordinated Universal Time (2026-11-29T15:02:45Z)". */
+export function exactDate(iso) {
+  if (!valid(iso)) return iso || '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : dateFmt.format(d);
+  return `${exactFmt.format(d)} (${d.toISOString().replace(/\.\d{3}Z$/, 'Z')})`;
+}
+
+/** "03:02 PM UTC". */
+export function formatTime(iso) {
+  return valid(iso) ? timeFmt.format(new Date(iso)) : '';
 }
 
 const rel = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });

@@ -2,8 +2,9 @@
 
 import * as session from './session.js';
 import { get, ApiError } from './api.js';
-import { h, button, errorBox, pageHead } from './ui.js';
-import { roleLabel } from './format.js';
+import { h, button, errorBox, pageHead, callout, confirmDialog, toast } from './ui.js';
+import { roleLabel, formatTime } from './format.js';
+import { isDirty, saveDraft, takeDraft, applyDraft } from './guard.js';
 import * as login from './pages/login.js';
 import * as account from './pages/account.js';
 import * as keys from './pages/keys.js';
@@ -25,8 +26,11 @@ const PAGES = [
 ];
 
 const app = document.getElementById('app');
+const LOGO = new URL('../favicon.svg', import.meta.url).href;
 let ctx = null;
 let endNotice = null;
+let shownHash = null; // the hash of the page on screen, to go back to when leaving is cancelled
+let draft = null; // input kept from a session that ended, put back after signing in again
 
 function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';
@@ -56,28 +60,36 @@ function makeContext(me) {
   };
 }
 
+const routeId = () => location.hash.replace(/^#\/?/, '').split(/[/?]/)[0];
+
 function currentRoute() {
-  const id = location.hash.replace(/^#\/?/, '').split(/[/?]/)[0];
   const visible = PAGES.filter((p) => p.visible(ctx));
-  return visible.find((p) => p.id === id) || visible[0];
+  return visible.find((p) => p.id === routeId()) || visible[0];
 }
+
+const mainEl = () => document.getElementById('main');
 
 function renderShell() {
   const page = currentRoute();
-  if (`#/${page.id}` !== location.hash) history.replaceState(null, '', `#/${page.id}`);
+  // A page this user may not open is named, not silently swapped for another.
+  const denied = PAGES.find((p) => p.id === routeId() && p !== page);
+  if (routeId() !== page.id) history.replaceState(null, '', `#/${page.id}`);
+  shownHash = location.hash;
   const me = ctx.me;
-  const signOut = button('Sign out', { small: true, onClick: () => session.logout() });
+  const signOut = button('Sign out', { small: true, onClick: () => leaveIfClean(() => session.logout()) });
   const main = h('main', { id: 'main', tabindex: '-1' });
   const skip = h('a', { class: 'skip-link btn', href: '#main', onClick: (e) => { e.preventDefault(); main.focus(); } }, 'Skip to content');
+  const roles = (me.security?.roles || []).map(roleLabel).join(', ') || 'No roles';
   app.replaceChildren(
     skip,
     h('header', { class: 'topbar' },
       h('a', { class: 'brand', href: '#/' + PAGES.find((p) => p.visible(ctx)).id },
-        h('img', { src: '/console/favicon.svg', alt: '' }),
-        h('span', { class: 'brand-name' }, 'Elastic Cloud Enterprise', h('span', { class: 'brand-sub' }, 'Identity console'))),
-      h('div', { class: 'whoami' },
-        h('div', { 'data-testid': 'whoami' }, me.full_name || me.user_name),
-        h('div', { class: 'role' }, (me.security?.roles || []).map(roleLabel).join(', ') || 'No roles')),
+        h('img', { src: LOGO, alt: '' }),
+        h('span', { class: 'brand-name' }, 'Elastic Cloud Enterprise', h('span', { class: 'brand-sub' }, ' Identity console'))),
+      h('div', { class: 'whoami', title: `${me.user_name} \u2014 ${roles}` },
+        h('span', { class: 'visually-hidden' }, 'Signed in as '),
+        h('div', { 'data-testid': 'whoami', class: 'who' }, me.full_name || me.user_name),
+        h('div', { class: 'role' }, roles)),
       signOut),
     h('div', { class: 'layout' },
       h('nav', { class: 'sidenav', 'aria-label': 'Console' },
@@ -85,26 +97,50 @@ function renderShell() {
           h('a', { href: `#/${p.id}`, 'aria-current': p.id === page.id ? 'page' : null }, icon(p.id), p.title))))),
       main),
   );
-  document.title = `${page.title} · ECE identity console`;
-  renderPage(page, main);
+  document.title = `${page.title} \u00b7 ECE identity console`;
+  renderPage(page, main, denied);
 }
 
-async function renderPage(page, main) {
+async function renderPage(page, main, denied) {
   try {
     await page.module.render(main, ctx);
   } catch (err) {
     main.replaceChildren(pageHead(page.title), errorBox(err));
     if (!(err instanceof ApiError)) console.error(err);
   }
+  if (denied) {
+    const note = callout('info', `You can\u2019t open ${denied.title}`,
+      h('p', {}, `${denied.title} needs the platform admin or platform viewer role, which you don\u2019t have. You were taken to ${page.title} instead.`));
+    note.setAttribute('role', 'status');
+    main.querySelector('.page-head')?.after(note);
+  }
+  if (draft && `#/${page.id}` === draft.hash.split('?')[0]) {
+    const n = applyDraft(main, draft);
+    draft = null;
+    if (n) toast('What you had typed before your session ended is back: check it and save.');
+  }
   const focusTarget = main.querySelector('h1');
   if (document.activeElement === document.body || document.activeElement?.closest('nav')) focusTarget?.focus();
+}
+
+/** Runs go() at once, or after the user agrees to drop the page's unsaved changes. */
+async function leaveIfClean(go) {
+  const main = mainEl();
+  if (main && isDirty(main) && !(await confirmDialog({
+    title: 'Leave without saving?',
+    message: 'This page has changes you haven\u2019t saved. If you leave, they are lost.',
+    confirm: 'Leave and discard',
+  }))) return false;
+  go();
+  return true;
 }
 
 function showLogin() {
   ctx = null;
   document.querySelectorAll('dialog').forEach((d) => d.close());
-  document.title = 'Sign in · ECE identity console';
-  login.render(app, { notice: endNotice, onSignedIn: enter });
+  hideWarning();
+  document.title = 'Sign in \u00b7 ECE identity console';
+  login.render(app, { notice: endNotice, onSignedIn: enter, logo: LOGO });
   endNotice = null;
 }
 
@@ -116,15 +152,78 @@ async function enter() {
     app.replaceChildren(h('main', { id: 'main' }, errorBox(err), button('Try again', { kind: 'primary', onClick: enter })));
     return;
   }
+  draft = takeDraft(ctx.me.user_name);
+  if (draft) history.replaceState(null, '', draft.hash);
   renderShell();
 }
 
+const END_NOTICES = {
+  'signed-out': 'You are signed out.',
+  idle: 'Your session ended because the console was inactive for too long. Sign in again to continue.',
+  maximum: 'Your session reached its maximum length and ended. Sign in again to continue.',
+  revoked: 'Your session was ended by the server: you signed out elsewhere, your password was changed, or your user was disabled or removed. Sign in again to continue.',
+};
+
 session.onEnd((reason) => {
-  endNotice = reason === 'expired' ? 'Your session has ended. Sign in again to continue.' : 'You are signed out.';
+  endNotice = END_NOTICES[reason] || END_NOTICES.idle;
+  const main = mainEl();
+  if (reason !== 'signed-out' && ctx && main && saveDraft(main, ctx.me.user_name, shownHash)) {
+    endNotice += ' What you had typed on the page (except passwords) is kept for when you are back.';
+  }
   showLogin();
 });
 
-window.addEventListener('hashchange', () => { if (ctx) renderShell(); });
+// ---------- The warning before the session ends ----------
+
+let warning = null;
+
+function hideWarning() {
+  if (!warning) return;
+  clearInterval(warning.tick);
+  warning.el.remove();
+  warning = null;
+}
+
+session.onWarn((info) => {
+  hideWarning();
+  if (!info || !ctx) return;
+  const at = formatTime(info.expires);
+  const left = h('span', { class: 'countdown', 'aria-hidden': 'true' });
+  const count = () => {
+    const s = Math.max(0, Math.round((Date.parse(info.expires) - Date.now()) / 1000));
+    left.textContent = ` (${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} left)`;
+  };
+  count();
+  const text = info.atMaximum
+    ? `Your session reaches its maximum length at ${at} and can\u2019t be extended. Save your work now; then sign in again.`
+    : `You have been inactive. Your session ends at ${at}.`;
+  const stay = !info.atMaximum && button('Stay signed in', { kind: 'primary', small: true, onClick: () => session.tryRefresh() });
+  const el = h('div', { class: 'session-warning', role: 'alert', 'data-testid': 'session-warning' },
+    h('p', {}, h('strong', {}, 'Session ending soon. '), text, left),
+    h('div', { class: 'actions' }, stay,
+      info.atMaximum ? button('OK', { small: true, onClick: hideWarning }) : null,
+      button('Sign out now', { small: true, onClick: () => session.logout() })));
+  document.body.append(el);
+  warning = { el, tick: setInterval(count, 1000) };
+});
+
+// ---------- Navigation with unsaved changes ----------
+
+window.addEventListener('hashchange', async () => {
+  if (!ctx) return;
+  const target = location.hash;
+  const main = mainEl();
+  if (shownHash && main && isDirty(main)) {
+    history.replaceState(null, '', shownHash); // stay until the user decides
+    if (!(await leaveIfClean(() => history.replaceState(null, '', target)))) return;
+  }
+  renderShell();
+});
+
+window.addEventListener('beforeunload', (e) => {
+  const main = mainEl();
+  if (ctx && main && isDirty(main)) e.preventDefault();
+});
 
 if (session.restore()) enter();
 else showLogin();

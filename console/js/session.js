@@ -1,30 +1,43 @@
 // The signed-in session: the bearer token in memory and in sessionStorage (so a reload of this tab
 // keeps it; other tabs and a closed browser do not), refreshed before it expires.
 //
-// Refresh policy: at 80% of the token's remaining life, if the user did something (a key press,
-// a click) since the token was issued. An idle console is not kept alive forever: its session
-// runs out as the server's idle timeout says, and the next action asks to sign in again. When a
-// refresh no longer moves the expiry (the server's maximum session length), refreshing stops.
+// Refresh policy: half-way through the token's life, if the user did something (a key press, a
+// click) since it was issued; an idle console is not kept alive, and its session runs out at the
+// server's idle timeout. Shortly before the end (2 minutes, less for short sessions) listeners are
+// warned, so the page can offer to stay signed in. The idle length is the life the server gave
+// at sign-in; when a refresh gives less than that, the session's absolute end is near and can't
+// be pushed back ("at maximum"): the warning says so and refreshing stops.
 
 import { api, ApiError } from './api.js';
 
 const STORAGE_KEY = 'ece-console.session';
-const MIN_DELAY = 5_000;
+const WARN_LEAD = 120_000;
 const RETRY_DELAY = 10_000;
+const SLACK = 5_000;
 
-let current = null; // { token, expires: ISO string }
+let current = null; // { token, expires: ISO, user, life: ms the server gave at sign-in }
 let timer = null;
 let issuedAt = 0;
 let lastActivity = 0;
 let refreshDue = false;
+let refreshed = false; // the refresh of this token is done or under way
+let warned = false;
 let atMaximum = false;
-const listeners = new Set();
+let inFlight = null;
+const endListeners = new Set();
+const warnListeners = new Set();
 
 export const token = () => current?.token ?? null;
 export const expires = () => current?.expires ?? null;
+export const user = () => current?.user ?? null;
 
-/** fn(reason) is called when the session ends: 'signed-out', 'expired'. */
-export function onEnd(fn) { listeners.add(fn); }
+/** fn(reason) when the session ends: 'signed-out', 'idle', 'maximum' or 'revoked'. */
+export function onEnd(fn) { endListeners.add(fn); }
+
+/** fn(info) before the end: { expires, atMaximum }, or null once a refresh pushed the end back. */
+export function onWarn(fn) { warnListeners.add(fn); }
+
+const emitWarn = (info) => { for (const fn of warnListeners) fn(info); };
 
 /** Restores the session of this tab, if any and not expired. */
 export function restore() {
@@ -32,34 +45,48 @@ export function restore() {
     const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || 'null');
     if (saved?.token && Date.parse(saved.expires) > Date.now()) {
       current = saved;
-      issuedAt = Date.now();
-      atMaximum = false;
-      schedule();
+      atMaximum = saved.atMaximum === true;
+      begin();
     }
   } catch { /* storage unavailable or corrupt: start signed out */ }
   return current !== null;
 }
 
-function start(res) {
-  const previous = current?.expires;
-  current = { token: res.token, expires: res.session_expiration_time };
-  atMaximum = previous !== undefined && Date.parse(current.expires) <= Date.parse(previous) + 1000;
+function begin() {
   issuedAt = Date.now();
   refreshDue = false;
-  try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify(current)); } catch { /* memory only */ }
+  refreshed = false;
+  if (warned) { warned = false; emitWarn(null); }
+  try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ ...current, atMaximum })); } catch { /* memory only */ }
   schedule();
 }
 
 export async function login(username, password) {
   const res = await api('POST', '/users/auth/_login', { username, password }, { auth: false });
-  start(res);
+  const life = Date.parse(res.session_expiration_time) - Date.now();
+  current = { token: res.token, expires: res.session_expiration_time, user: username, life };
+  atMaximum = false;
+  begin();
 }
 
 /** Exchanges the token for a new one (the old one keeps working for a grace period). */
-export async function refresh() {
-  if (!current) return;
-  const res = await api('POST', '/users/auth/_refresh', {});
-  start(res);
+export function refresh() {
+  if (!current) return Promise.resolve();
+  inFlight ??= (async () => {
+    refreshed = true;
+    refreshDue = false;
+    try {
+      const res = await api('POST', '/users/auth/_refresh', {});
+      if (!current) return;
+      const remaining = Date.parse(res.session_expiration_time) - Date.now();
+      atMaximum = remaining < current.life - Math.min(SLACK, current.life * 0.1);
+      current = { ...current, token: res.token, expires: res.session_expiration_time };
+      begin();
+    } finally {
+      inFlight = null;
+    }
+  })();
+  return inFlight;
 }
 
 export async function logout() {
@@ -70,49 +97,70 @@ export async function logout() {
   }
 }
 
-/** Forgets the session (without telling the server) and notifies the listeners. */
+/**
+ * Forgets the session (without telling the server) and tells the listeners why. 'rejected' (the
+ * API answered 401) becomes 'idle' or 'maximum' at the expected end, 'revoked' before it.
+ */
 export function end(reason) {
   if (!current) return;
+  if (reason === 'rejected' || reason === 'expired') {
+    const early = Date.now() < Date.parse(current.expires) - SLACK;
+    reason = early ? 'revoked' : atMaximum ? 'maximum' : 'idle';
+  }
   current = null;
   clearTimeout(timer);
+  if (warned) { warned = false; emitWarn(null); }
   try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
-  for (const fn of listeners) fn(reason);
+  for (const fn of endListeners) fn(reason);
+}
+
+function moments() {
+  const endAt = Date.parse(current.expires);
+  const life = Math.max(0, endAt - issuedAt);
+  return { endAt, refreshAt: issuedAt + life * 0.5, warnAt: endAt - Math.min(WARN_LEAD, life * 0.4) };
 }
 
 function schedule(delay) {
   clearTimeout(timer);
   if (!current) return;
-  const remaining = Date.parse(current.expires) - Date.now();
-  const wait = delay ?? (atMaximum ? remaining : Math.max(MIN_DELAY, remaining * 0.8));
+  const now = Date.now();
+  const { endAt, refreshAt, warnAt } = moments();
+  const next = [endAt, !refreshed && !atMaximum && refreshAt, !warned && warnAt].filter((t) => t && t > now);
+  const wait = delay ?? (next.length ? Math.min(...next) - now : 0);
   timer = setTimeout(tick, Math.min(Math.max(wait, 0), 2 ** 31 - 1));
 }
 
 async function tick() {
   if (!current) return;
-  const remaining = Date.parse(current.expires) - Date.now();
-  if (remaining <= 0) return end('expired');
-  if (atMaximum) return schedule(remaining);
-  if (lastActivity <= issuedAt) {
-    // Idle: refresh as soon as the user comes back, or let the session run out.
-    refreshDue = true;
-    return schedule(remaining);
+  const now = Date.now();
+  const { endAt, refreshAt, warnAt } = moments();
+  if (now >= endAt) return end('expired');
+  if (!refreshed && !atMaximum && now >= refreshAt) {
+    if (lastActivity > issuedAt) return tryRefresh();
+    refreshDue = true; // idle: refresh as soon as the user comes back
   }
-  await tryRefresh();
+  if (!warned && now >= warnAt) {
+    warned = true;
+    emitWarn({ expires: current.expires, atMaximum });
+  }
+  schedule();
 }
 
-async function tryRefresh() {
-  refreshDue = false;
+/** Refreshes now; on failure other than a 401 (which ended the session) tries again shortly. */
+export async function tryRefresh() {
   try {
     await refresh();
   } catch (e) {
-    // A 401 already ended the session (see api.js); otherwise try again shortly.
-    if (!(e instanceof ApiError && e.status === 401)) schedule(RETRY_DELAY);
+    if (!(e instanceof ApiError && e.status === 401)) {
+      refreshed = false;
+      schedule(RETRY_DELAY);
+    }
   }
 }
 
 function activity() {
   lastActivity = Date.now();
-  if (refreshDue && current) tryRefresh();
+  if (refreshDue && current && !atMaximum) tryRefresh();
 }
 for (const type of ['keydown', 'pointerdown']) {
   window.addEventListener(type, activity, { capture: true, passive: true });

@@ -1,6 +1,8 @@
 // DOM helpers shared by the pages. Text always goes in through textContent (never innerHTML), so
 // nothing the API returns can inject markup.
 
+import { formatDate, exactDate, relative } from './format.js';
+
 const PROPS = new Set(['value', 'disabled', 'readOnly', 'required', 'hidden', 'open']);
 // Set as attributes too, so that form.reset() returns to them.
 const DEFAULTS = new Set(['checked', 'selected']);
@@ -45,6 +47,7 @@ export function field({ label, name, type = 'text', value = '', hint, required, 
     id, name, type, value, required, disabled, autocomplete, maxlength, minlength, placeholder,
     'data-field': name, 'aria-describedby': hintId,
   });
+  input.defaultValue = value; // what form.reset() and the unsaved-changes check compare with
   const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), input, hint && h('span', { class: 'hint', id: hintId }, hint));
   wrap.input = input;
   return wrap;
@@ -113,6 +116,60 @@ export function showError(slot, err, form) {
       if (input === form.querySelector('[aria-invalid="true"]')) input.focus();
     }
   }
+}
+
+/** A check made before calling the API failed: marks input, announces message, focuses input. */
+export function fieldError(slot, input, message) {
+  input.setAttribute('aria-invalid', 'true');
+  const box = callout('danger', message);
+  box.setAttribute('role', 'alert');
+  slot.replaceChildren(box);
+  input.focus();
+  return false;
+}
+
+/**
+ * A new password typed twice. check(slot) verifies the 8-character minimum and that both match,
+ * before anything is sent; with optional: true an empty pair is fine (no change).
+ */
+export function passwordPair({ label = 'New password', optional = false, hint } = {}) {
+  const pass = field({ label, name: 'security.password', type: 'password', autocomplete: 'new-password', required: !optional, minlength: 8, maxlength: 128, hint: hint || '8 to 128 characters.' });
+  const again = field({ label: `Repeat the ${label.toLowerCase()}`, name: 'confirm_password', type: 'password', autocomplete: 'new-password', required: !optional });
+  return {
+    fields: [pass, again],
+    value: () => pass.input.value,
+    reset() { pass.input.value = ''; again.input.value = ''; },
+    check(slot) {
+      const v = pass.input.value;
+      if (optional && !v && !again.input.value) return true;
+      if (v.length < 8) return fieldError(slot, pass.input, 'The password must be at least 8 characters.');
+      if (v.length > 128) return fieldError(slot, pass.input, 'The password must be at most 128 characters.');
+      if (v !== again.input.value) return fieldError(slot, again.input, 'The two passwords don\u2019t match.');
+      return true;
+    },
+  };
+}
+
+/** Text with line-break chances after ".", "@", "-" and "_", for emails, user names and ids. */
+export function breakable(text) {
+  const out = document.createDocumentFragment();
+  for (const part of String(text).split(/(?<=[.@_-])/)) out.append(part, document.createElement('wbr'));
+  return out;
+}
+
+/** A date with its time zone; the exact time is in the title (hover) and the datetime attribute. */
+export function when(iso, { rel = false } = {}) {
+  if (!iso) return null;
+  return h('time', { datetime: iso, title: exactDate(iso) }, rel ? relative(iso) : formatDate(iso));
+}
+
+/** When a key expires: "in 3 days" over the date, a badge when expired or never. */
+export function expiryCell(iso) {
+  if (!iso) return h('span', { class: 'badge badge-warning' }, 'Never');
+  const past = Date.parse(iso) <= Date.now();
+  return h('span', {},
+    past ? h('span', { class: 'badge badge-danger' }, 'Expired') : relative(iso),
+    h('span', { class: 'sub' }, when(iso)));
 }
 
 export function clearError(slot, form) {

@@ -11,6 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::domain::model::{fmt_ts, Timestamp};
 
+mod bound;
+
 /// How an audited action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -113,7 +115,8 @@ impl Event {
             actor: self.actor,
             source: self.source.map(|ip| ip.to_string()),
             target: self.target,
-            detail: Value::Object(self.detail),
+            // Bounded: a detail built from a request (a list of ids) cannot make a huge row.
+            detail: bound::bounded(self.detail),
         }
     }
 }

@@ -44,6 +44,7 @@ codes! {
     TooManyRequests => "root.too_many_requests", 429;
     Internal => "root.internal_server_error", 500;
     StoreUnavailable => "root.store_unavailable", 503;
+    WriteContention => "root.write_contention", 409;
     // Authentication realms.
     NoAuthenticationCluster => "authc.no_authentication_cluster", 501;
     // Accounts.

@@ -26,9 +26,6 @@ use crate::http::error::{ApiError, ApiResult, Code};
 use crate::http::json::{merge, patch_object, MergePatch, ValidJson};
 use crate::http::AppState;
 
-/// How many times a write is retried when another request changed the account in between.
-const CAS_ATTEMPTS: usize = 64;
-
 pub async fn get(
     State(app): State<AppState>,
     _: Authorized<op::GetCurrentAccount>,
@@ -88,7 +85,9 @@ async fn write(
     caller: &Caller,
     compute: impl Fn(&AccountRecord) -> ApiResult<Value>,
 ) -> ApiResult<Json<AccountResponse>> {
-    for _ in 0..CAS_ATTEMPTS {
+    let mut cas =
+        crate::store::cas::Retry::lock(Some(&app.row_locks), "account", "account update").await;
+    loop {
         let account = current(app).await?;
         let trust = compute(&account)?;
         if trust == account.trust {
@@ -108,10 +107,8 @@ async fn write(
             .await;
             return Ok(Json(response(stored)));
         }
+        cas.lost().await?;
     }
-    Err(ApiError::internal(
-        "account update kept conflicting with concurrent writes",
-    ))
 }
 
 /// Checks a document against `AccountUpdateRequest` and returns the trust settings it sets

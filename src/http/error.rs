@@ -113,6 +113,16 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::store::cas::Contended> for ApiError {
+    fn from(e: crate::store::cas::Contended) -> Self {
+        ApiError::new(
+            e.error_code(),
+            format!("The {} conflicted with too many concurrent writes and was not applied. Retry the request.", e.what),
+        )
+        .with_header("retry-after", "1")
+    }
+}
+
 #[derive(Serialize)]
 struct Envelope<'a> {
     errors: [Element<'a>; 1],

@@ -52,6 +52,24 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(Code::ApiKeyInvalidInput, message).with_fields([field.to_string()])
 }
 
+/// The most key ids one bulk delete may name. Ten times the default per-user key limit: a real
+/// client never needs more, and a bound keeps one request from holding the database's writer for
+/// seconds (SQLite has one) or writing an oversized audit event.
+pub const MAX_DELETE_IDS: usize = 1000;
+
+/// Refuses a bulk delete naming more than [`MAX_DELETE_IDS`] keys, before anything is deleted.
+fn within_delete_cap(field: &str, n: usize) -> ApiResult<()> {
+    if n > MAX_DELETE_IDS {
+        return Err(invalid(
+            field,
+            format!(
+                "[{field}] names {n} keys; at most {MAX_DELETE_IDS} may be deleted per request."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn key_not_found(id: &str) -> ApiError {
     ApiError::new(
         Code::ApiKeyNotFound,
@@ -217,6 +235,7 @@ pub async fn delete_own(
     caller: Authorized<op::DeleteApiKeys>,
     ValidJson(req): ValidJson<DeleteApiKeysRequest>,
 ) -> ApiResult<Json<EmptyResponse>> {
+    within_delete_cap("keys", req.keys.len())?;
     // Ids that are not the caller's keys are ignored: deleting is idempotent.
     let n = app
         .store
@@ -247,6 +266,7 @@ pub async fn delete_for_users(
     caller: Authorized<op::DeleteUsersApiKeys>,
     ValidJson(req): ValidJson<DeleteUsersApiKeysRequest>,
 ) -> ApiResult<Json<EmptyResponse>> {
+    within_delete_cap("user_api_keys", req.user_api_keys.len())?;
     for k in &req.user_api_keys {
         let n = app
             .store

@@ -182,7 +182,9 @@ async fn change(
     compute: impl Fn(&UserRecord) -> ApiResult<Assignments>,
 ) -> ApiResult<Json<EmptyResponse>> {
     let by = caller.user.user_name.as_str();
-    for _ in 0..64 {
+    let key = format!("user:{user_id}");
+    let mut cas = crate::store::cas::Retry::lock(Some(&app.row_locks), &key, "role change").await;
+    loop {
         let Some(user) = app.store.get_user(user_id).await? else {
             return Err(ApiError::new(
                 Code::RoleAssignmentsInvalidTarget,
@@ -228,8 +230,6 @@ async fn change(
             .await;
             return Ok(Json(EmptyResponse {}));
         }
+        cas.lost().await?;
     }
-    Err(ApiError::internal(
-        "role change kept conflicting with concurrent writes",
-    ))
 }

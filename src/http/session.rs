@@ -3,6 +3,11 @@
 //! A session is a chain of bearer tokens: `_login` starts it, each `_refresh` issues the next
 //! token (the replaced one keeps working for the grace period so in-flight requests don't fail)
 //! and slides the idle expiry, `_logout` revokes the whole chain server-side.
+//!
+//! Only the session's current token can be refreshed (a replaced one, still usable in its grace
+//! period, gets 401), and a session makes at most `--refresh-max-per-minute` refreshes a minute
+//! (then 429 with `Retry-After`): one stolen or buggy token cannot fill the disk with tokens and
+//! audit events.
 
 use axum::extract::State;
 use axum::http::header::LOCATION;
@@ -131,6 +136,7 @@ pub async fn refresh(
             now,
             now + app.settings.refresh_grace,
             now + app.settings.session_idle,
+            app.settings.refresh_limit,
             &audit,
         )
         .await?;
@@ -140,6 +146,22 @@ pub async fn refresh(
             session_expiration_time: session.expires_at(),
         })),
         RefreshOutcome::Invalid => Err(invalid()),
+        // The token's successor exists and only its holder may continue the chain; the token
+        // itself keeps working until its grace deadline. (Handing the successor back is
+        // impossible: only its digest is stored.)
+        RefreshOutcome::Replaced => Err(ApiError::new(
+            Code::Unauthorized,
+            "This token was already refreshed; refresh with the newest token, or log in again.",
+        )),
+        // Not audited: a flood of refused refreshes must not write anything.
+        RefreshOutcome::Limited { retry_at } => {
+            let wait = (retry_at - now).num_seconds().max(1);
+            Err(ApiError::new(
+                Code::TooManyRequests,
+                format!("This session was refreshed too often; retry in {wait} seconds."),
+            )
+            .with_header("retry-after", wait.to_string()))
+        }
     }
 }
 

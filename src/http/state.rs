@@ -16,6 +16,9 @@ pub struct AppState {
     pub throttle: Arc<crate::http::throttle::Throttle>,
     /// Credential checks cached with bounded staleness (see `crate::security::cache`).
     pub authcache: Arc<crate::security::cache::AuthCache>,
+    /// Writers of one account or user row queue here before their compare-and-swap
+    /// (see `crate::store::cas`).
+    pub row_locks: Arc<crate::store::cas::RowLocks>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             authcache: Arc::new(crate::security::cache::AuthCache::with_lookup_ttl(
                 settings.credential_cache,
             )),
+            row_locks: Arc::default(),
             settings: Arc::new(settings),
             hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
         }
@@ -54,4 +58,8 @@ pub struct Settings {
     pub audit_retention: Option<chrono::Duration>,
     /// How long store answers about credentials and the account are reused (`crate::security::cache`).
     pub credential_cache: Duration,
+    /// How many refreshes one session may make per window (`_refresh` answers 429 beyond).
+    pub refresh_limit: crate::store::RefreshLimit,
+    /// How long an expired API key is kept before housekeeping deletes it.
+    pub expired_key_retention: chrono::Duration,
 }

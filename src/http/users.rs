@@ -20,8 +20,6 @@ use crate::http::error::{ApiError, ApiResult, Code};
 use crate::http::json::{merge, patch_object, ValidJson};
 use crate::http::AppState;
 
-const CAS_ATTEMPTS: usize = 64;
-
 fn not_found(name: &str) -> ApiError {
     ApiError::new(Code::UserNotFound, format!("User [{name}] not found."))
 }
@@ -186,7 +184,9 @@ async fn apply_patch(
     self_service: bool,
 ) -> ApiResult<Value> {
     let mut new_hash: Option<String> = None;
-    for _ in 0..CAS_ATTEMPTS {
+    let key = format!("user:{name}");
+    let mut cas = crate::store::cas::Retry::lock(Some(&app.row_locks), &key, "user update").await;
+    loop {
         let current = app
             .store
             .get_user(name)
@@ -287,10 +287,8 @@ async fn apply_patch(
             audit::user_changed(app, caller, &current, &stored, wanted.password.is_some()).await;
             return Ok(to_json(&stored));
         }
+        cas.lost().await?;
     }
-    Err(ApiError::internal(
-        "user update kept conflicting with concurrent writes",
-    ))
 }
 
 /// A user document from a JSON value (a merge patch's result), with the errors of a body.

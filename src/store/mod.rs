@@ -10,9 +10,11 @@
 //!   Argon2id PHC strings.
 //! - Deleting a user removes their sessions and API keys in the same transaction.
 //! - `refresh_session` is atomic: one current token per session, the replaced ones get a grace
-//!   deadline, concurrent refreshes serialise on the session row; its audit event is written in
-//!   the same transaction.
+//!   deadline and are deleted once it passed, only the current token can be refreshed, at most
+//!   `RefreshLimit` refreshes per session and window, concurrent refreshes serialise on the
+//!   session row; its audit event is written in the same transaction.
 
+pub mod cas;
 pub mod postgres;
 mod redact;
 mod rows;
@@ -55,6 +57,29 @@ pub enum RefreshOutcome {
     Refreshed(SessionRecord),
     /// The presented token is not valid any more (unknown, expired, revoked, past its grace).
     Invalid,
+    /// The presented token was already replaced by a refresh: it still authenticates until its
+    /// grace deadline, but cannot start a second chain of tokens. Nothing was written.
+    Replaced,
+    /// The session used up its refreshes for the current window; the next one is allowed at
+    /// `retry_at`. Nothing was written.
+    Limited { retry_at: Timestamp },
+}
+
+/// How many refreshes one session may make per fixed window (counted in the session row, so on
+/// all replicas together).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefreshLimit {
+    pub max: u32,
+    pub window: chrono::Duration,
+}
+
+impl RefreshLimit {
+    pub fn per_minute(max: u32) -> Self {
+        RefreshLimit {
+            max: max.max(1),
+            window: chrono::Duration::minutes(1),
+        }
+    }
 }
 
 /// The outcome of creating an API key under a per-user limit.
@@ -130,10 +155,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>>;
     /// Replaces the session's current token by `new_token_hash`. Tokens replaced now keep working
-    /// until `grace_until`. The session's idle expiry becomes `idle_expires_at` (capped by the
-    /// absolute expiry). Checks validity of `old_token_hash` at `now` inside the transaction.
+    /// until `grace_until`; tokens whose grace ended by `now` are deleted. The session's idle
+    /// expiry becomes `idle_expires_at` (capped by the absolute expiry). Checks, at `now` inside
+    /// the transaction, that `old_token_hash` is valid and is the session's current token
+    /// (else `Replaced`) and that the session is within `limit` (else `Limited`).
     /// A successful refresh appends `audit` in the same transaction: the rotation and its audit
     /// event are durable together, for the price of one commit.
+    #[allow(clippy::too_many_arguments)]
     async fn refresh_session(
         &self,
         old_token_hash: &str,
@@ -141,6 +169,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
+        limit: RefreshLimit,
         audit: &AuditRecord,
     ) -> StoreResult<RefreshOutcome>;
     /// Ends a session: all its tokens stop working at once.
@@ -168,6 +197,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_api_keys(&self, user_name: &str, ids: &[String]) -> StoreResult<u64>;
     /// Deletes every key of `user_name`.
     async fn delete_all_api_keys(&self, user_name: &str) -> StoreResult<u64>;
+    /// Deletes keys that expired before `before` (housekeeping); returns how many.
+    async fn purge_api_keys(&self, before: Timestamp) -> StoreResult<u64>;
 
     // --- audit log -----------------------------------------------------------------------
     /// Appends one event (its `id` is ignored and assigned by the database).

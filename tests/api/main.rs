@@ -7,8 +7,11 @@ mod spec;
 
 mod account;
 mod cache;
+mod console;
+mod contention;
 mod durability;
 mod errors;
+mod growth;
 mod hostile;
 mod keys;
 mod ops;

@@ -2,10 +2,12 @@
 // Debian's chromium driven by playwright-core.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -70,7 +72,7 @@ export function launchBrowser() {
  * A fresh browser context and page on base. Collects console errors and any request that leaves
  * the server's origin (the console must work offline), checked by assertClean().
  */
-export async function openPage(browser, base, viewport = { width: 1280, height: 820 }) {
+export async function openPage(browser, base, viewport = { width: 1440, height: 900 }) {
   const context = await browser.newContext({ viewport, baseURL: base });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
@@ -122,4 +124,41 @@ export async function signOut(page) {
 export async function go(page, name) {
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name }).click();
   await page.getByRole('heading', { level: 1, name }).waitFor();
+}
+
+// axe-core's source, evaluated in the page (through the debugging protocol, which the page's
+// strict CSP does not govern, unlike an injected <script>).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core in the page and fails on any serious or critical violation, naming the rule and
+ * the first elements it found.
+ */
+export async function assertAccessible(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE);
+  const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const report = bad.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.length}x, e.g. ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}: ${v.nodes[0]?.failureSummary?.replace(/\s+/g, ' ')})`);
+  assert.deepEqual(report, [], `axe on ${where}`);
+}
+
+/** Creates users through the API, `parallel` requests at a time (each one hashes a password). */
+export async function createUsers(base, auth, bodies, parallel = 8) {
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++];
+      const res = await call(base, 'POST', '/users', { auth, body });
+      if (res.status !== 200) throw new Error(`creating ${body.user_name}: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+/** How far the document is wider and taller than the window (0 when it fits). */
+export function overflow(page) {
+  return page.evaluate(() => ({
+    x: document.documentElement.scrollWidth - window.innerWidth,
+    y: document.documentElement.scrollHeight - window.innerHeight,
+  }));
 }

@@ -35,4 +35,4 @@ fi
 
 cd "$here"
 if [[ $# -gt 0 ]]; then files=("$@"); else files=(*.test.js); fi
-exec timeout 600 node --test --test-concurrency=1 "${files[@]}" </dev/null
+exec timeout 900 node --test --test-concurrency=1 "${files[@]}" </dev/null

@@ -1,10 +1,11 @@
 // Session lifetime in the console, against a server whose sessions idle out after 12 s: an active
-// user's token is refreshed before it expires; an idle console lets the session end and asks to
-// sign in again.
+// user's token is refreshed before it expires; an idle one is warned first and may stay; an idle
+// console lets the session end, says why and keeps the typed input. A second server with an
+// 8 s idle timeout and a 14 s maximum checks the warning and notice at the maximum length.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, call, consoleToken, signIn, ADMIN_PASSWORD } from './harness.js';
+import { startServer, launchBrowser, openPage, call, consoleToken, signIn, go, screenshot, ADMIN_PASSWORD } from './harness.js';
 
 const IDLE_SECONDS = 12;
 
@@ -43,13 +44,72 @@ describe('console session refresh', () => {
     assert.deepEqual(page.problems, []);
   });
 
-  it('lets an idle session end, then asks to sign in again', async () => {
+  it('warns before an idle session ends and lets the user stay signed in', async () => {
     const token = await consoleToken(page);
+    // No activity: shortly before the end, a warning with a way to stay.
+    const warning = page.getByTestId('session-warning');
+    await warning.waitFor({ timeout: IDLE_SECONDS * 1000 });
+    assert.equal(await warning.getAttribute('role'), 'alert');
+    assert.match(await warning.innerText(), /inactive\. Your session ends at \d{1,2}:\d{2}/);
+    await screenshot(page, 'session-warning');
+    await warning.getByRole('button', { name: 'Stay signed in' }).click();
+    await warning.waitFor({ state: 'detached' });
+    assert.notEqual(await consoleToken(page), token, 'the session was refreshed');
+    assert.deepEqual(page.problems, []);
+  });
+
+  it('lets an idle session end, says why, and keeps what was typed', async () => {
+    const token = await consoleToken(page);
+    await go(page, 'Account');
+    const toggle = page.getByRole('switch', { name: /Trust all deployments/ });
+    await toggle.click();
+    assert.equal(await toggle.isChecked(), false);
     // No activity from here on: the console must not keep the session alive by itself.
-    await page.getByText('Your session has ended. Sign in again to continue.')
-      .waitFor({ timeout: (IDLE_SECONDS + 5) * 1000 });
+    await page.getByText('Your session ended because the console was inactive for too long.')
+      .waitFor({ timeout: (IDLE_SECONDS * 2 + 5) * 1000 });
+    await page.getByText('What you had typed on the page (except passwords) is kept').waitFor();
     assert.equal(await consoleToken(page), null);
     assert.equal((await call(server.url, 'GET', '/user', { auth: `Bearer ${token}` })).status, 401);
+
+    // Signing in again goes back to the page, with the input restored (not saved).
+    await page.getByLabel('User name').fill('admin');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+    await page.getByText('What you had typed before your session ended is back').waitFor();
+    assert.equal(await toggle.isChecked(), false, 'the unsaved change is back');
+    assert.ok(await page.getByRole('button', { name: 'Save changes' }).isEnabled());
+    assert.deepEqual(page.problems, []);
+  });
+});
+
+describe('console session at its maximum length', () => {
+  let server;
+  let browser;
+  let page;
+
+  before(async () => {
+    server = await startServer({ ECE_SESSION_IDLE_TIMEOUT: '8', ECE_SESSION_MAX_LIFETIME: '14' });
+    browser = await launchBrowser();
+    page = await openPage(browser, server.url);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('warns that the session can\'t be extended, then says it ended', async () => {
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    const warning = page.getByTestId('session-warning');
+    // An active user: refreshed until the absolute end caps the session.
+    for (let i = 0; i < 30 && !(await warning.isVisible()); i += 1) {
+      await page.keyboard.press('Shift');
+      await page.waitForTimeout(500);
+    }
+    assert.match(await warning.innerText(), /maximum length .* can’t be extended/);
+    assert.equal(await warning.getByRole('button', { name: 'Stay signed in' }).count(), 0);
+    await page.getByText('Your session reached its maximum length and ended.').waitFor({ timeout: 15_000 });
     assert.deepEqual(page.problems, []);
   });
 });

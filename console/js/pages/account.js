@@ -2,6 +2,7 @@
 
 import { get, put } from '../api.js';
 import { h, button, busy, card, pageHead, callout, showError, clearError, toast } from '../ui.js';
+import { markClean } from '../guard.js';
 
 export async function render(main, ctx) {
   main.replaceChildren(pageHead('Account', 'The account that owns this installation\u2019s deployments.'),
@@ -10,7 +11,7 @@ export async function render(main, ctx) {
   const editable = ctx.can('update-current-account');
   const trust = account.trust || { trust_all: true };
 
-  const toggle = h('input', { type: 'checkbox', role: 'switch', id: 'trust-all', checked: trust.trust_all === true, disabled: !editable, 'data-field': 'trust.trust_all' });
+  const toggle = h('input', { type: 'checkbox', role: 'switch', id: 'trust-all', name: 'trust_all', checked: trust.trust_all === true, disabled: !editable, 'data-field': 'trust.trust_all' });
   const state = h('span', { class: 'badge' });
   const showState = (on) => {
     state.textContent = on ? 'On' : 'Off';
@@ -21,7 +22,7 @@ export async function render(main, ctx) {
   const save = button('Save changes', { kind: 'primary', type: 'submit', disabled: true });
   toggle.addEventListener('change', () => { save.disabled = toggle.checked === (trust.trust_all === true); });
 
-  const form = h('form', { 'aria-label': 'Trust settings' },
+  const form = h('form', { 'aria-label': 'Trust settings', 'data-guard': '' },
     h('label', { class: 'switch', for: 'trust-all' }, toggle,
       h('span', {}, h('strong', {}, 'Trust all deployments in this account '), state)),
     h('p', { class: 'hint' }, 'When on, every cluster in this account trusts every other cluster in it by default (for cross-cluster search and replication). Turn it off to choose trust per deployment.'),
@@ -36,6 +37,7 @@ export async function render(main, ctx) {
       Object.assign(trust, updated.trust);
       showState(trust.trust_all === true);
       save.disabled = true;
+      markClean(form);
       toast('Trust setting saved.');
     } catch (err) {
       showError(errors, err, form);

@@ -1,9 +1,11 @@
 // My API keys (GET/POST /users/auth/keys, DELETE /users/auth/keys/{id}). A new key's secret is
-// shown once, right after creation, and kept nowhere but in that panel.
+// shown once, right after creation, and kept nowhere but in that panel. Platform admins and
+// viewers also see everybody's keys (pages/allkeys.js); #/keys?user=NAME opens them for one user.
 
 import { get, post, del, enc } from '../api.js';
-import { h, field, selectField, button, busy, card, pageHead, callout, showError, clearError, toast, confirmDialog, copyText } from '../ui.js';
-import { EXPIRATIONS, formatDate, relative } from '../format.js';
+import { h, field, selectField, button, busy, breakable, card, pageHead, callout, showError, clearError, fieldError, toast, confirmDialog, copyText, when, expiryCell } from '../ui.js';
+import { EXPIRATIONS } from '../format.js';
+import { allKeysCard } from './allkeys.js';
 
 const intro = () => h('span', {}, 'Keys let scripts and tools call the ECE API as you, with your roles. Send one in the header ',
   h('code', {}, 'Authorization: ApiKey <key>'), '.');
@@ -11,11 +13,12 @@ const intro = () => h('span', {}, 'Keys let scripts and tools call the ECE API a
 export async function render(main, ctx) {
   const listSlot = h('div', {}, h('p', { class: 'loading' }, 'Loading your API keys\u2026'));
   const listErrors = h('div', { class: 'card-errors' });
-  const listCard = h('section', { class: 'card', 'aria-labelledby': 'keys-title' },
-    h('div', { class: 'card-head' }, h('h2', { id: 'keys-title' }, 'Your keys')), listErrors, listSlot);
+  const listCard = h('section', { class: 'card card-table', 'aria-labelledby': 'keys-title' },
+    h('div', { class: 'card-head' }, h('h2', { id: 'keys-title', tabindex: '-1' }, 'Your keys')), listErrors, listSlot);
   const fail = (err) => showError(listErrors, err);
 
-  const reload = async () => {
+  let all = null;
+  const reloadOwn = async () => {
     try {
       const { keys } = await get('/users/auth/keys');
       listSlot.replaceChildren(keyTable(keys || [], reload, fail));
@@ -23,14 +26,22 @@ export async function render(main, ctx) {
       fail(err);
     }
   };
+  const reload = async () => { await Promise.all([reloadOwn(), all?.reload()]); };
+  const user = new URLSearchParams(location.hash.split('?')[1] || '').get('user');
+  if (ctx.can('get-users-api-keys')) all = allKeysCard(ctx, { user: user ?? '', onChange: reloadOwn });
 
   const creator = ctx.me.builtin
     ? callout('info', 'Built-in users can\u2019t have API keys',
       h('p', {}, 'The built-in users (admin, readonly) can\u2019t create API keys. Create a user with the roles the key needs, sign in as that user, and create the key there.'))
     : createCard(reload);
 
-  main.replaceChildren(pageHead('API keys', intro()), creator, listCard);
+  main.replaceChildren(pageHead('API keys', intro()), creator, listCard, all?.el);
   await reload();
+  // Opened from a user's row: go straight to that user's keys.
+  if (all && user !== null) {
+    all.el.scrollIntoView();
+    all.el.querySelector('h2').focus();
+  }
 }
 
 function createCard(reload) {
@@ -39,19 +50,14 @@ function createCard(reload) {
   const errors = h('div');
   const reveal = h('div');
   const submit = button('Create API key', { kind: 'primary', type: 'submit' });
-  const form = h('form', { 'aria-label': 'Create an API key' }, h('div', { class: 'form-grid' }, desc, exp), errors, h('div', { class: 'actions' }, submit));
+  const form = h('form', { 'aria-label': 'Create an API key', novalidate: true, 'data-guard': '' }, h('div', { class: 'form-grid' }, desc, exp), errors, h('div', { class: 'actions' }, submit));
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearError(errors, form);
     reveal.replaceChildren();
     const description = desc.input.value.trim();
-    if (!description) {
-      desc.input.setAttribute('aria-invalid', 'true');
-      errors.replaceChildren(callout('danger', 'Enter a description for the key.'));
-      desc.input.focus();
-      return;
-    }
+    if (!description) return fieldError(errors, desc.input, 'Enter a description for the key.');
     try {
       const key = await busy(submit, () => post('/users/auth/keys', { description, expiration: exp.input.value }));
       form.reset();
@@ -81,14 +87,6 @@ function secretPanel(key, dismiss) {
   return panel;
 }
 
-function expiryCell(iso) {
-  if (!iso) return h('span', { class: 'badge badge-warning' }, 'Never');
-  const past = Date.parse(iso) <= Date.now();
-  return h('span', { title: formatDate(iso) },
-    past ? h('span', { class: 'badge badge-danger' }, 'Expired') : relative(iso),
-    h('span', { class: 'sub' }, formatDate(iso)));
-}
-
 function keyTable(keys, reload, fail) {
   if (!keys.length) return h('p', { class: 'empty' }, 'You have no API keys yet.');
   keys.sort((a, b) => (b.creation_date || '').localeCompare(a.creation_date || ''));
@@ -104,18 +102,23 @@ function keyTable(keys, reload, fail) {
       try {
         await busy(remove, () => del(`/users/auth/keys/${enc(k.id)}`));
         toast(`API key \u201c${k.description}\u201d deleted.`);
+        const index = rows.indexOf(remove.closest('tr'));
         await reload();
+        // Focus the key that took its place, else the list's heading.
+        const left = document.querySelectorAll('#own-keys tbody tr');
+        (left[Math.min(index, left.length - 1)]?.querySelector('button') || document.getElementById('keys-title')).focus();
       } catch (err) {
         fail(err);
       }
     });
+    const cell = (props, ...content) => h('td', props, h('div', { class: 'cell' }, content));
     return h('tr', { 'data-key-id': k.id },
-      h('td', { 'data-label': 'Description' }, h('strong', {}, k.description), h('span', { class: 'sub mono' }, k.id)),
-      h('td', { 'data-label': 'Created' }, formatDate(k.creation_date)),
-      h('td', { 'data-label': 'Expires' }, expiryCell(k.expiration_date)),
-      h('td', { class: 'actions-cell' }, remove));
+      cell({ 'data-label': 'Description' }, h('strong', { class: 'wrap' }, k.description), h('span', { class: 'sub mono wrap' }, breakable(k.id))),
+      cell({ 'data-label': 'Created' }, when(k.creation_date)),
+      cell({ 'data-label': 'Expires' }, expiryCell(k.expiration_date)),
+      cell({ class: 'actions-cell' }, remove));
   });
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'stack data', id: 'own-keys' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Description'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Expires'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
     h('tbody', {}, rows)));
 }

@@ -1,9 +1,9 @@
 // Sign-in with user name and password (POST /users/auth/_login).
 
 import * as session from '../session.js';
-import { h, field, button, busy, callout, showError, clearError } from '../ui.js';
+import { h, field, button, busy, callout, showError, clearError, fieldError } from '../ui.js';
 
-export function render(root, { notice, onSignedIn }) {
+export function render(root, { notice, onSignedIn, logo }) {
   const user = field({ label: 'User name', name: 'username', autocomplete: 'username', required: true });
   const pass = field({ label: 'Password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const errors = h('div');
@@ -16,9 +16,7 @@ export function render(root, { notice, onSignedIn }) {
     clearError(errors, form);
     const username = user.input.value.trim();
     if (!username || !pass.input.value) {
-      errors.replaceChildren(callout('danger', 'Enter your user name and password.'));
-      (username ? pass : user).input.focus();
-      return;
+      return fieldError(errors, (username ? pass : user).input, 'Enter your user name and password.');
     }
     try {
       await busy(submit, () => session.login(username, pass.input.value));
@@ -36,7 +34,7 @@ export function render(root, { notice, onSignedIn }) {
 
   root.replaceChildren(h('main', { class: 'signin', id: 'main' },
     h('div', { class: 'signin-card' },
-      h('img', { class: 'logo', src: '/console/favicon.svg', alt: '' }),
+      h('img', { class: 'logo', src: logo, alt: '' }),
       h('h1', {}, 'Sign in'),
       h('p', { class: 'lead' }, 'Elastic Cloud Enterprise identity console'),
       notice && callout('info', null, h('p', { role: 'status' }, notice)),

@@ -1,15 +1,15 @@
 // My profile (GET/PATCH /user): name, email, password; my roles and what they allow.
 
-import { patch } from '../api.js';
-import { h, field, button, busy, card, pageHead, callout, showError, clearError, toast } from '../ui.js';
-import { roleLabel, formatDate } from '../format.js';
+import { api, patch } from '../api.js';
+import { h, field, button, busy, card, pageHead, callout, showError, clearError, fieldError, toast, passwordPair, when } from '../ui.js';
+import { roleLabel } from '../format.js';
 
 export async function render(main, ctx) {
   const me = ctx.me;
   main.replaceChildren(
     pageHead('My profile', `Signed in as ${me.user_name}.`),
     detailsCard(me, ctx),
-    passwordCard(),
+    passwordCard(me),
     rolesCard(me));
 }
 
@@ -18,7 +18,7 @@ function detailsCard(me, ctx) {
   const email = field({ label: 'Email', name: 'email', type: 'email', value: me.email || '', autocomplete: 'email', disabled: me.builtin });
   const errors = h('div');
   const save = button('Save profile', { kind: 'primary', type: 'submit' });
-  const form = h('form', { 'aria-label': 'Profile' },
+  const form = h('form', { 'aria-label': 'Profile', 'data-guard': '' },
     h('div', { class: 'form-grid' },
       field({ label: 'User name', name: 'user_name', value: me.user_name, disabled: true, hint: 'User names can\u2019t be changed.' }),
       full, email),
@@ -40,35 +40,52 @@ function detailsCard(me, ctx) {
   const meta = me.metadata || {};
   return card('Details', null, form,
     h('dl', { class: 'facts' },
-      meta.created_at && [h('dt', {}, 'Created'), h('dd', {}, formatDate(meta.created_at))],
-      meta.last_login_at && [h('dt', {}, 'Last sign-in'), h('dd', {}, formatDate(meta.last_login_at))]));
+      meta.created_at && [h('dt', {}, 'Created'), h('dd', {}, when(meta.created_at), meta.created_by && ` by ${meta.created_by}`)],
+      meta.last_login_at && [h('dt', {}, 'Last sign-in'), h('dd', {}, when(meta.last_login_at))]));
 }
 
-function passwordCard() {
-  const pass = field({ label: 'New password', name: 'security.password', type: 'password', autocomplete: 'new-password', required: true, hint: '8 to 128 characters.' });
-  const again = field({ label: 'Repeat the new password', name: 'confirm', type: 'password', autocomplete: 'new-password', required: true });
+/**
+ * Checks the current password by signing in with it (POST /users/auth/_login, the only way the
+ * API verifies a password) and at once ends the session that sign-in opened. Failed checks count
+ * against the server's brute-force limit like any sign-in. Resolves true or false.
+ */
+async function currentPasswordIsRight(username, password) {
+  let res;
+  try {
+    res = await api('POST', '/users/auth/_login', { username, password }, { auth: false });
+  } catch (err) {
+    if (err.status === 401) return false;
+    throw err;
+  }
+  await api('POST', '/users/auth/_logout', {}, { token: res.token }).catch(() => {});
+  return true;
+}
+
+function passwordCard(me) {
+  const current = field({ label: 'Current password', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true, hint: 'Asked so that nobody at an unattended screen can take over your account.' });
+  const pass = passwordPair();
   const errors = h('div');
   const save = button('Change password', { kind: 'primary', type: 'submit' });
-  const form = h('form', { 'aria-label': 'Change password' }, h('div', { class: 'form-grid' }, pass, again), errors, h('div', { class: 'actions' }, save));
+  const form = h('form', { 'aria-label': 'Change password', novalidate: true, 'data-guard': '' },
+    h('div', { class: 'form-grid' }, current, ...pass.fields), errors, h('div', { class: 'actions' }, save));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearError(errors, form);
-    if (pass.input.value.length < 8) {
-      pass.input.setAttribute('aria-invalid', 'true');
-      errors.replaceChildren(callout('danger', 'The new password must be at least 8 characters.'));
-      pass.input.focus();
-      return;
-    }
-    if (pass.input.value !== again.input.value) {
-      again.input.setAttribute('aria-invalid', 'true');
-      errors.replaceChildren(callout('danger', 'The two passwords don\u2019t match.'));
-      again.input.focus();
-      return;
-    }
+    if (!current.input.value) return fieldError(errors, current.input, 'Enter your current password.');
+    if (!pass.check(errors)) return;
     try {
-      await busy(save, () => patch('/user', { security: { password: pass.input.value } }));
-      form.reset();
-      errors.replaceChildren(callout('success', 'Password changed.', h('p', { role: 'status' }, 'Your other sessions were signed out; this one stays signed in.')));
+      await busy(save, async () => {
+        if (!(await currentPasswordIsRight(me.user_name, current.input.value))) {
+          current.input.value = '';
+          fieldError(errors, current.input, 'The current password is wrong.');
+          return;
+        }
+        await patch('/user', { security: { password: pass.value() } });
+        form.reset();
+        const done = callout('success', 'Password changed.', h('p', {}, 'Your other sessions were signed out; this one stays signed in.'));
+        done.setAttribute('role', 'status');
+        errors.replaceChildren(done);
+      });
     } catch (err) {
       showError(errors, err, form);
     }

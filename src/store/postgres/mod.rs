@@ -312,6 +312,7 @@ impl Store for PgStore {
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
+        limit: super::RefreshLimit,
         audit: &super::AuditRecord,
     ) -> StoreResult<RefreshOutcome> {
         let mut tx = self.bound.run(self.pool.begin()).await?;
@@ -336,6 +337,42 @@ impl Store for PgStore {
         if !super::token_usable(&token, &session, now) {
             return Ok(RefreshOutcome::Invalid);
         }
+        if token.valid_until.is_some() {
+            return Ok(RefreshOutcome::Replaced);
+        }
+        session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
+        // Counts the refresh in the session's window (a new window if the last one is over), and
+        // slides the idle expiry; changes nothing when the window's budget is spent.
+        let (now_ms, window_ms) = (millis(now), limit.window.num_milliseconds());
+        let sql = "UPDATE sessions SET \
+                     refresh_count = CASE WHEN refresh_window_start + $2 <= $1 THEN 1 \
+                                          ELSE refresh_count + 1 END, \
+                     refresh_window_start = CASE WHEN refresh_window_start + $2 <= $1 THEN $1 \
+                                                 ELSE refresh_window_start END, \
+                     idle_expires_at = $3 \
+                   WHERE id = $4 AND (refresh_window_start + $2 <= $1 OR refresh_count < $5)";
+        let q = sqlx::query(sql)
+            .bind(now_ms)
+            .bind(window_ms)
+            .bind(millis(session.idle_expires_at))
+            .bind(&session.id)
+            .bind(i64::from(limit.max));
+        if self.exec(&mut *tx, q).await? == 0 {
+            let q = sqlx::query("SELECT refresh_window_start FROM sessions WHERE id = $1");
+            let start = self
+                .fetch(&mut *tx, q.bind(&session.id), |r| {
+                    sqlx::Row::try_get::<i64, _>(r, 0).map_err(super::map_sqlx)
+                })
+                .await?
+                .unwrap_or(now_ms);
+            return Ok(RefreshOutcome::Limited {
+                retry_at: rows::from_millis(start + window_ms),
+            });
+        }
+        // Tokens whose grace is over can never authenticate again: keep no row for them.
+        let sql = "DELETE FROM session_tokens WHERE session_id = $1 AND valid_until <= $2";
+        self.exec(&mut *tx, sqlx::query(sql).bind(&session.id).bind(now_ms))
+            .await?;
         // Every token still current (normally one) now only has the grace period left.
         let sql = "UPDATE session_tokens SET valid_until = $1 \
                    WHERE session_id = $2 AND valid_until IS NULL";
@@ -343,13 +380,6 @@ impl Store for PgStore {
         self.exec(&mut *tx, q).await?;
         let q = sqlx::query(INSERT_TOKEN).bind(new_hash).bind(&session.id);
         self.exec(&mut *tx, q).await?;
-        session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
-        let q = sqlx::query("UPDATE sessions SET idle_expires_at = $1 WHERE id = $2");
-        self.exec(
-            &mut *tx,
-            q.bind(millis(session.idle_expires_at)).bind(&session.id),
-        )
-        .await?;
         self.exec(&mut *tx, insert_audit(audit)).await?;
         self.bound.run(tx.commit()).await?;
         Ok(RefreshOutcome::Refreshed(session))
@@ -458,6 +488,11 @@ impl Store for PgStore {
 
     async fn delete_all_api_keys(&self, user: &str) -> StoreResult<u64> {
         let q = sqlx::query("DELETE FROM api_keys WHERE user_name = $1").bind(user);
+        self.exec(&self.pool, q).await
+    }
+
+    async fn purge_api_keys(&self, before: Timestamp) -> StoreResult<u64> {
+        let q = sqlx::query("DELETE FROM api_keys WHERE expires_at < $1").bind(millis(before));
         self.exec(&self.pool, q).await
     }
 

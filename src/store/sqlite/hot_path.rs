@@ -185,6 +185,7 @@ pub enum BatchWrite {
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
+        limit: crate::store::RefreshLimit,
         audit: Box<AuditRecord>,
     },
     /// A new session with its first token; for a login (`login`: its audit event) also the
@@ -273,14 +274,15 @@ pub fn run_group<'a>(
                 now,
                 grace_until,
                 idle_expires_at,
+                limit,
                 audit,
             } => refresh(
                 &tx,
-                old_hash,
-                new_hash,
+                (old_hash, new_hash),
                 *now,
                 *grace_until,
                 *idle_expires_at,
+                *limit,
             )
             .and_then(|outcome| {
                 if matches!(outcome, RefreshOutcome::Refreshed(_)) {
@@ -309,11 +311,11 @@ pub fn run_group<'a>(
 
 fn refresh(
     conn: &Connection,
-    old_hash: &str,
-    new_hash: &str,
+    (old_hash, new_hash): (&str, &str),
     now: Timestamp,
     grace_until: Timestamp,
     idle_expires_at: Timestamp,
+    limit: crate::store::RefreshLimit,
 ) -> StoreResult<RefreshOutcome> {
     let found = one(conn, &SELECT_TOKEN_SESSION, [old_hash], |r| {
         Ok((rows::token(&r)?, rows::session(&r)?))
@@ -324,6 +326,50 @@ fn refresh(
     if !crate::store::token_usable(&token, &session, now) {
         return Ok(RefreshOutcome::Invalid);
     }
+    if token.valid_until.is_some() {
+        return Ok(RefreshOutcome::Replaced);
+    }
+    session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
+    // Counts the refresh in the session's window (a new window if the last one is over), and
+    // slides the idle expiry; changes nothing when the window's budget is spent.
+    let (now_ms, window_ms) = (millis(now), limit.window.num_milliseconds());
+    let counted = conn
+        .prepare_cached(
+            "UPDATE sessions SET \
+               refresh_count = CASE WHEN refresh_window_start + ?2 <= ?1 THEN 1 \
+                                    ELSE refresh_count + 1 END, \
+               refresh_window_start = CASE WHEN refresh_window_start + ?2 <= ?1 THEN ?1 \
+                                           ELSE refresh_window_start END, \
+               idle_expires_at = ?3 \
+             WHERE id = ?4 AND (refresh_window_start + ?2 <= ?1 OR refresh_count < ?5)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(rusqlite::params![
+                now_ms,
+                window_ms,
+                millis(session.idle_expires_at),
+                session.id,
+                limit.max
+            ])
+        })
+        .map_err(map_lite)?;
+    if counted == 0 {
+        let start: i64 = conn
+            .query_row(
+                "SELECT refresh_window_start FROM sessions WHERE id = ?",
+                [&session.id],
+                |r| r.get(0),
+            )
+            .map_err(map_lite)?;
+        let retry_at = rows::from_millis(start + window_ms);
+        return Ok(RefreshOutcome::Limited { retry_at });
+    }
+    // Tokens whose grace is over can never authenticate again: keep no row for them.
+    exec(
+        conn,
+        "DELETE FROM session_tokens WHERE session_id = ? AND valid_until <= ?",
+        &[&session.id, &now_ms],
+    )?;
     // Every token still current (normally one) now only has the grace period left.
     exec(
         conn,
@@ -331,12 +377,6 @@ fn refresh(
         &[&millis(grace_until), &session.id],
     )?;
     exec(conn, INSERT_CURRENT_TOKEN, &[&new_hash, &session.id])?;
-    session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
-    exec(
-        conn,
-        "UPDATE sessions SET idle_expires_at = ? WHERE id = ?",
-        &[&millis(session.idle_expires_at), &session.id],
-    )?;
     Ok(RefreshOutcome::Refreshed(session))
 }
 

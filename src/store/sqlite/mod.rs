@@ -324,6 +324,7 @@ impl Store for SqliteStore {
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
+        limit: super::RefreshLimit,
         audit: &super::AuditRecord,
     ) -> StoreResult<RefreshOutcome> {
         let write = BatchWrite::Refresh {
@@ -332,6 +333,7 @@ impl Store for SqliteStore {
             now,
             grace_until,
             idle_expires_at,
+            limit,
             audit: Box::new(audit.clone()),
         };
         match self.batched(write).await? {
@@ -472,6 +474,15 @@ impl Store for SqliteStore {
     async fn delete_all_api_keys(&self, user: &str) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM api_keys WHERE user_name = ?")
             .bind(user)
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_api_keys(&self, before: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE expires_at < ?")
+            .bind(millis(before))
             .execute(&self.writer)
             .await
             .map_err(map_sqlx)?;
