@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::{query_flag, PathArgs};
 use crate::domain::model::{EmptyResponse, UserRecord};
 use crate::domain::rbac::op;
+use crate::domain::user_update::{authorize_update, refuse_rename, Editor, Update};
 use crate::domain::users::{to_json, validate_user_name, UserDoc};
 use crate::http::audit::{self, Event};
 use crate::http::auth::{Authorized, Caller, Method};
@@ -193,61 +194,17 @@ async fn apply_patch(
             .await?
             .ok_or_else(|| not_found(name))?;
         let doc = user_doc(&merge(&to_json(&current), &patch))?;
-        if doc
-            .user_name
-            .as_ref()
-            .is_some_and(|n| n != &current.user_name)
-        {
-            return Err(
-                ApiError::new(Code::UserRestrictedField, "A user cannot be renamed.")
-                    .with_fields(["user_name"]),
-            );
-        }
+        refuse_rename(&current, doc.user_name.as_deref())?;
         let wanted = doc.validate(Some(&current))?;
-        let restricted = |f: &str, why: &str| {
-            ApiError::new(Code::UserRestrictedField, why).with_fields([f.to_string()])
-        };
-        // Your own roles, like your own enabled flag, are changed by another admin: an admin
-        // demoting itself here would lock itself out (the role-assignment endpoint asks for
-        // force=true for that).
-        if wanted.roles != current.roles
-            && (self_service || current.user_name == caller.user.user_name)
-        {
-            return Err(restricted(
-                "security.roles",
-                "You cannot change your own roles.",
-            ));
-        }
-        // A key restricted to fewer roles than its owner would escape its restriction by setting
-        // the owner's password and signing in with it.
+        // A key restricted to fewer roles than its owner holds.
         let restricted_key = matches!(caller.method, Method::ApiKey { .. })
             && caller.user.roles.iter().any(|r| !caller.roles.contains(r));
-        if self_service && wanted.password.is_some() && restricted_key {
-            return Err(restricted(
-                "security.password",
-                "An API key restricted to fewer roles than its owner cannot change the owner's password.",
-            ));
-        }
-        if wanted.enabled != current.enabled
-            && (self_service || current.user_name == caller.user.user_name)
-        {
-            return Err(restricted(
-                "security.enabled",
-                "You cannot enable or disable yourself.",
-            ));
-        }
-        let profile_changed = wanted.full_name != current.full_name
-            || wanted.email != current.email
-            || wanted.roles != current.roles
-            || wanted.enabled != current.enabled;
-        // Built-in users keep their profile and roles; they may only change their own password.
-        if current.builtin && (profile_changed || (wanted.password.is_some() && !self_service)) {
-            return Err(ApiError::new(
-                Code::UserCannotModify,
-                "Built-in users cannot be modified.",
-            ));
-        }
-        if !profile_changed && wanted.password.is_none() {
+        let editor = Editor {
+            user_name: &caller.user.user_name,
+            self_service,
+            restricted_key,
+        };
+        if authorize_update(editor, &current, &wanted)? == Update::Nothing {
             return Ok(to_json(&current));
         }
         if let (Some(password), None) = (&wanted.password, &new_hash) {
