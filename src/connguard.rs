@@ -143,8 +143,9 @@ impl Drop for AddressSlot {
     }
 }
 
-/// The unit a client is counted by: the IPv4 address, or the IPv6 /64 network.
-fn network(ip: IpAddr) -> IpAddr {
+/// The unit a client is counted by: the IPv4 address, or the IPv6 /64 network. (`throttle`
+/// groups addresses the same way, with its own copy of these lines.)
+pub fn network(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -199,9 +200,7 @@ impl AcceptBackoff {
 
     /// The wait after one more failure.
     pub fn failed(&mut self) -> Duration {
-        let next = self
-            .current
-            .map_or(Self::FIRST, |d| (d * 2).min(Self::MAX));
+        let next = self.current.map_or(Self::FIRST, |d| (d * 2).min(Self::MAX));
         self.current = Some(next);
         next
     }

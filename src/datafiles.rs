@@ -99,7 +99,9 @@ fn prepare(file: &Path) -> anyhow::Result<()> {
                 .map(drop)
                 .with_context(|| format!("cannot create the database file {}", file.display()))
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read the database file {}", file.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the database file {}", file.display()))
+        }
     }
 }
 

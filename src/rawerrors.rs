@@ -174,7 +174,8 @@ mod tests {
 
     #[test]
     fn only_hyper_bare_replies_are_replaced() {
-        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let bare =
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
         let out = String::from_utf8(replacement(bare).unwrap()).unwrap();
         assert!(out.starts_with("HTTP/1.1 431 "), "{out}");
         assert!(out.contains("root.request_header_too_large"), "{out}");

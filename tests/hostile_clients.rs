@@ -28,7 +28,9 @@ async fn start(limits: Limits, settings: Settings) -> (SocketAddr, tempfile::Tem
         admin: Some("admin-password".into()),
         readonly: None,
     };
-    bootstrap::ensure(&*store, dir.path(), &chosen).await.unwrap();
+    bootstrap::ensure(&*store, dir.path(), &chosen)
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = ece_server::http::router(AppState::new(store, settings, None));
@@ -83,7 +85,10 @@ async fn silent_and_trickling_sockets_from_one_address_neither_starve_others_nor
     let files = ece_server::connguard::raise_open_file_limit().unwrap_or(0);
     const SILENT: usize = 2_000;
     const TRICKLING: usize = 20;
-    assert!(files > 2 * (SILENT + TRICKLING) as u64 + 200, "open file limit {files}");
+    assert!(
+        files > 2 * (SILENT + TRICKLING) as u64 + 200,
+        "open file limit {files}"
+    );
     let limits = Limits {
         max_connections: 512,
         max_connections_per_address: 64,
@@ -162,7 +167,10 @@ async fn keep_alive_and_h2c_connections_are_closed_when_idle_or_silent() {
     let mut buf = vec![0u8; 4096];
     let n = h1.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    assert!(closed_by_server(&mut h1).await, "idle keep-alive connection");
+    assert!(
+        closed_by_server(&mut h1).await,
+        "idle keep-alive connection"
+    );
 
     // h2c: the preface and SETTINGS, then nothing (no request ever).
     let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";

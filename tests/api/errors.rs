@@ -122,7 +122,10 @@ async fn content_types() {
             .await
             .expect_error(415, "root.unsupported_media_type");
     }
-    for accepted in ["application/json; charset=utf-8", "application/merge-patch+json"] {
+    for accepted in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
         app.send_raw("PUT", "/account", &Auth::admin(), accepted, body.clone())
             .await
             .expect(200);
@@ -266,6 +269,9 @@ async fn a_401_carries_no_challenge_a_browser_acts_on() {
         assert_eq!(reply.status, 401);
         let challenge = reply.headers["www-authenticate"].to_str().unwrap();
         assert!(challenge.starts_with("Bearer"), "{challenge}");
-        assert!(!challenge.to_ascii_lowercase().contains("basic"), "{challenge}");
+        assert!(
+            !challenge.to_ascii_lowercase().contains("basic"),
+            "{challenge}"
+        );
     }
 }

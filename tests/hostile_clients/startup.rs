@@ -38,7 +38,10 @@ fn bootstrap_passwords_outside_the_policy_are_refused_naming_the_variable() {
         assert!(err.contains(var), "{var}: {err}");
         assert!(!err.contains(value), "the password is echoed: {err}");
     }
-    assert!(!dir.path().join("ece.db").exists(), "refused before the store");
+    assert!(
+        !dir.path().join("ece.db").exists(),
+        "refused before the store"
+    );
 }
 
 #[test]
@@ -51,8 +54,11 @@ fn an_empty_database_file_or_a_file_as_data_dir_is_refused_naming_the_path() {
     assert!(err.contains(&db.display().to_string()), "{err}");
     assert!(err.contains("empty"), "{err}");
 
-    std::fs::write(&db, b"this is not a database, but long enough to be read as one......")
-        .unwrap();
+    std::fs::write(
+        &db,
+        b"this is not a database, but long enough to be read as one......",
+    )
+    .unwrap();
     let (ok, err) = run(&["migrate"], dir.path(), &[]);
     assert!(!ok);
     assert!(err.contains(&db.display().to_string()), "{err}");
@@ -76,7 +82,12 @@ fn the_store_files_are_private() {
         .unwrap()
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ece-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(&dir)
         .env_clear()
         .env("ECE_LOG", "warn")
