@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{ServeArgs, Settings};
@@ -43,18 +44,21 @@ impl AppState {
 
 /// `ece-server serve`: open the store, bootstrap it, listen until SIGINT/SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let url = args.db.url();
-    if args.db.database_url.is_none() {
-        std::fs::create_dir_all(&args.db.data_dir)?;
+    let chosen = crate::bootstrap::ChosenPasswords::from_env()?;
+    if let Some(files) = crate::connguard::raise_open_file_limit() {
+        tracing::info!(limit = files, "open file limit");
     }
-    let store = crate::store::open(&url, &args.db.store_options(true)).await?;
+    let url = args.db.url();
+    let store = crate::datafiles::open_store(&args.db, true).await?;
     tracing::info!(database = %crate::store::redact(&url), "store opened");
-    crate::bootstrap::ensure(
-        &*store,
-        &args.db.data_dir,
-        &crate::bootstrap::ChosenPasswords::from_env(),
-    )
-    .await?;
+    crate::bootstrap::ensure(&*store, &args.db.data_dir, &chosen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot create the account and built-in users (data directory {})",
+                args.db.data_dir.display()
+            )
+        })?;
     crypto_warm_up().await;
 
     let state = AppState::new(store, Settings::from_args(&args), args.hash_concurrency);
@@ -63,14 +67,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(crate::server::tls_acceptor(cert, key)?),
         _ => None,
     };
-    let listener = TcpListener::bind(args.listen).await?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen, ECE_LISTEN)", args.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         "ece-server listening on {scheme}://{}/api/v1",
         listener.local_addr()?
     );
     if let Some(addr) = args.metrics_listen {
-        let metrics = TcpListener::bind(addr).await?;
+        let metrics = TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (--metrics-listen, ECE_METRICS_LISTEN)")
+        })?;
         tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
         let router = crate::telemetry::metrics_only(state.clone());
         tokio::spawn(async move {

@@ -50,10 +50,20 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
-    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
-    /// connection is kept.
+    /// Most connections open at once from one client address (IPv6: per /64); further ones are
+    /// closed at once (0: no cap; raise it behind a reverse proxy, which is one address).
+    #[arg(long, env = "ECE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+
+    /// Seconds from accepting a connection to its first complete request head (HTTP/1 or
+    /// HTTP/2), and to send each later request's headers; the connection is closed after that.
     #[arg(long, env = "ECE_HEADER_TIMEOUT", default_value_t = 30)]
     pub header_timeout: u64,
+
+    /// Seconds a connection with no request in flight (HTTP/1 keep-alive or HTTP/2) is kept
+    /// open after its last reply.
+    #[arg(long, env = "ECE_IDLE_TIMEOUT", default_value_t = 30)]
+    pub idle_timeout: u64,
 
     /// Seconds a request may take from its headers to its reply (408 after that).
     #[arg(long, env = "ECE_REQUEST_TIMEOUT", default_value_t = 30)]
@@ -126,6 +136,8 @@ impl ServeArgs {
         crate::server::Limits {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
+            max_connections_per_address: self.max_connections_per_address,
             max_header_bytes: self.max_header_bytes,
             ..crate::server::Limits::default()
         }

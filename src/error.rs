@@ -36,6 +36,9 @@ macro_rules! codes {
 codes! {
     // Generic request handling (ECE's own `root.*` family).
     InvalidJson => "root.invalid_json_request", BAD_REQUEST;
+    BadRequest => "root.bad_request", BAD_REQUEST;
+    UriTooLong => "root.uri_too_long", URI_TOO_LONG;
+    HeaderTooLarge => "root.request_header_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE;
     UnsupportedMediaType => "root.unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
     PayloadTooLarge => "root.payload_too_large", PAYLOAD_TOO_LARGE;
     ResourceNotFound => "root.resource_not_found", NOT_FOUND;
@@ -183,16 +186,26 @@ struct Element<'a> {
     fields: &'a [String],
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Envelope {
+impl ApiError {
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope {
             errors: [Element {
                 code: self.code.as_str(),
                 message: &self.message,
                 fields: &self.fields,
             }],
-        };
-        let mut res = (self.code.status(), axum::Json(body)).into_response();
+        }
+    }
+
+    /// The JSON envelope alone, for replies written outside axum (see `crate::rawerrors`).
+    pub fn envelope_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.envelope()).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.code.status(), axum::Json(self.envelope())).into_response();
         let headers = res.headers_mut();
         headers.insert(
             "x-cloud-error-codes",
@@ -201,7 +214,9 @@ impl IntoResponse for ApiError {
         if self.code.status() == StatusCode::UNAUTHORIZED {
             headers.insert(
                 "www-authenticate",
-                HeaderValue::from_static("Bearer, ApiKey, Basic realm=\"ece\""),
+                // No `Basic` challenge: a browser prompts for one and then sends the cached
+                // password with cross-site requests too. Basic credentials still work.
+                HeaderValue::from_static("Bearer realm=\"ece\", ApiKey realm=\"ece\""),
             );
         }
         for (name, value) in self.headers {

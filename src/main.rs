@@ -61,11 +61,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => ece_server::app::serve(args).await,
         Command::Migrate(db) => {
-            if db.database_url.is_none() {
-                std::fs::create_dir_all(&db.data_dir)?;
-            }
             let url = db.url();
-            ece_server::store::open(&url, &db.store_options(true)).await?;
+            ece_server::datafiles::open_store(&db, true).await?;
             println!("migrations applied to {}", ece_server::store::redact(&url));
             Ok(())
         }
