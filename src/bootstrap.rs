@@ -31,12 +31,22 @@ pub struct ChosenPasswords {
 }
 
 impl ChosenPasswords {
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|p| !p.is_empty());
-        ChosenPasswords {
-            admin: var(BUILTIN_USERS[0].2),
-            readonly: var(BUILTIN_USERS[1].2),
-        }
+    /// Reads the variables; a password outside the policy every other password follows (8 to
+    /// 128 characters) is refused here, at start, naming the variable.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| -> anyhow::Result<Option<String>> {
+            let Some(p) = std::env::var(name).ok().filter(|p| !p.is_empty()) else {
+                return Ok(None);
+            };
+            crate::domain::users::validate_password(&p).map_err(|e| {
+                anyhow::anyhow!("{name} is not an acceptable password: {}", e.message)
+            })?;
+            Ok(Some(p))
+        };
+        Ok(ChosenPasswords {
+            admin: var(BUILTIN_USERS[0].2)?,
+            readonly: var(BUILTIN_USERS[1].2)?,
+        })
     }
 
     fn for_user(&self, name: &str) -> Option<String> {

@@ -52,10 +52,20 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
-    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
-    /// connection is kept.
+    /// Most connections open at once from one client address (IPv6: per /64); further ones are
+    /// closed at once (0: no cap; raise it behind a reverse proxy, which is one address).
+    #[arg(long, env = "ECE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+
+    /// Seconds from accepting a connection to its first complete request head (HTTP/1 or
+    /// HTTP/2), and to send each later request's headers; the connection is closed after that.
     #[arg(long, env = "ECE_HEADER_TIMEOUT", default_value_t = 30)]
     pub header_timeout: u64,
+
+    /// Seconds a connection with no request in flight (HTTP/1 keep-alive or HTTP/2) is kept
+    /// open after its last reply.
+    #[arg(long, env = "ECE_IDLE_TIMEOUT", default_value_t = 30)]
+    pub idle_timeout: u64,
 
     /// Seconds a request may take from its headers to its reply (408 after that).
     #[arg(long, env = "ECE_REQUEST_TIMEOUT", default_value_t = 30)]
@@ -133,9 +143,6 @@ impl ServeArgs {
     /// What the server is built from: these options, with the built-in users' passwords from
     /// `ECE_ADMIN_PASSWORD` and `ECE_READONLY_PASSWORD`.
     pub fn config(&self) -> anyhow::Result<crate::startup::Config> {
-        if self.db.database_url.is_none() {
-            std::fs::create_dir_all(&self.db.data_dir)?;
-        }
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(crate::server::tls_acceptor(cert, key)?),
             _ => None,
@@ -145,7 +152,7 @@ impl ServeArgs {
             database_url: self.db.url(),
             store: self.db.store_options(true),
             data_dir: self.db.data_dir.clone(),
-            passwords: crate::bootstrap::ChosenPasswords::from_env(),
+            passwords: crate::bootstrap::ChosenPasswords::from_env()?,
             settings: Settings::from(self),
             limits: self.limits(),
             hash_concurrency: self.hash_concurrency,
@@ -158,6 +165,8 @@ impl ServeArgs {
         crate::server::Limits {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
+            max_connections_per_address: self.max_connections_per_address,
             max_header_bytes: self.max_header_bytes,
             ..crate::server::Limits::default()
         }

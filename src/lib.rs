@@ -5,9 +5,12 @@
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod connguard;
+pub mod datafiles;
 pub mod domain;
 pub mod http;
 pub mod logwriter;
+pub mod rawerrors;
 pub mod security;
 pub mod server;
 pub mod startup;

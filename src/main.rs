@@ -60,15 +60,16 @@ async fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => {
-            let app = ece_server::startup::Application::build(args.config()?).await?;
+            let config = args.config()?;
+            if let Some(files) = ece_server::connguard::raise_open_file_limit() {
+                tracing::info!(limit = files, "open file limit");
+            }
+            let app = ece_server::startup::Application::build(config).await?;
             app.run().await
         }
         Command::Migrate(db) => {
-            if db.database_url.is_none() {
-                std::fs::create_dir_all(&db.data_dir)?;
-            }
             let url = db.url();
-            ece_server::store::open(&url, &db.store_options(true)).await?;
+            ece_server::datafiles::open_store(&db, true).await?;
             println!("migrations applied to {}", ece_server::store::redact(&url));
             Ok(())
         }

@@ -3,9 +3,11 @@
 //!
 //! Written by hand (about what `axum::serve` does, plus limits) because we need, together:
 //! TLS with rustls, a cap on concurrent connections (accepting waits for a free slot, so excess
-//! clients queue in the kernel backlog instead of exhausting file descriptors), a header-read
-//! timeout that also bounds idle keep-alive connections (slowloris), a header size cap, and a
-//! graceful shutdown that lets in-flight requests finish.
+//! clients queue in the kernel backlog instead of exhausting file descriptors) and on connections
+//! per client address, a deadline from accept to the first request head and an idle timeout for
+//! every protocol (`crate::connguard`), a header-read timeout and size cap, ECE envelopes for
+//! the requests hyper refuses itself (`crate::rawerrors`), and a graceful shutdown that lets
+//! in-flight requests finish.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,13 +29,21 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::connguard::{AcceptBackoff, Activity, AddressCap};
+
 /// Transport limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Most connections served at once.
     pub max_connections: usize,
-    /// Time allowed to send a request's headers, and to stay idle between requests.
+    /// Time from accept to the first complete request head (HTTP/1 or HTTP/2 alike), and time
+    /// allowed to send each later request's headers.
     pub header_read_timeout: Duration,
+    /// How long a connection with no request in flight stays open after its last reply
+    /// (keep-alive HTTP/1, HTTP/2).
+    pub idle_timeout: Duration,
+    /// Most connections open at once from one client address (IPv6: one /64); 0: no cap.
+    pub max_connections_per_address: usize,
     /// Largest request head (request line and headers) accepted, in bytes.
     pub max_header_bytes: usize,
     /// Time allowed for a TLS handshake.
@@ -47,6 +57,8 @@ impl Default for Limits {
         Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+            max_connections_per_address: 256,
             max_header_bytes: 64 * 1024,
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
@@ -93,9 +105,15 @@ pub async fn run(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(limits.max_header_bytes as u32);
+        .max_header_list_size(limits.max_header_bytes as u32)
+        // Pings find peers that vanished while a stream is open; idle connections are closed
+        // by `connguard::Activity` whatever the protocol.
+        .keep_alive_interval(Some(limits.idle_timeout))
+        .keep_alive_timeout(limits.header_read_timeout);
     let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = AddressCap::new(limits.max_connections_per_address);
+    let mut backoff = AcceptBackoff::default();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -106,35 +124,69 @@ pub async fn run(
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
+                Ok(conn) => {
+                    backoff.succeeded();
+                    conn
+                }
                 Err(e) => {
                     // E.g. EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let wait = backoff.failed();
+                    if backoff.should_log() {
+                        tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "accept failed");
+                    }
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
             },
             _ = &mut shutdown => break,
         };
+        let Some(address_slot) = per_address.try_acquire(peer.ip()) else {
+            // Closed at once: this client already holds its share of the connections.
+            tracing::debug!(%peer, "connection refused: per-address cap reached");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            req
-        });
+        let activity = Activity::new();
+        let service = {
+            let (app, activity) = (app.clone(), activity.clone());
+            tower::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let busy = activity.begin();
+                let reply = app.clone().oneshot(req);
+                async move {
+                    let res = reply.await;
+                    drop(busy);
+                    res
+                }
+            })
+        };
         let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
         let handshake_timeout = limits.tls_handshake_timeout;
+        let (first_request, idle) = (limits.header_read_timeout, limits.idle_timeout);
         tokio::spawn(async move {
-            let _slot = slot; // released when the connection ends
-            match tls {
-                None => serve_connection(stream, &builder, service, watcher).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            serve_connection(tls_stream, &builder, service, watcher).await
+            let _slots = (slot, address_slot); // released when the connection ends
+            let serve = async {
+                match tls {
+                    None => serve_connection(stream, &builder, service, watcher).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(tls_stream)) => {
+                                serve_connection(tls_stream, &builder, service, watcher).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
+                }
+            };
+            // Dropping the connection closes it; nothing is in flight when the timer fires.
+            tokio::select! {
+                _ = serve => {}
+                _ = activity.expired(first_request, idle) => {
+                    tracing::debug!(%peer, "connection closed: no request before the deadline, or idle");
                 }
             }
         });
@@ -166,8 +218,8 @@ async fn serve_connection<I, S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let conn =
-        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    let io = TokioIo::new(crate::rawerrors::EnvelopeIo::new(io));
+    let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }

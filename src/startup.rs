@@ -9,6 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -50,14 +51,25 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let url = &config.database_url;
-        let store = crate::store::open(url, &config.store).await?;
+        let store = crate::datafiles::open(url, &config.store).await?;
         tracing::info!(database = %crate::store::redact(url), "store opened");
-        crate::bootstrap::ensure(&*store, &config.data_dir, &config.passwords).await?;
+        crate::bootstrap::ensure(&*store, &config.data_dir, &config.passwords)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot create the account and built-in users (data directory {})",
+                    config.data_dir.display()
+                )
+            })?;
         crypto_warm_up().await;
         let state = AppState::new(store, config.settings, config.hash_concurrency);
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!("cannot listen on {} (--listen, ECE_LISTEN)", config.listen)
+        })?;
         let metrics = match config.metrics_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen on {addr} (--metrics-listen, ECE_METRICS_LISTEN)")
+            })?),
             None => None,
         };
         Ok(Application {

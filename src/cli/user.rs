@@ -48,7 +48,7 @@ pub async fn open_existing(db: &DbArgs) -> anyhow::Result<Arc<dyn Store>> {
             file.display()
         );
     }
-    crate::store::open(&db.url(), &db.store_options(false)).await
+    crate::datafiles::open_store(db, false).await
 }
 
 pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {

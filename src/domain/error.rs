@@ -33,6 +33,9 @@ macro_rules! codes {
 codes! {
     // Generic request handling (ECE's own `root.*` family).
     InvalidJson => "root.invalid_json_request", 400;
+    BadRequest => "root.bad_request", 400;
+    UriTooLong => "root.uri_too_long", 414;
+    HeaderTooLarge => "root.request_header_too_large", 431;
     UnsupportedMediaType => "root.unsupported_media_type", 415;
     PayloadTooLarge => "root.payload_too_large", 413;
     ResourceNotFound => "root.resource_not_found", 404;

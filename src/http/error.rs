@@ -136,16 +136,26 @@ struct Element<'a> {
     fields: &'a [String],
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Envelope {
+impl ApiError {
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope {
             errors: [Element {
                 code: self.code.as_str(),
                 message: &self.message,
                 fields: &self.fields,
             }],
-        };
-        let mut res = (status(self.code), axum::Json(body)).into_response();
+        }
+    }
+
+    /// The JSON envelope alone, for replies written outside axum (see `crate::rawerrors`).
+    pub fn envelope_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.envelope()).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (status(self.code), axum::Json(self.envelope())).into_response();
         let headers = res.headers_mut();
         headers.insert(
             "x-cloud-error-codes",
@@ -154,7 +164,9 @@ impl IntoResponse for ApiError {
         if status(self.code) == StatusCode::UNAUTHORIZED {
             headers.insert(
                 "www-authenticate",
-                HeaderValue::from_static("Bearer, ApiKey, Basic realm=\"ece\""),
+                // No `Basic` challenge: a browser prompts for one and then sends the cached
+                // password with cross-site requests too. Basic credentials still work.
+                HeaderValue::from_static("Bearer realm=\"ece\", ApiKey realm=\"ece\""),
             );
         }
         for (name, value) in self.headers {

@@ -3,7 +3,7 @@
 //! axum's own `Json` rejections are plain text; clients of this API read `errors[].code`, so
 //! [`ValidJson`] reports malformed JSON, wrong types and missing required fields as
 //! `root.invalid_json_request` with `fields` naming the offending path (found with
-//! `serde_path_to_error`), a wrong content type as 415 and an oversized body as 413.
+//! `serde_path_to_error`), a body that is not sent as JSON as 415 and an oversized body as 413.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -51,8 +51,8 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
 
 /// The body's bytes, after the content-type check, as ECE errors (413 past the body limit).
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    check_content_type(req.headers())?;
-    Bytes::from_request(req, state).await.map_err(|rejection| {
+    let declared = check_content_type(req.headers())?;
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 Code::PayloadTooLarge,
@@ -64,7 +64,11 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
                 format!("The request body could not be read: {rejection}"),
             )
         }
-    })
+    })?;
+    if !declared && !bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(unsupported("none"));
+    }
+    Ok(bytes)
 }
 
 fn first_byte(bytes: &[u8]) -> Option<u8> {
@@ -83,11 +87,16 @@ fn require_object(bytes: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Accepts JSON media types, no content type at all, and `application/x-www-form-urlencoded`
-/// (what `curl -d` sends by default, as in the official API examples); the body must still be JSON.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+/// Accepts JSON media types only; returns whether a content type was sent at all (a request
+/// without one may have no body, e.g. to get "a body is required" rather than a 415).
+///
+/// Anything else is a 415, `application/x-www-form-urlencoded` (what `curl -d` sends) and a
+/// missing content type included: those are what a cross-site HTML form or a "simple"
+/// cross-origin `fetch` can send without a CORS preflight, with the browser's cached
+/// credentials. A JSON content type needs a preflight, which this server never grants.
+fn check_content_type(headers: &HeaderMap) -> Result<bool, ApiError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
-        return Ok(());
+        return Ok(false);
     };
     let mime = value
         .to_str()
@@ -97,17 +106,42 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let ok = mime == "application/json"
-        || mime.ends_with("+json")
-        || mime == "application/x-www-form-urlencoded";
-    if ok {
-        Ok(())
+    if mime == "application/json" || mime.ends_with("+json") {
+        Ok(true)
     } else {
-        Err(ApiError::new(
-            Code::UnsupportedMediaType,
-            format!("Unsupported content type [{mime}]: send the body as application/json."),
-        ))
+        Err(unsupported(&mime))
     }
+}
+
+fn unsupported(mime: &str) -> ApiError {
+    ApiError::new(
+        Code::UnsupportedMediaType,
+        format!(
+            "Unsupported content type [{mime}]: send the body with Content-Type: application/json."
+        ),
+    )
+}
+
+/// Middleware: a request whose `Content-Length` is above `--max-body-bytes` gets its 413 at
+/// once. The body limit of [`ValidJson`] only trips while reading, so a client announcing a huge
+/// body and sending nothing would otherwise hold the request until the request timeout.
+pub async fn refuse_declared_oversize(
+    axum::extract::State(max): axum::extract::State<usize>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return axum::response::IntoResponse::into_response(ApiError::new(
+            Code::PayloadTooLarge,
+            "The request body is larger than the server accepts.",
+        ));
+    }
+    next.run(req).await
 }
 
 /// Deserialises `bytes` into `T`, naming the offending field on failure.

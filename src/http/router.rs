@@ -101,6 +101,10 @@ fn routes(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn(telemetry::track))
+                .layer(middleware::from_fn_with_state(
+                    max_body,
+                    crate::http::json::refuse_declared_oversize,
+                ))
                 // A request that takes too long (e.g. a client trickling its body) gets a 408
                 // envelope.
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {

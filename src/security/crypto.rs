@@ -32,9 +32,15 @@ pub fn new_secret() -> String {
     random_token(32)
 }
 
-/// A short random identifier (120 bits), safe in URLs.
+/// A short random identifier (120 bits), safe in URLs. Never starts with `-` or `_`: an id is
+/// also a command-line argument (`ecctl auth key show ID`), where a leading `-` reads as a flag.
 pub fn new_id() -> String {
-    random_token(15)
+    loop {
+        let id = random_token(15);
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
 }
 
 /// The digest stored in place of a token or key.
@@ -320,6 +326,16 @@ mod tests {
         }
         assert_eq!(got, [true, false, true, false]);
         assert!(!pool.verify("a password".into(), None).await);
+    }
+
+    #[test]
+    fn ids_never_start_with_a_dash_or_underscore() {
+        // 2 of the 64 base64url characters: 10,000 ids would include ~300 such without the check.
+        for _ in 0..10_000 {
+            let id = new_id();
+            assert!(id.starts_with(|c: char| c.is_ascii_alphanumeric()), "{id}");
+            assert_eq!(id.len(), 20);
+        }
     }
 
     #[test]

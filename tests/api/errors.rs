@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Auth};
+use crate::helpers::{spawn_app, Auth, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn unknown_routes_and_methods() {
@@ -110,21 +110,52 @@ async fn malformed_json_wrong_types_and_missing_fields() {
 async fn content_types() {
     let app = spawn_app().await;
     let body = br#"{"trust":{"trust_all":true}}"#.to_vec();
-    for refused in ["text/plain", "application/xml"] {
+    // Only JSON: what a cross-site form or a "simple" cross-origin request sends is refused,
+    // `curl -d`'s default x-www-form-urlencoded included (issue 11, point 7).
+    for refused in [
+        "text/plain",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
         app.send_raw("PUT", "/account", &Auth::admin(), refused, body.clone())
             .await
             .expect_error(415, "root.unsupported_media_type");
     }
-    // curl -d sends x-www-form-urlencoded by default, as in the official examples: accepted when
-    // the body is JSON.
     for accepted in [
-        "application/x-www-form-urlencoded",
         "application/json; charset=utf-8",
+        "application/merge-patch+json",
     ] {
         app.send_raw("PUT", "/account", &Auth::admin(), accepted, body.clone())
             .await
             .expect(200);
     }
+    // No content type: refused with a body, "a body is required" without one.
+    let res = app
+        .client
+        .put(format!("{}/account", app.base))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    assert_eq!(
+        res.headers()["x-cloud-error-codes"],
+        "root.unsupported_media_type"
+    );
+    let res = app
+        .client
+        .put(format!("{}/account", app.base))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.headers()["x-cloud-error-codes"],
+        "root.invalid_json_request"
+    );
 }
 
 #[tokio::test]
@@ -202,5 +233,45 @@ async fn bodies_must_be_json_objects() {
             )
             .await;
         r.expect_error(400, "root.invalid_json_request");
+    }
+}
+
+/// What a hostile page could make a browser send with the admin's cached Basic credentials: a
+/// form post (x-www-form-urlencoded or text/plain) whose body is JSON, from a foreign origin.
+#[tokio::test]
+async fn a_cross_site_form_post_cannot_create_a_user() {
+    let app = spawn_app().await;
+    let body = br#"{"user_name":"mallory","security":{"password":"mallory-password","roles":["ece_platform_admin"]}}"#;
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"] {
+        let res = app
+            .client
+            .post(format!("{}/users", app.base))
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
+            .header("content-type", content_type)
+            .header("origin", "https://evil.example")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 415, "{content_type}");
+    }
+    app.get("/users/mallory", &Auth::admin())
+        .await
+        .expect_error(404, "user.not_found");
+}
+
+/// A 401 must not make a browser prompt for (and then cache) a password: no Basic challenge.
+#[tokio::test]
+async fn a_401_carries_no_challenge_a_browser_acts_on() {
+    let app = spawn_app().await;
+    for auth in [Auth::None, Auth::basic("admin", "wrong-password")] {
+        let reply = app.get("/account", &auth).await;
+        assert_eq!(reply.status, 401);
+        let challenge = reply.headers["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        assert!(
+            !challenge.to_ascii_lowercase().contains("basic"),
+            "{challenge}"
+        );
     }
 }
