@@ -18,6 +18,8 @@ pub struct AppState {
     pub throttle: Arc<crate::throttle::Throttle>,
     /// Credential checks cached with bounded staleness (see `crate::authcache`).
     pub authcache: Arc<crate::authcache::AuthCache>,
+    /// The rate bound on audit events for refused requests.
+    pub refusals: Arc<crate::audit::Refusals>,
 }
 
 impl AppState {
@@ -25,14 +27,17 @@ impl AppState {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let threads = hash_concurrency.unwrap_or(cores).max(1);
+        let queued = settings.hash_queue.unwrap_or(8 * threads);
         AppState {
+            refusals: Arc::new(crate::audit::Refusals::new(settings.audit_refusals_per_minute)),
             store,
             throttle: crate::throttle::Throttle::new(settings.brute_force.clone()),
             authcache: Arc::new(crate::authcache::AuthCache::with_lookup_ttl(
                 settings.credential_cache,
             )),
             settings: Arc::new(settings),
-            hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
+            hasher: PasswordHasherPool::new(threads, queued),
         }
     }
 }

@@ -12,6 +12,11 @@
 //! on the others, as for tokens and keys. Failures are never cached: a wrong password always
 //! costs a full verification (and goes through brute-force protection).
 //!
+//! After [`BASIC_TTL`] the entry is not used to skip Argon2 any more, but it is kept for
+//! [`KNOWN_TTL`] as proof that this replica verified this exact header before: its next check is
+//! not a guess, so brute-force protection lets it through even while the user name must wait
+//! (see `crate::throttle`). Neither a hit nor such a check resets the name's failure counter.
+//!
 //! **Bearer tokens and API keys**: the store's answer to `find_token` / `find_api_key` is reused
 //! for at most [`LOOKUP_TTL`] (250 ms), keyed by the SHA-256 digest the store is queried with. The
 //! cached token, session, key and user go through exactly the checks a fresh answer does (expiry,
@@ -55,6 +60,9 @@ pub type Digest = [u8; 32];
 /// How long a verified Basic credential skips Argon2 (its user row is re-read after
 /// [`LOOKUP_TTL`]).
 pub const BASIC_TTL: Duration = Duration::from_secs(30);
+/// How long a verified Basic credential is remembered as known (not a guess) after its last
+/// Argon2 verification.
+pub const KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long a store answer (token, key, Basic user row, account) is reused by default
 /// (`--credential-cache-ms`).
 pub const LOOKUP_TTL: Duration = Duration::from_millis(250);
@@ -116,7 +124,7 @@ impl AuthCache {
         AuthCache {
             hmac: <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key)
                 .expect("HMAC takes any key size"),
-            basic: Map::new(BASIC_TTL),
+            basic: Map::new(KNOWN_TTL),
             tokens: Map::new(lookup_ttl),
             keys: Map::new(lookup_ttl),
             account: Mutex::new(None),
@@ -153,12 +161,13 @@ impl AuthCache {
     /// A remembered verification of this header, if Argon2 ran less than [`BASIC_TTL`] ago.
     pub fn basic(&self, key: &Digest) -> Option<VerifiedBasic> {
         let hit = self.basic.get(key)?;
-        if hit.verified_at.elapsed() < BASIC_TTL {
-            Some(hit)
-        } else {
-            self.basic.remove(key);
-            None
-        }
+        (hit.verified_at.elapsed() < BASIC_TTL).then_some(hit)
+    }
+
+    /// Whether Argon2 verified this header on this replica less than [`KNOWN_TTL`] ago (and no
+    /// failed check of it happened since).
+    pub fn basic_known(&self, key: &Digest) -> bool {
+        self.basic.get(key).is_some()
     }
 
     /// The user row of a hit, if it was read recently enough to skip reading it again.
@@ -385,6 +394,10 @@ mod tests {
         hit.verified_at = Instant::now() - BASIC_TTL;
         c.recheck_basic(key, hit, user, c.stamp());
         assert!(c.basic(&key).is_none());
+        // ...but the header stays known (its next check is not a guess) until forgotten.
+        assert!(c.basic_known(&key));
+        c.forget_basic(&key);
+        assert!(!c.basic_known(&key));
     }
 
     #[test]

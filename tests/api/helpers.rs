@@ -175,6 +175,36 @@ async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
     }
 }
 
+/// A server like `spawn_app`'s, keeping its `AppState` so that a test can read the throttle's
+/// and the hashing pool's counters; `hash_threads` as `--hash-concurrency`.
+pub async fn spawn_keeping_state(
+    settings: Settings,
+    hash_threads: Option<usize>,
+) -> (String, AppState, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(&dir).await;
+    let store = store::open(&url, &StoreOptions::default()).await.unwrap();
+    let chosen = ChosenPasswords {
+        admin: Some(ADMIN_PASSWORD.into()),
+        readonly: Some(READONLY_PASSWORD.into()),
+    };
+    bootstrap::ensure(&*store, dir.path(), &chosen)
+        .await
+        .unwrap();
+    let state = AppState::new(store, settings, hash_threads);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    let router = ece_server::http::router(state.clone());
+    tokio::spawn(ece_server::server::run(
+        listener,
+        router,
+        Limits::default(),
+        None,
+        std::future::pending(),
+    ));
+    (base, state, dir)
+}
+
 impl TestApp {
     /// Stops the server and starts a new one on the same database: what a restart sees.
     pub async fn restart(mut self) -> TestApp {
