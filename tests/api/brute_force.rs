@@ -69,10 +69,10 @@ async fn a_concurrent_burst_on_a_fresh_name_gets_the_allowance_and_no_more() {
     };
     let (base, state, _dir) = spawn_keeping_state(settings, None).await;
     let client = reqwest::Client::new();
-    let burst = futures::future::join_all(
-        (0..1500).map(|i| login(&client, &base, "fresh-name", &format!("guess-{i}"))),
-    )
-    .await;
+    let guesses: Vec<String> = (0..1500).map(|i| format!("guess-{i}")).collect();
+    let burst =
+        futures::future::join_all(guesses.iter().map(|g| login(&client, &base, "fresh-name", g)))
+            .await;
     let evaluated = burst.iter().filter(|s| **s == 401).count();
     let refused = burst.iter().filter(|s| **s == 429).count();
     assert_eq!(evaluated + refused, 1500, "only 401 and 429: {burst:?}");
