@@ -30,7 +30,9 @@ impl AppState {
         let threads = hash_concurrency.unwrap_or(cores).max(1);
         let queued = settings.hash_queue.unwrap_or(8 * threads);
         AppState {
-            refusals: Arc::new(crate::audit::Refusals::new(settings.audit_refusals_per_minute)),
+            refusals: Arc::new(crate::audit::Refusals::new(
+                settings.audit_refusals_per_minute,
+            )),
             store,
             throttle: crate::throttle::Throttle::new(settings.brute_force.clone()),
             authcache: Arc::new(crate::authcache::AuthCache::with_lookup_ttl(

@@ -289,13 +289,22 @@ async fn resolve(
                 }
                 read_before = Some((read, stored));
             }
+            // One check per header at a time; one that just succeeded answers the others.
+            let _flight = app.authcache.basic_flight(&cache_key).await;
+            if read_before.is_none() {
+                let hit = app.authcache.basic(&cache_key);
+                if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
+                    return Ok(Some(password_caller(u.clone(), source)));
+                }
+            }
             // A password check. Before the lookup and the hash, so that a throttled request costs
             // neither; a header verified here before is let through (it is not a guess).
             let known = app.authcache.basic_known(&cache_key);
             let attempt = if known {
                 crate::throttle::begin_known(app, &user, source)
             } else {
-                crate::throttle::begin(app, &user, source, "basic").map_err(Unresolved::Throttled)?
+                crate::throttle::begin(app, &user, source, "basic")
+                    .map_err(Unresolved::Throttled)?
             };
             let (read, stored) = match read_before {
                 Some(done) => done,
@@ -394,7 +403,9 @@ impl<O: OperationId> FromRequestParts<AppState> for Authorized<O> {
 async fn audit_refusal(app: &AppState, parts: &Parts, op: &rbac::Operation, state: &AuthState) {
     use crate::audit::Event;
     let event = match state {
-        AuthState::Authenticated(caller) => Event::by(caller, "access.denied").detail("status", 403),
+        AuthState::Authenticated(caller) => {
+            Event::by(caller, "access.denied").detail("status", 403)
+        }
         AuthState::Invalid => {
             let scheme = match parts
                 .headers

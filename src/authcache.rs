@@ -16,6 +16,9 @@
 //! [`KNOWN_TTL`] as proof that this replica verified this exact header before: its next check is
 //! not a guess, so brute-force protection lets it through even while the user name must wait
 //! (see `crate::throttle`). Neither a hit nor such a check resets the name's failure counter.
+//! Requests with the same header that miss at the same time wait for one check
+//! ([`AuthCache::basic_flight`]) instead of each starting its own: a client opening many
+//! connections at once costs one Argon2 and one place in the brute-force allowance.
 //!
 //! **Bearer tokens and API keys**: the store's answer to `find_token` / `find_api_key` is reused
 //! for at most [`LOOKUP_TTL`] (250 ms), keyed by the SHA-256 digest the store is queried with. The
@@ -104,6 +107,27 @@ pub struct AuthCache {
     generation: AtomicU64,
     /// How long a store answer is reused ([`LOOKUP_TTL`] unless configured; zero: never).
     lookup_ttl: Duration,
+    /// Basic checks in flight, by header key (see [`AuthCache::basic_flight`]).
+    flights: Mutex<std::collections::HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The one Basic check in flight for a header; others with the same header wait for it.
+pub struct BasicFlight<'a> {
+    cache: &'a AuthCache,
+    key: Digest,
+    lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for BasicFlight<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.cache.flights_map();
+        drop(self.guard.take());
+        // The map's and ours: nobody else waits for this header.
+        if self.lock.take().is_some_and(|l| Arc::strong_count(&l) == 2) {
+            flights.remove(&self.key);
+        }
+    }
 }
 
 impl Default for AuthCache {
@@ -130,6 +154,7 @@ impl AuthCache {
             account: Mutex::new(None),
             generation: AtomicU64::new(0),
             lookup_ttl,
+            flights: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -194,6 +219,33 @@ impl AuthCache {
             read,
         };
         self.basic.put(key, entry);
+    }
+
+    fn flights_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>
+    {
+        self.flights.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until no other request checks this header, then holds it until the returned value
+    /// is dropped. Look the header up again afterwards: the check waited for may have cached it.
+    pub async fn basic_flight(&self, key: &Digest) -> BasicFlight<'_> {
+        let lock = {
+            let mut flights = self.flights_map();
+            if flights.len() >= MAX_ENTRIES {
+                // Left by waiters that gave up: only entries somebody holds are worth keeping.
+                flights.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            flights.entry(*key).or_default().clone()
+        };
+        let guard = lock.clone().lock_owned().await;
+        BasicFlight {
+            cache: self,
+            key: *key,
+            lock: Some(lock),
+            guard: Some(guard),
+        }
     }
 
     pub fn forget_basic(&self, key: &Digest) {
@@ -398,6 +450,29 @@ mod tests {
         assert!(c.basic_known(&key));
         c.forget_basic(&key);
         assert!(!c.basic_known(&key));
+    }
+
+    #[tokio::test]
+    async fn one_basic_check_per_header_at_a_time() {
+        let c = Arc::new(AuthCache::new());
+        let key = c.basic_key(b"Basic eA==");
+        let first = c.basic_flight(&key).await;
+        let waiter = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let _second = c.basic_flight(&key).await;
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(
+            !waiter.is_finished(),
+            "the second check waits for the first"
+        );
+        // Another header does not wait.
+        drop(c.basic_flight(&c.basic_key(b"Basic eQ==")).await);
+        drop(first);
+        waiter.await.unwrap();
+        assert!(c.flights_map().is_empty(), "nothing is left behind");
     }
 
     #[test]

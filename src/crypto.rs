@@ -74,6 +74,7 @@ struct PoolShared {
     ready: std::sync::Condvar,
     max: usize,
     max_queued: usize,
+    submitted: std::sync::atomic::AtomicU64,
     skipped: std::sync::atomic::AtomicU64,
     refused: std::sync::atomic::AtomicU64,
 }
@@ -85,6 +86,8 @@ pub struct QueueFull;
 /// Counters of a [`PasswordHasherPool`] since start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HasherStats {
+    /// Jobs queued.
+    pub submitted: u64,
     /// Jobs dropped before they started because their caller had gone.
     pub skipped: u64,
     /// Checks refused because the queue was full.
@@ -126,6 +129,7 @@ impl PasswordHasherPool {
                 ready: std::sync::Condvar::new(),
                 max: max_concurrent.max(1),
                 max_queued: max_queued.max(1),
+                submitted: Default::default(),
                 skipped: Default::default(),
                 refused: Default::default(),
             }),
@@ -135,6 +139,7 @@ impl PasswordHasherPool {
     pub fn stats(&self) -> HasherStats {
         use std::sync::atomic::Ordering::Relaxed;
         HasherStats {
+            submitted: self.shared.submitted.load(Relaxed),
             skipped: self.shared.skipped.load(Relaxed),
             refused: self.shared.refused.load(Relaxed),
         }
@@ -155,6 +160,9 @@ impl PasswordHasherPool {
             }
         }
         state.jobs.push_back(job);
+        self.shared
+            .submitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if state.idle > 0 {
             self.shared.ready.notify_one();
         } else if state.threads < self.shared.max {
@@ -191,7 +199,11 @@ impl PasswordHasherPool {
     }
 
     /// [`verify`](Self::verify) for sign-in checks: refused at once when the queue is full.
-    pub async fn try_verify(&self, password: String, phc: Option<String>) -> Result<bool, QueueFull> {
+    pub async fn try_verify(
+        &self,
+        password: String,
+        phc: Option<String>,
+    ) -> Result<bool, QueueFull> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(Job::Verify(password, phc, tx), true)?;
         Ok(rx.await.unwrap_or(false))
@@ -413,7 +425,9 @@ mod tests {
         }
         assert!(refused >= 1, "a full queue refuses");
         let results: Vec<_> = join_handles(jobs).await;
-        assert!(results.iter().all(|r| matches!(r, Ok(true) | Err(QueueFull))));
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(true) | Err(QueueFull))));
         // Abandoned: a caller that stops waiting before its job starts costs no hash.
         let blocker = {
             let (pool, phc) = (pool.clone(), phc.clone());

@@ -664,7 +664,10 @@ mod tests {
         for _ in 0..10 {
             t.begin("bob", None).unwrap().undecided();
         }
-        assert!(t.is_empty(), "a fresh name is forgotten once its checks end");
+        assert!(
+            t.is_empty(),
+            "a fresh name is forgotten once its checks end"
+        );
         drop(t.begin("bob", None).unwrap());
         drop(t.begin("bob", None).unwrap());
         assert_eq!(t.stats().abandoned, 2);
@@ -718,7 +721,11 @@ mod tests {
         fail(&t, "bob", home, now);
         t.begin_at("bob", home, now).unwrap().succeeded();
         let l = fail(&t, "bob", attacker, now);
-        assert_eq!(l.user, Some(Duration::from_secs(60)), "nothing was forgiven");
+        assert_eq!(
+            l.user,
+            Some(Duration::from_secs(60)),
+            "nothing was forgiven"
+        );
         // The user's own typos are.
         fail(&t, "carol", home, now);
         fail(&t, "carol", home, now);

@@ -9,24 +9,14 @@ use std::time::{Duration, Instant};
 
 use ece_server::config::Settings;
 use ece_server::store::AuditFilter;
-use ece_server::throttle::ThrottleConfig;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{spawn_keeping_state, spawn_with, Auth, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{
+    client_from, spawn_keeping_state, spawn_with, throttled, Auth, TestApp, ADMIN_PASSWORD,
+};
 
 const LOGIN: &str = "/users/auth/_login";
-
-fn settings(user: u32, address: u32) -> Settings {
-    Settings {
-        brute_force: ThrottleConfig {
-            user_max_failures: user,
-            address_max_failures: address,
-            ..ThrottleConfig::default()
-        },
-        ..Settings::default()
-    }
-}
 
 /// A `_login` from `client`; the status.
 async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> u16 {
@@ -38,14 +28,6 @@ async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str)
         .expect("request sent")
         .status()
         .as_u16()
-}
-
-/// A client whose connections come from another loopback address (Linux routes all of 127/8).
-fn client_from(ip: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(Some(ip.parse().unwrap()))
-        .build()
-        .unwrap()
 }
 
 /// Polls `done` every 20 ms for at most 30 s; whether it became true.
@@ -70,9 +52,12 @@ async fn a_concurrent_burst_on_a_fresh_name_gets_the_allowance_and_no_more() {
     let (base, state, _dir) = spawn_keeping_state(settings, None).await;
     let client = reqwest::Client::new();
     let guesses: Vec<String> = (0..1500).map(|i| format!("guess-{i}")).collect();
-    let burst =
-        futures::future::join_all(guesses.iter().map(|g| login(&client, &base, "fresh-name", g)))
-            .await;
+    let burst = futures::future::join_all(
+        guesses
+            .iter()
+            .map(|g| login(&client, &base, "fresh-name", g)),
+    )
+    .await;
     let evaluated = burst.iter().filter(|s| **s == 401).count();
     let refused = burst.iter().filter(|s| **s == 429).count();
     assert_eq!(evaluated + refused, 1500, "only 401 and 429: {burst:?}");
@@ -85,7 +70,7 @@ async fn a_concurrent_burst_on_a_fresh_name_gets_the_allowance_and_no_more() {
 
 #[tokio::test]
 async fn legitimate_traffic_does_not_reset_the_attackers_counter() {
-    let app = spawn_with(settings(3, 0)).await;
+    let app = spawn_with(throttled(3, 0)).await;
     let attacker = client_from("127.0.0.2");
     // A real client using Basic, verified once: its further requests are cache hits.
     assert_eq!(app.auth_status(&Auth::admin()).await, 200);
@@ -101,7 +86,7 @@ async fn legitimate_traffic_does_not_reset_the_attackers_counter() {
 
 #[tokio::test]
 async fn a_verified_credential_keeps_working_while_its_name_is_throttled() {
-    let app = spawn_with(settings(3, 0)).await;
+    let app = spawn_with(throttled(3, 0)).await;
     let attacker = client_from("127.0.0.2");
     assert_eq!(app.auth_status(&Auth::admin()).await, 200);
     for _ in 0..3 {
@@ -151,7 +136,7 @@ async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
     // when their clients hang up.
     let settings = Settings {
         hash_queue: Some(64),
-        ..settings(3, 0)
+        ..throttled(3, 0)
     };
     let (base, state, _dir) = spawn_keeping_state(settings, Some(1)).await;
     let client = reqwest::Client::new();
@@ -161,13 +146,14 @@ async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
             tokio::spawn(async move { login(&client, &base, &format!("busy-{i}"), "x").await })
         })
         .collect();
-    assert!(eventually(|| state.throttle.stats().allowed >= 12).await);
+    assert!(eventually(|| state.hasher.stats().submitted >= 12).await);
     let mut hung = Vec::new();
     for _ in 0..3 {
         hung.push(unanswered_login(&base, "victim").await);
     }
-    assert!(eventually(|| state.throttle.stats().allowed >= 15).await);
-    drop(hung); // the clients hang up
+    // Once their checks are queued for hashing (behind the busy ones), the clients hang up.
+    assert!(eventually(|| state.hasher.stats().submitted >= 15).await);
+    drop(hung);
     assert!(
         eventually(|| state.throttle.stats().abandoned >= 3).await,
         "abandoned attempts were not counted: {:?}",
@@ -177,13 +163,21 @@ async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
         assert_eq!(b.await.unwrap(), 401);
     }
     // Their jobs were dropped from the queue, not hashed...
-    assert!(state.hasher.stats().skipped >= 1, "{:?}", state.hasher.stats());
+    assert!(
+        state.hasher.stats().skipped >= 1,
+        "{:?}",
+        state.hasher.stats()
+    );
     // ...and the three guesses count: the name must wait.
     assert_eq!(login(&client, &base, "victim", "a-guess").await, 429);
     // Each is in the audit log (written in the background, as the request is gone).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let events = state.store.list_audit(&AuditFilter::default()).await.unwrap();
+        let events = state
+            .store
+            .list_audit(&AuditFilter::default())
+            .await
+            .unwrap();
         let abandoned = events
             .iter()
             .filter(|e| e.event == "login" && e.outcome == "failure")
@@ -192,7 +186,10 @@ async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
         if abandoned == 3 {
             break;
         }
-        assert!(Instant::now() < deadline, "{abandoned} abandoned attempts audited");
+        assert!(
+            Instant::now() < deadline,
+            "{abandoned} abandoned attempts audited"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -201,7 +198,7 @@ async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
 async fn a_full_hashing_queue_refuses_at_once_with_retry_after() {
     let settings = Settings {
         hash_queue: Some(1),
-        ..settings(0, 0)
+        ..throttled(0, 0)
     };
     let (base, state, _dir) = spawn_keeping_state(settings, Some(1)).await;
     let client = reqwest::Client::new();

@@ -9,6 +9,7 @@ use ece_server::bootstrap::{self, ChosenPasswords};
 use ece_server::config::Settings;
 use ece_server::server::Limits;
 use ece_server::store::{self, Store, StoreOptions};
+use ece_server::throttle::ThrottleConfig;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -173,6 +174,26 @@ async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
         shutdown: Some(tx),
         task: Some(task),
     }
+}
+
+/// Settings with brute-force thresholds of `user` failures per name and `address` per address.
+pub fn throttled(user: u32, address: u32) -> Settings {
+    Settings {
+        brute_force: ThrottleConfig {
+            user_max_failures: user,
+            address_max_failures: address,
+            ..ThrottleConfig::default()
+        },
+        ..Settings::default()
+    }
+}
+
+/// A client whose connections come from another loopback address (Linux routes all of 127/8).
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(ip.parse::<std::net::IpAddr>().unwrap()))
+        .build()
+        .unwrap()
 }
 
 /// A server like `spawn_app`'s, keeping its `AppState` so that a test can read the throttle's

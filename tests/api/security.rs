@@ -4,32 +4,19 @@
 //! Thresholds are made small through `Settings`; no test waits for a lock to expire (the waits
 //! themselves are unit-tested in `src/throttle.rs` with an injected clock).
 
-use std::net::IpAddr;
 use std::process::{Command, Output, Stdio};
 
 use ece_server::config::Settings;
 use ece_server::crypto;
 use ece_server::store::{AuditFilter, AuditRecord};
-use ece_server::throttle::ThrottleConfig;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    spawn_app, spawn_keeping_state, spawn_with, Auth, TestApp, ADMIN_PASSWORD, READONLY_PASSWORD,
+    client_from, spawn_app, spawn_keeping_state, spawn_with, throttled, Auth, TestApp,
+    ADMIN_PASSWORD, READONLY_PASSWORD,
 };
 
 const LOGIN: &str = "/users/auth/_login";
-
-/// Settings with brute-force thresholds of `user` failures per name and `address` per address.
-fn throttled(user: u32, address: u32) -> Settings {
-    Settings {
-        brute_force: ThrottleConfig {
-            user_max_failures: user,
-            address_max_failures: address,
-            ..ThrottleConfig::default()
-        },
-        ..Settings::default()
-    }
-}
 
 async fn login_status(app: &TestApp, user: &str, password: &str) -> crate::helpers::Reply {
     app.post(
@@ -51,14 +38,6 @@ fn assert_throttled(reply: crate::helpers::Reply, max: u64) {
         .unwrap_or_else(|| panic!("no numeric Retry-After: {:?}", reply.headers));
     assert!((1..=max).contains(&retry), "Retry-After {retry}");
     reply.expect_error(429, "root.too_many_requests");
-}
-
-/// A client whose connections come from another loopback address (Linux routes all of 127/8).
-fn client_from(ip: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(Some(ip.parse::<IpAddr>().unwrap()))
-        .build()
-        .unwrap()
 }
 
 async fn raw_login(client: &reqwest::Client, app: &TestApp, user: &str, password: &str) -> u16 {
