@@ -462,7 +462,7 @@ fn authorize(op: &rbac::Operation, state: &AuthState) -> Result<Arc<Caller>, Api
             }
             _ => return Err(ApiError::unauthenticated()),
         };
-        if !rbac::allowed(&caller.roles, &op) {
+        if !rbac::allowed(&caller.roles, op) {
             if op.id.ends_with("role-assignments") {
                 return Err(ApiError::new(
                     Code::RoleAssignmentsUnauthorized,

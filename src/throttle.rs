@@ -398,6 +398,9 @@ impl Throttle {
     }
 }
 
+/// What an abandoned attempt calls with its user name, source and the wait it imposed.
+type OnAbandon = Box<dyn FnOnce(String, Option<IpAddr>, Lockout) + Send>;
+
 /// A password check allowed by the throttle. Report how it ended with [`Attempt::succeeded`],
 /// [`Attempt::failed`] or, when it could not be decided (the database was unreachable, the
 /// hashing queue was full), [`Attempt::undecided`]. Dropping it otherwise (the request was
@@ -411,7 +414,7 @@ pub struct Attempt {
     known: bool,
     finished: bool,
     /// Called with the wait imposed when the attempt is abandoned (the audit record).
-    on_abandon: Option<Box<dyn FnOnce(String, Option<IpAddr>, Lockout) + Send>>,
+    on_abandon: Option<OnAbandon>,
 }
 
 impl Attempt {
