@@ -22,6 +22,8 @@ pub struct AppState {
     /// Writers of one account or user row queue here before their compare-and-swap
     /// (see `crate::cas`).
     pub row_locks: Arc<crate::cas::RowLocks>,
+    /// The rate bound on audit events for refused requests.
+    pub refusals: Arc<crate::audit::Refusals>,
 }
 
 impl AppState {
@@ -29,7 +31,12 @@ impl AppState {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let threads = hash_concurrency.unwrap_or(cores).max(1);
+        let queued = settings.hash_queue.unwrap_or(8 * threads);
         AppState {
+            refusals: Arc::new(crate::audit::Refusals::new(
+                settings.audit_refusals_per_minute,
+            )),
             store,
             throttle: crate::throttle::Throttle::new(settings.brute_force.clone()),
             authcache: Arc::new(crate::authcache::AuthCache::with_lookup_ttl(
@@ -37,7 +44,7 @@ impl AppState {
             )),
             row_locks: Arc::default(),
             settings: Arc::new(settings),
-            hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
+            hasher: PasswordHasherPool::new(threads, queued),
         }
     }
 }

@@ -9,6 +9,7 @@ use ece_server::bootstrap::{self, ChosenPasswords};
 use ece_server::config::Settings;
 use ece_server::server::Limits;
 use ece_server::store::{self, Store, StoreOptions};
+use ece_server::throttle::ThrottleConfig;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -173,6 +174,56 @@ async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
         shutdown: Some(tx),
         task: Some(task),
     }
+}
+
+/// Settings with brute-force thresholds of `user` failures per name and `address` per address.
+pub fn throttled(user: u32, address: u32) -> Settings {
+    Settings {
+        brute_force: ThrottleConfig {
+            user_max_failures: user,
+            address_max_failures: address,
+            ..ThrottleConfig::default()
+        },
+        ..Settings::default()
+    }
+}
+
+/// A client whose connections come from another loopback address (Linux routes all of 127/8).
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(ip.parse::<std::net::IpAddr>().unwrap()))
+        .build()
+        .unwrap()
+}
+
+/// A server like `spawn_app`'s, keeping its `AppState` so that a test can read the throttle's
+/// and the hashing pool's counters; `hash_threads` as `--hash-concurrency`.
+pub async fn spawn_keeping_state(
+    settings: Settings,
+    hash_threads: Option<usize>,
+) -> (String, AppState, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(&dir).await;
+    let store = store::open(&url, &StoreOptions::default()).await.unwrap();
+    let chosen = ChosenPasswords {
+        admin: Some(ADMIN_PASSWORD.into()),
+        readonly: Some(READONLY_PASSWORD.into()),
+    };
+    bootstrap::ensure(&*store, dir.path(), &chosen)
+        .await
+        .unwrap();
+    let state = AppState::new(store, settings, hash_threads);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    let router = ece_server::http::router(state.clone());
+    tokio::spawn(ece_server::server::run(
+        listener,
+        router,
+        Limits::default(),
+        None,
+        std::future::pending(),
+    ));
+    (base, state, dir)
 }
 
 impl TestApp {
