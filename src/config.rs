@@ -40,6 +40,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 
+    /// Most sign-in password checks waiting for a hashing thread; further ones get 429 with
+    /// `Retry-After: 1` at once (default: 8 per hashing thread).
+    #[arg(long, env = "ECE_HASH_QUEUE")]
+    pub hash_queue: Option<usize>,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ECE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -125,6 +130,11 @@ pub struct ServeArgs {
     /// Days an expired API key is still listed (as expired) before housekeeping deletes it.
     #[arg(long, env = "ECE_EXPIRED_KEY_RETENTION_DAYS", default_value_t = 30)]
     pub expired_key_retention_days: u32,
+
+    /// Most refused requests (403, bad token or key) written to the audit log per minute by
+    /// this replica; the rest are counted into one summary event (0: none written).
+    #[arg(long, env = "ECE_AUDIT_REFUSALS_PER_MINUTE", default_value_t = 10)]
+    pub audit_refusals_per_minute: u32,
 
     /// How long this replica reuses what the store said about a token, an API key, a Basic
     /// user or the account (milliseconds, at most 1000; 0: ask the store on every request).
@@ -251,6 +261,8 @@ impl From<&ServeArgs> for Settings {
             },
             audit_retention: (args.audit_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(args.audit_retention_days))),
+            audit_refusals_per_minute: args.audit_refusals_per_minute,
+            hash_queue: args.hash_queue,
             // Capped: replicas must enforce each other's revocations within a second.
             credential_cache: Duration::from_millis(args.credential_cache_ms.min(1000)),
             refresh_limit: crate::store::RefreshLimit::per_minute(args.refresh_max_per_minute),

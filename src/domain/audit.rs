@@ -49,6 +49,7 @@ pub const EVENTS: &[&str] = &[
     "account.update",
     "user.password_reset",
     "user.end_sessions",
+    "access.denied",
 ];
 
 /// One security event, before it is stored.

@@ -10,6 +10,10 @@
 //! database refuses the event, the request still succeeds (its change is already committed;
 //! failing it now would only mislead the client) and the complete event is written to the server
 //! log at ERROR level instead, so it is not lost. See docs/security.md.
+//!
+//! Refused requests (403, or a bad bearer token or API key: `access.denied`) are recorded through
+//! [`Refusals`], a per-replica rate bound: an attacker must not be able to fill the table with
+//! refusals. Failed password checks are `login` events, bounded by brute-force protection.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -35,6 +39,68 @@ impl Event {
                 .detail("auth", "api_key")
                 .detail("auth_key_id", key_id.as_str()),
         }
+    }
+}
+
+/// The rate bound on `access.denied` events of one replica: at most `per_minute` are written
+/// per minute; the others are counted, and the count is written with the next event that is
+/// (`detail.suppressed_before`), logged at WARN once per minute and exported as a metric.
+pub struct Refusals {
+    per_minute: u32,
+    window: std::sync::Mutex<RefusalWindow>,
+}
+
+struct RefusalWindow {
+    start: std::time::Instant,
+    written: u32,
+    suppressed: u64,
+}
+
+impl Refusals {
+    pub fn new(per_minute: u32) -> Self {
+        Refusals {
+            per_minute,
+            window: std::sync::Mutex::new(RefusalWindow {
+                start: std::time::Instant::now(),
+                written: 0,
+                suppressed: 0,
+            }),
+        }
+    }
+
+    /// `Some(n)`: write this refusal, saying that `n` before it were not written. `None`: don't.
+    fn admit(&self) -> Option<u64> {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if w.start.elapsed() >= std::time::Duration::from_secs(60) {
+            w.start = std::time::Instant::now();
+            w.written = 0;
+        }
+        if w.written < self.per_minute {
+            w.written += 1;
+            return Some(std::mem::take(&mut w.suppressed));
+        }
+        w.suppressed += 1;
+        metrics::counter!("ece_audit_refusals_suppressed_total").increment(1);
+        if w.written == self.per_minute {
+            w.written += 1; // warn once per window
+            tracing::warn!(
+                per_minute = self.per_minute,
+                "refused requests beyond the audit rate bound are counted, not written"
+            );
+        }
+        None
+    }
+}
+
+/// Records a refused request (`access.denied`), within the replica's rate bound.
+pub async fn refused(app: &AppState, event: Event) {
+    if let Some(suppressed) = app.refusals.admit() {
+        let event = if suppressed > 0 {
+            event.detail("suppressed_before", suppressed)
+        } else {
+            event
+        };
+        record(app, event.outcome(Outcome::Failure)).await;
     }
 }
 
@@ -104,5 +170,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         Ok(ClientAddr(
             crate::http::peer(&parts.extensions).map(|a| a.ip()),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_rate_bounded_and_counted() {
+        let r = Refusals::new(3);
+        let admitted: Vec<_> = (0..10).map(|_| r.admit()).collect();
+        assert_eq!(admitted[..3], [Some(0), Some(0), Some(0)]);
+        assert!(admitted[3..].iter().all(Option::is_none));
+        // The next window writes again, with the count of those that were not written.
+        r.window.lock().unwrap().start -= std::time::Duration::from_secs(60);
+        assert_eq!(r.admit(), Some(7));
+        assert_eq!(r.admit(), Some(0));
+        assert_eq!(Refusals::new(0).admit(), None);
     }
 }

@@ -113,6 +113,8 @@ pub enum AuthState {
     Unavailable,
     /// Basic credentials refused by brute-force protection: 429 after this many seconds.
     Throttled(u64),
+    /// Basic credentials not checked because the hashing queue was full: 429, retry in 1 s.
+    Busy,
     Authenticated(Arc<Caller>),
 }
 
@@ -120,6 +122,7 @@ pub enum AuthState {
 enum Unresolved {
     Store(crate::store::StoreError),
     Throttled(crate::http::throttle::Throttled),
+    Busy,
 }
 
 impl From<crate::store::StoreError> for Unresolved {
@@ -139,6 +142,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
                 Ok(Some(caller)) => AuthState::Authenticated(Arc::new(caller)),
                 Ok(None) => AuthState::Invalid,
                 Err(Unresolved::Throttled(t)) => AuthState::Throttled(t.retry_after_secs()),
+                Err(Unresolved::Busy) => AuthState::Busy,
                 Err(Unresolved::Store(e)) => {
                     tracing::warn!(error = %e, "authentication could not reach the store");
                     AuthState::Unavailable
@@ -265,36 +269,67 @@ async fn resolve(
             }))
         }
         Credentials::Basic { user, password } => {
-            // Before the lookup and the hash: a throttled request costs neither.
-            let attempt =
-                crate::http::throttle::begin(app, &user, source).map_err(Unresolved::Throttled)?;
             let cache_key = app.authcache.basic_key(header);
             let hit = app.authcache.basic(&cache_key);
             // A recent verification of this very header whose user row was read less than
             // LOOKUP_TTL ago, with no write on this replica since: neither Argon2 nor a read.
+            // Not a guess either: brute-force protection neither refuses nor resets anything.
             if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-                attempt.succeeded();
                 return Ok(Some(password_caller(u.clone(), source)));
             }
-            let read = app.authcache.stamp();
-            let stored = app.store.get_user(&user).await?;
             // An older one: no Argon2 if the hash it was verified against is still stored.
+            let mut read_before = None;
             if let Some(hit) = hit {
+                let read = app.authcache.stamp();
+                let stored = app.store.get_user(&user).await?;
                 match stored {
                     Some(u)
                         if u.enabled
                             && u.user_name == hit.user.user_name
                             && crypto::ct_eq(&u.password_hash, &hit.user.password_hash) =>
                     {
-                        attempt.succeeded();
                         app.authcache.recheck_basic(cache_key, hit, u.clone(), read);
                         return Ok(Some(password_caller(u, source)));
                     }
                     _ => app.authcache.forget_basic(&cache_key),
                 }
+                read_before = Some((read, stored));
             }
+            // One check per header at a time; one that just succeeded answers the others.
+            let _flight = app.authcache.basic_flight(&cache_key).await;
+            if read_before.is_none() {
+                let hit = app.authcache.basic(&cache_key);
+                if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
+                    return Ok(Some(password_caller(u.clone(), source)));
+                }
+            }
+            // A password check. Before the lookup and the hash, so that a throttled request costs
+            // neither; a header verified here before is let through (it is not a guess).
+            let known = app.authcache.basic_known(&cache_key);
+            let attempt = if known {
+                crate::http::throttle::begin_known(app, &user, source)
+            } else {
+                crate::http::throttle::begin(app, &user, source, "basic")
+                    .map_err(Unresolved::Throttled)?
+            };
+            let (read, stored) = match read_before {
+                Some(done) => done,
+                None => {
+                    let read = app.authcache.stamp();
+                    match app.store.get_user(&user).await {
+                        Ok(stored) => (read, stored),
+                        Err(e) => {
+                            attempt.undecided();
+                            return Err(e.into());
+                        }
+                    }
+                }
+            };
             let phc = stored.as_ref().map(|u| u.password_hash.clone());
-            let ok = app.hasher.verify(password, phc).await;
+            let Ok(ok) = app.hasher.try_verify(password, phc).await else {
+                attempt.undecided();
+                return Err(Unresolved::Busy);
+            };
             match stored {
                 Some(u) if ok && u.enabled => {
                     attempt.succeeded();
@@ -302,6 +337,7 @@ async fn resolve(
                     Ok(Some(password_caller(u, source)))
                 }
                 _ => {
+                    app.authcache.forget_basic(&cache_key);
                     crate::http::telemetry::login_failed();
                     attempt.failed(app, "basic").await;
                     Ok(None)
@@ -347,17 +383,60 @@ impl<O: OperationId> std::ops::Deref for Authorized<O> {
     }
 }
 
-impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
+impl<O: OperationId> FromRequestParts<AppState> for Authorized<O> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let op = O::OP;
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let state = parts
             .extensions
             .get::<AuthState>()
             .cloned()
             .unwrap_or(AuthState::Missing);
-        let caller = match state {
+        match authorize(&O::OP, &state) {
+            Ok(caller) => Ok(Authorized(caller, PhantomData)),
+            Err(e) => {
+                audit_refusal(app, parts, &O::OP, &state).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Records a refused operation (`access.denied`, rate-bounded): a role without the operation
+/// (403), or a bearer token or API key that is wrong, expired or revoked (401). Failed Basic
+/// passwords are already `login` failures; missing credentials and throttled or undecided
+/// checks are no attempt on anything.
+async fn audit_refusal(app: &AppState, parts: &Parts, op: &rbac::Operation, state: &AuthState) {
+    use crate::http::audit::Event;
+    let event = match state {
+        AuthState::Authenticated(caller) => {
+            Event::by(caller, "access.denied").detail("status", 403)
+        }
+        AuthState::Invalid => {
+            let scheme = match parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| parse_authorization(v.as_bytes()))
+            {
+                Some(Credentials::Basic { .. }) => return,
+                Some(Credentials::Bearer(_)) => "bearer",
+                Some(Credentials::ApiKey(_)) => "api_key",
+                None => "malformed",
+            };
+            let source = crate::http::peer(&parts.extensions).map(|a| a.ip());
+            Event::anonymous("access.denied", source)
+                .detail("status", 401)
+                .detail("auth", scheme)
+        }
+        _ => return,
+    };
+    crate::http::audit::refused(app, event.detail("operation", op.id)).await;
+}
+
+/// The caller of `state` if it may perform `op`, or the error reply.
+fn authorize(op: &rbac::Operation, state: &AuthState) -> Result<Arc<Caller>, ApiError> {
+    {
+        let caller = match state.clone() {
             AuthState::Authenticated(caller) => caller,
             AuthState::Unavailable => {
                 return Err(ApiError::new(
@@ -372,6 +451,7 @@ impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
                 }
                 .to_error())
             }
+            AuthState::Busy => return Err(crate::http::throttle::hashing_busy()),
             // The spec documents `root.unauthorized` for a bad token on `_refresh` and for the
             // role-assignment operations; everywhere else a failed authentication is `root.unauthenticated`.
             _ => {
@@ -387,7 +467,7 @@ impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
                 })
             }
         };
-        if !rbac::allowed(&caller.roles, &op) {
+        if !rbac::allowed(&caller.roles, op) {
             return Err(match op.refusal {
                 Refusal::RoleAssignments => ApiError::new(
                     Code::RoleAssignmentsUnauthorized,
@@ -396,7 +476,7 @@ impl<S: Send + Sync, O: OperationId> FromRequestParts<S> for Authorized<O> {
                 _ => ApiError::forbidden(op.id),
             });
         }
-        Ok(Authorized(caller, PhantomData))
+        Ok(caller)
     }
 }
 

@@ -37,14 +37,21 @@ pub async fn login(
     ValidJson(req): ValidJson<LoginRequest>,
 ) -> ApiResult<Response> {
     // Brute-force protection, before the lookup and the hash: a throttled request costs neither.
-    let attempt =
-        crate::http::throttle::begin(&app, &req.username, source).map_err(|t| t.to_error())?;
-    let user = app.store.get_user(&req.username).await?;
+    let attempt = crate::http::throttle::begin(&app, &req.username, source, "password")
+        .map_err(|t| t.to_error())?;
+    let user = match app.store.get_user(&req.username).await {
+        Ok(user) => user,
+        Err(e) => {
+            attempt.undecided();
+            return Err(e.into());
+        }
+    };
     // Unknown users are verified against a dummy hash: same reply, same time.
-    let verified = app
-        .hasher
-        .verify(req.password, user.as_ref().map(|u| u.password_hash.clone()))
-        .await;
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let Ok(verified) = app.hasher.try_verify(req.password, phc).await else {
+        attempt.undecided();
+        return Err(crate::http::throttle::hashing_busy());
+    };
     let user = match user {
         Some(u) if verified && u.enabled => u,
         _ => {

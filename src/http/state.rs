@@ -19,6 +19,8 @@ pub struct AppState {
     /// Writers of one account or user row queue here before their compare-and-swap
     /// (see `crate::store::cas`).
     pub row_locks: Arc<crate::store::cas::RowLocks>,
+    /// The rate bound on audit events for refused requests.
+    pub refusals: Arc<crate::http::audit::Refusals>,
 }
 
 impl AppState {
@@ -26,7 +28,12 @@ impl AppState {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let threads = hash_concurrency.unwrap_or(cores).max(1);
+        let queued = settings.hash_queue.unwrap_or(8 * threads);
         AppState {
+            refusals: Arc::new(crate::http::audit::Refusals::new(
+                settings.audit_refusals_per_minute,
+            )),
             store,
             throttle: crate::http::throttle::Throttle::new(settings.brute_force.clone()),
             authcache: Arc::new(crate::security::cache::AuthCache::with_lookup_ttl(
@@ -34,7 +41,7 @@ impl AppState {
             )),
             row_locks: Arc::default(),
             settings: Arc::new(settings),
-            hasher: PasswordHasherPool::new(hash_concurrency.unwrap_or(cores)),
+            hasher: PasswordHasherPool::new(threads, queued),
         }
     }
 }
@@ -56,6 +63,10 @@ pub struct Settings {
     pub brute_force: crate::http::throttle::ThrottleConfig,
     /// How long audit events are kept; `None`: forever.
     pub audit_retention: Option<chrono::Duration>,
+    /// Most refused requests audited per minute (`crate::http::audit::Refusals`).
+    pub audit_refusals_per_minute: u32,
+    /// Most sign-in checks queued for hashing; `None`: 8 per hashing thread.
+    pub hash_queue: Option<usize>,
     /// How long store answers about credentials and the account are reused (`crate::security::cache`).
     pub credential_cache: Duration,
     /// How many refreshes one session may make per window (`_refresh` answers 429 beyond).

@@ -4,13 +4,21 @@
 //! IPv6 /64 network). Once a counter reaches its threshold, that name or address must wait
 //! before its next password check, Keycloak-style: `wait_increment` after the threshold is
 //! reached, one more `wait_increment` for each further failure, at most `max_wait`. A counter is
-//! forgotten `failure_reset` after its last failure; a successful check resets the user name's
-//! counter (not the address's: an attacker could otherwise reset it with an account of their own).
+//! forgotten `failure_reset` after its last failure. A successful check forgives the user name's
+//! failures only when all of them came from the success's own address (the user's own typos):
+//! failures from elsewhere stay, so a legitimate client cannot reset an attacker's counter. The
+//! address's counter is never reset by a success (an attacker could reset it with an account of
+//! their own).
 //!
 //! The check runs **before** the user lookup and the Argon2 hash, so a throttled request costs
-//! neither. While a name or address already has failures, the checks it may have in flight are
-//! bounded by what is left of its allowance, so firing many attempts at once does not get more
-//! guesses than sending them one by one.
+//! neither. Every check reserves its place in the allowance of its name and its address
+//! atomically (checks in flight + failures < threshold), fresh names and addresses included, so
+//! firing many attempts at once gets no more guesses than sending them one by one. An attempt
+//! abandoned before its outcome is known (the client hung up, the request timed out) counts as a
+//! failure: otherwise hanging up would be a free way to make the server hash.
+//!
+//! A credential this replica has already verified ([`begin_known`]) is not a guess: it is let
+//! through even while its name or address must wait, reserves nothing and resets nothing.
 //!
 //! Unknown user names are counted exactly like known ones (no user enumeration through the
 //! throttle), which is why user names are kept as SHA-256 digests: memory per entry is bounded
@@ -94,6 +102,9 @@ struct Entry {
     locked_until: Option<Instant>,
     /// Password checks started and not yet finished.
     pending: u32,
+    /// User names: the address (as a [`Key::Address`]) all the current failures came from;
+    /// `None` once they came from several addresses, or from an unknown one.
+    only_from: Option<Key>,
     /// Position in `State::order` (least recently failed first).
     seq: u64,
 }
@@ -129,6 +140,16 @@ impl Throttled {
     }
 }
 
+/// The 429 reply to a sign-in check refused because the hashing queue is full
+/// ([`crate::security::crypto::QueueFull`]): the server is busy, the caller did nothing wrong.
+pub fn hashing_busy() -> ApiError {
+    ApiError::new(
+        Code::TooManyRequests,
+        "Too many sign-in attempts are being checked. Retry in 1 second.",
+    )
+    .with_header("retry-after", "1")
+}
+
 /// A wait imposed by a failure, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lockout {
@@ -145,6 +166,8 @@ pub struct Stats {
     pub refused: u64,
     /// Entries forgotten because the table was full.
     pub evicted: u64,
+    /// Attempts abandoned before their outcome was known, counted as failures.
+    pub abandoned: u64,
 }
 
 /// The brute-force throttle of one replica.
@@ -154,6 +177,7 @@ pub struct Throttle {
     allowed: AtomicU64,
     refused: AtomicU64,
     evicted: AtomicU64,
+    abandoned: AtomicU64,
 }
 
 impl Throttle {
@@ -164,6 +188,7 @@ impl Throttle {
             allowed: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
         })
     }
 
@@ -176,6 +201,7 @@ impl Throttle {
             allowed: self.allowed.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
             evicted: self.evicted.load(Ordering::Relaxed),
+            abandoned: self.abandoned.load(Ordering::Relaxed),
         }
     }
 
@@ -225,7 +251,7 @@ impl Throttle {
         let mut wait = Duration::ZERO;
         for (key, max) in &keys {
             let Some(entry) = state.entries.get_mut(key) else {
-                continue;
+                continue; // a fresh name or address: its whole allowance is free
             };
             if now.duration_since(entry.last_failure) >= self.cfg.failure_reset
                 && entry.locked_until.is_none_or(|t| t <= now)
@@ -235,10 +261,8 @@ impl Throttle {
             }
             if let Some(until) = entry.locked_until.filter(|t| *t > now) {
                 wait = wait.max(until - now);
-            } else if entry.failures > 0
-                && entry.pending >= max.saturating_sub(entry.failures).max(1)
-            {
-                // Enough checks in flight to use up the allowance: wait for them to finish.
+            } else if entry.pending >= max.saturating_sub(entry.failures).max(1) {
+                // The checks in flight could use up the allowance: wait for them to finish.
                 wait = wait.max(Duration::from_secs(1));
             }
         }
@@ -247,38 +271,43 @@ impl Throttle {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(Throttled { retry_after: wait });
         }
-        let mut held = Vec::with_capacity(keys.len());
-        for (key, max) in keys {
-            let took = match state.entries.get_mut(&key) {
-                Some(entry) => {
-                    entry.pending += 1;
-                    true
-                }
-                None => false,
-            };
-            held.push((key, max, took));
+        // Reserve a place in every allowance, under the same lock as the check.
+        for (key, _) in &keys {
+            self.entry(&mut state, *key, now).pending += 1;
         }
         drop(state);
         self.allowed.fetch_add(1, Ordering::Relaxed);
-        Ok(Attempt {
-            throttle: self.clone(),
-            keys: held,
-            user: user.to_string(),
-            source,
-            finished: false,
-        })
+        Ok(self.attempt(keys, user, source, false))
     }
 
-    fn release(&self, state: &mut State, key: &Key, took: bool) {
-        if took {
-            if let Some(entry) = state.entries.get_mut(key) {
-                entry.pending = entry.pending.saturating_sub(1);
-            }
+    /// A check of a credential this replica has already verified: not a guess, so it is let
+    /// through even while the name or address must wait, and reserves nothing.
+    pub fn begin_known(self: &Arc<Self>, user: &str, source: Option<IpAddr>) -> Attempt {
+        self.allowed.fetch_add(1, Ordering::Relaxed);
+        self.attempt(self.keys(user, source), user, source, true)
+    }
+
+    fn attempt(
+        self: &Arc<Self>,
+        keys: Vec<(Key, u32)>,
+        user: &str,
+        source: Option<IpAddr>,
+        known: bool,
+    ) -> Attempt {
+        Attempt {
+            throttle: self.clone(),
+            keys,
+            user: user.to_string(),
+            source,
+            known,
+            finished: false,
+            on_abandon: None,
         }
     }
 
-    /// Counts a failure on `key`; returns the wait it imposes, if any.
-    fn fail(&self, state: &mut State, key: Key, max: u32, now: Instant) -> Option<Duration> {
+    /// The entry of `key`, created (evicting the least recently failed one if the table is full)
+    /// if there is none.
+    fn entry<'a>(&self, state: &'a mut State, key: Key, now: Instant) -> &'a mut Entry {
         if !state.entries.contains_key(&key) {
             while state.entries.len() >= self.cfg.max_entries.max(1) {
                 let Some((_, oldest)) = state.order.pop_first() else {
@@ -287,20 +316,62 @@ impl Throttle {
                 state.entries.remove(&oldest);
                 self.evicted.fetch_add(1, Ordering::Relaxed);
             }
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            state.order.insert(seq, key);
+            state.entries.insert(
+                key,
+                Entry {
+                    failures: 0,
+                    last_failure: now,
+                    locked_until: None,
+                    pending: 0,
+                    only_from: None,
+                    seq,
+                },
+            );
         }
+        state.entries.get_mut(&key).expect("just inserted")
+    }
+
+    /// Ends a reserved check; an entry left with neither failures nor checks is forgotten (fresh
+    /// names cost memory only while they are being checked).
+    fn release(&self, state: &mut State, key: &Key) {
+        let Some(entry) = state.entries.get_mut(key) else {
+            return; // evicted meanwhile
+        };
+        entry.pending = entry.pending.saturating_sub(1);
+        if entry.pending == 0 && entry.failures == 0 && entry.locked_until.is_none() {
+            let seq = entry.seq;
+            state.entries.remove(key);
+            state.order.remove(&seq);
+        }
+    }
+
+    /// Counts a failure on `key` (from `from`, the address key of the attempt); returns the
+    /// wait it imposes, if any.
+    fn fail(
+        &self,
+        state: &mut State,
+        key: Key,
+        max: u32,
+        from: Option<Key>,
+        now: Instant,
+    ) -> Option<Duration> {
+        let reset = self.cfg.failure_reset;
         let seq = state.next_seq;
         state.next_seq += 1;
-        let reset = self.cfg.failure_reset;
-        let entry = state.entries.entry(key).or_insert(Entry {
-            failures: 0,
-            last_failure: now,
-            locked_until: None,
-            pending: 0,
-            seq,
-        });
-        if now.duration_since(entry.last_failure) >= reset {
+        let entry = self.entry(state, key, now);
+        if now.duration_since(entry.last_failure) >= reset
+            && entry.locked_until.is_none_or(|t| t <= now)
+        {
             entry.failures = 0;
         }
+        entry.only_from = if entry.failures == 0 || entry.only_from == from {
+            from
+        } else {
+            None
+        };
         let old_seq = std::mem::replace(&mut entry.seq, seq);
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
@@ -327,31 +398,60 @@ impl Throttle {
     }
 }
 
-/// A password check allowed by the throttle. Report how it ended with [`Attempt::succeeded`] or
-/// [`Attempt::failed`]; dropping it (e.g. the database was unreachable) counts nothing.
+/// What an abandoned attempt calls with its user name, source and the wait it imposed.
+type OnAbandon = Box<dyn FnOnce(String, Option<IpAddr>, Lockout) + Send>;
+
+/// A password check allowed by the throttle. Report how it ended with [`Attempt::succeeded`],
+/// [`Attempt::failed`] or, when it could not be decided (the database was unreachable, the
+/// hashing queue was full), [`Attempt::undecided`]. Dropping it otherwise (the request was
+/// abandoned) counts a failure.
 pub struct Attempt {
     throttle: Arc<Throttle>,
-    keys: Vec<(Key, u32, bool)>,
+    keys: Vec<(Key, u32)>,
     user: String,
     source: Option<IpAddr>,
+    /// A credential this replica verified before ([`Throttle::begin_known`]).
+    known: bool,
     finished: bool,
+    /// Called with the wait imposed when the attempt is abandoned (the audit record).
+    on_abandon: Option<OnAbandon>,
 }
 
 impl Attempt {
-    /// The password was right: the user name's counter starts over.
+    /// The password was right. A credential checked for the first time forgives the user
+    /// name's failures if they all came from this address; a known one changes nothing.
     pub fn succeeded(mut self) {
-        let mut state = self.throttle.lock();
-        for (key, _, took) in &self.keys {
-            match key {
-                Key::User(_) => {
-                    if let Some(entry) = state.entries.remove(key) {
-                        state.order.remove(&entry.seq);
-                    }
-                }
-                Key::Address(_) => self.throttle.release(&mut state, key, *took),
-            }
-        }
         self.finished = true;
+        let from = self.source.map(Key::address);
+        let mut state = self.throttle.lock();
+        for (key, _) in &self.keys {
+            if self.known {
+                continue;
+            }
+            if let (Key::User(_), Some(entry)) = (key, state.entries.get_mut(key)) {
+                if from.is_some() && entry.only_from == from {
+                    entry.failures = 0;
+                    entry.locked_until = None;
+                }
+            }
+            self.throttle.release(&mut state, key);
+        }
+    }
+
+    /// The check could not be decided (store unavailable, hashing queue full): counts nothing.
+    pub fn undecided(mut self) {
+        self.finished = true;
+        self.release_all();
+    }
+
+    fn release_all(&self) {
+        if self.known {
+            return;
+        }
+        let mut state = self.throttle.lock();
+        for (key, _) in &self.keys {
+            self.throttle.release(&mut state, key);
+        }
     }
 
     /// The password was wrong (or the user unknown or disabled): counts the failure.
@@ -365,10 +465,13 @@ impl Attempt {
             user: None,
             address: None,
         };
+        let from = self.source.map(Key::address);
         let mut state = self.throttle.lock();
-        for (key, max, took) in &self.keys {
-            self.throttle.release(&mut state, key, *took);
-            let wait = self.throttle.fail(&mut state, *key, *max, now);
+        for (key, max) in &self.keys {
+            if !self.known {
+                self.throttle.release(&mut state, key);
+            }
+            let wait = self.throttle.fail(&mut state, *key, *max, from, now);
             match key {
                 Key::User(_) => lockout.user = wait,
                 Key::Address(_) => lockout.address = wait,
@@ -382,21 +485,38 @@ impl Attempt {
     pub async fn failed(self, app: &AppState, via: &'static str) {
         let (user, source) = (self.user.clone(), self.source);
         let lockout = self.failed_now();
-        let event = |outcome| {
-            Event::anonymous("login", source)
-                .target(&user)
-                .outcome(outcome)
-                .detail("auth", via)
-        };
-        audit::record(app, event(Outcome::Failure)).await;
-        for (scope, wait) in [("user", lockout.user), ("address", lockout.address)] {
-            if let Some(wait) = wait {
-                tracing::warn!(user = %user, source = ?source, scope, wait_secs = wait.as_secs(), "brute-force protection: sign-in attempts throttled");
-                let e = event(Outcome::Throttled)
-                    .detail("scope", scope)
-                    .detail("wait_seconds", wait.as_secs());
-                audit::record(app, e).await;
-            }
+        record_failure(app, &user, source, via, lockout, false).await;
+    }
+}
+
+/// Writes a failed (or abandoned) password check to the audit log, and the waits it imposed.
+async fn record_failure(
+    app: &AppState,
+    user: &str,
+    source: Option<IpAddr>,
+    via: &'static str,
+    lockout: Lockout,
+    abandoned: bool,
+) {
+    let event = |outcome| {
+        let e = Event::anonymous("login", source)
+            .target(user)
+            .outcome(outcome)
+            .detail("auth", via);
+        if abandoned {
+            e.detail("abandoned", true)
+        } else {
+            e
+        }
+    };
+    audit::record(app, event(Outcome::Failure)).await;
+    for (scope, wait) in [("user", lockout.user), ("address", lockout.address)] {
+        if let Some(wait) = wait {
+            tracing::warn!(user = %user, source = ?source, scope, wait_secs = wait.as_secs(), "brute-force protection: sign-in attempts throttled");
+            let e = event(Outcome::Throttled)
+                .detail("scope", scope)
+                .detail("wait_seconds", wait.as_secs());
+            audit::record(app, e).await;
         }
     }
 }
@@ -406,27 +526,56 @@ impl std::fmt::Debug for Attempt {
         f.debug_struct("Attempt")
             .field("user", &self.user)
             .field("source", &self.source)
+            .field("known", &self.known)
             .finish_non_exhaustive()
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        if !self.finished {
-            let mut state = self.throttle.lock();
-            for (key, _, took) in &self.keys {
-                self.throttle.release(&mut state, key, *took);
-            }
+        if self.finished {
+            return;
+        }
+        if self.known {
+            return; // the user's own credential: nothing to count
+        }
+        // Abandoned: the hash may have run (or been skipped); either way it was a guess.
+        self.throttle.abandoned.fetch_add(1, Ordering::Relaxed);
+        let lockout = self.fail_at(Instant::now());
+        if let Some(record) = self.on_abandon.take() {
+            record(std::mem::take(&mut self.user), self.source, lockout);
         }
     }
 }
 
-/// Asks the app's throttle for a password check; a refusal becomes the 429 reply.
-pub fn begin(app: &AppState, user: &str, source: Option<IpAddr>) -> Result<Attempt, Throttled> {
-    app.throttle.begin(user, source).inspect_err(|t| {
+/// Asks the app's throttle for a password check; a refusal becomes the 429 reply. `via`
+/// (`password` or `basic`) is what an abandoned attempt is audited with.
+pub fn begin(
+    app: &AppState,
+    user: &str,
+    source: Option<IpAddr>,
+    via: &'static str,
+) -> Result<Attempt, Throttled> {
+    let mut attempt = app.throttle.begin(user, source).inspect_err(|t| {
         crate::http::telemetry::login_throttled();
         tracing::debug!(user = %user, source = ?source, retry_after = t.retry_after_secs(), "sign-in attempt refused by brute-force protection");
-    })
+    })?;
+    let app = app.clone();
+    attempt.on_abandon = Some(Box::new(move |user, source, lockout| {
+        crate::http::telemetry::login_failed();
+        // Drop cannot wait for the audit write: it goes on in the background.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                record_failure(&app, &user, source, via, lockout, true).await;
+            });
+        }
+    }));
+    Ok(attempt)
+}
+
+/// [`Throttle::begin_known`] on the app's throttle.
+pub fn begin_known(app: &AppState, user: &str, source: Option<IpAddr>) -> Attempt {
+    app.throttle.begin_known(user, source)
 }
 
 #[cfg(test)]
@@ -513,12 +662,21 @@ mod tests {
     }
 
     #[test]
-    fn dropped_attempts_count_nothing() {
-        let t = Throttle::new(cfg(1, 0));
+    fn undecided_attempts_count_nothing_and_abandoned_ones_count_failures() {
+        let t = Throttle::new(cfg(3, 0));
         for _ in 0..10 {
-            drop(t.begin("bob", None).unwrap());
+            t.begin("bob", None).unwrap().undecided();
         }
-        assert!(t.begin("bob", None).is_ok());
+        assert!(
+            t.is_empty(),
+            "a fresh name is forgotten once its checks end"
+        );
+        drop(t.begin("bob", None).unwrap());
+        drop(t.begin("bob", None).unwrap());
+        assert_eq!(t.stats().abandoned, 2);
+        let l = t.begin("bob", None).unwrap().failed_now();
+        assert_eq!(l.user, Some(Duration::from_secs(60)), "the third failure");
+        assert!(t.begin("bob", None).is_err());
     }
 
     #[test]
@@ -531,14 +689,66 @@ mod tests {
         let b = t.begin_at("bob", None, now).unwrap();
         let refused = t.begin_at("bob", None, now).unwrap_err();
         assert_eq!(refused.retry_after_secs(), 1);
-        drop(a);
-        drop(b);
+        a.undecided();
+        b.undecided();
         assert!(t.begin_at("bob", None, now).is_ok());
-        // Without any failure, concurrency is not limited (legitimate parallel clients).
-        let many: Vec<_> = (0..50)
-            .map(|_| t.begin_at("alice", None, now).unwrap())
+    }
+
+    #[test]
+    fn a_burst_on_a_fresh_name_or_address_gets_the_allowance_and_no_more() {
+        let t = Throttle::new(cfg(30, 30));
+        let now = Instant::now();
+        let burst: Vec<_> = (0..1500)
+            .filter_map(|_| t.begin_at("fresh", ip("10.0.0.9"), now).ok())
             .collect();
-        drop(many);
+        assert_eq!(burst.len(), 30);
+        // The address is reserved too, whatever the names.
+        let other = t.begin_at("other", ip("10.0.0.9"), now).unwrap_err();
+        assert_eq!(other.retry_after_secs(), 1);
+        for a in burst {
+            a.undecided();
+        }
+        assert!(t.is_empty());
+        let spread: Vec<_> = (0..100)
+            .filter_map(|i| t.begin_at(&format!("u{i}"), ip("10.0.0.9"), now).ok())
+            .collect();
+        assert_eq!(spread.len(), 30);
+    }
+
+    #[test]
+    fn only_failures_from_the_own_address_are_forgiven_by_a_success() {
+        let t = Throttle::new(cfg(3, 0));
+        let now = Instant::now();
+        let (home, attacker) = (ip("10.0.0.1"), ip("10.0.0.66"));
+        fail(&t, "bob", attacker, now);
+        fail(&t, "bob", home, now);
+        t.begin_at("bob", home, now).unwrap().succeeded();
+        let l = fail(&t, "bob", attacker, now);
+        assert_eq!(
+            l.user,
+            Some(Duration::from_secs(60)),
+            "nothing was forgiven"
+        );
+        // The user's own typos are.
+        fail(&t, "carol", home, now);
+        fail(&t, "carol", home, now);
+        t.begin_at("carol", home, now).unwrap().succeeded();
+        assert_eq!(fail(&t, "carol", home, now).user, None);
+        assert_eq!(fail(&t, "carol", home, now).user, None);
+    }
+
+    #[test]
+    fn a_known_credential_passes_a_wait_and_resets_nothing() {
+        let t = Throttle::new(cfg(2, 2));
+        let now = Instant::now();
+        let src = ip("10.0.0.1");
+        fail(&t, "bob", src, now);
+        fail(&t, "bob", src, now);
+        assert!(t.begin_at("bob", src, now).is_err());
+        t.begin_known("bob", src).succeeded();
+        drop(t.begin_known("bob", src));
+        assert!(t.begin_at("bob", src, now).is_err(), "still waiting");
+        assert_eq!(t.stats().abandoned, 0);
     }
 
     #[test]

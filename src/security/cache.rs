@@ -12,6 +12,14 @@
 //! on the others, as for tokens and keys. Failures are never cached: a wrong password always
 //! costs a full verification (and goes through brute-force protection).
 //!
+//! After [`BASIC_TTL`] the entry is not used to skip Argon2 any more, but it is kept for
+//! [`KNOWN_TTL`] as proof that this replica verified this exact header before: its next check is
+//! not a guess, so brute-force protection lets it through even while the user name must wait
+//! (see `crate::http::throttle`). Neither a hit nor such a check resets the name's failure counter.
+//! Requests with the same header that miss at the same time wait for one check
+//! ([`AuthCache::basic_flight`]) instead of each starting its own: a client opening many
+//! connections at once costs one Argon2 and one place in the brute-force allowance.
+//!
 //! **Bearer tokens and API keys**: the store's answer to `find_token` / `find_api_key` is reused
 //! for at most [`LOOKUP_TTL`] (250 ms), keyed by the SHA-256 digest the store is queried with. The
 //! cached token, session, key and user go through exactly the checks a fresh answer does (expiry,
@@ -55,6 +63,9 @@ pub type Digest = [u8; 32];
 /// How long a verified Basic credential skips Argon2 (its user row is re-read after
 /// [`LOOKUP_TTL`]).
 pub const BASIC_TTL: Duration = Duration::from_secs(30);
+/// How long a verified Basic credential is remembered as known (not a guess) after its last
+/// Argon2 verification.
+pub const KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long a store answer (token, key, Basic user row, account) is reused by default
 /// (`--credential-cache-ms`).
 pub const LOOKUP_TTL: Duration = Duration::from_millis(250);
@@ -96,6 +107,27 @@ pub struct AuthCache {
     generation: AtomicU64,
     /// How long a store answer is reused ([`LOOKUP_TTL`] unless configured; zero: never).
     lookup_ttl: Duration,
+    /// Basic checks in flight, by header key (see [`AuthCache::basic_flight`]).
+    flights: Mutex<std::collections::HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The one Basic check in flight for a header; others with the same header wait for it.
+pub struct BasicFlight<'a> {
+    cache: &'a AuthCache,
+    key: Digest,
+    lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for BasicFlight<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.cache.flights_map();
+        drop(self.guard.take());
+        // The map's and ours: nobody else waits for this header.
+        if self.lock.take().is_some_and(|l| Arc::strong_count(&l) == 2) {
+            flights.remove(&self.key);
+        }
+    }
 }
 
 impl Default for AuthCache {
@@ -116,12 +148,13 @@ impl AuthCache {
         AuthCache {
             hmac: <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key)
                 .expect("HMAC takes any key size"),
-            basic: Map::new(BASIC_TTL),
+            basic: Map::new(KNOWN_TTL),
             tokens: Map::new(lookup_ttl),
             keys: Map::new(lookup_ttl),
             account: Mutex::new(None),
             generation: AtomicU64::new(0),
             lookup_ttl,
+            flights: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -153,12 +186,13 @@ impl AuthCache {
     /// A remembered verification of this header, if Argon2 ran less than [`BASIC_TTL`] ago.
     pub fn basic(&self, key: &Digest) -> Option<VerifiedBasic> {
         let hit = self.basic.get(key)?;
-        if hit.verified_at.elapsed() < BASIC_TTL {
-            Some(hit)
-        } else {
-            self.basic.remove(key);
-            None
-        }
+        (hit.verified_at.elapsed() < BASIC_TTL).then_some(hit)
+    }
+
+    /// Whether Argon2 verified this header on this replica less than [`KNOWN_TTL`] ago (and no
+    /// failed check of it happened since).
+    pub fn basic_known(&self, key: &Digest) -> bool {
+        self.basic.get(key).is_some()
     }
 
     /// The user row of a hit, if it was read recently enough to skip reading it again.
@@ -185,6 +219,33 @@ impl AuthCache {
             read,
         };
         self.basic.put(key, entry);
+    }
+
+    fn flights_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>
+    {
+        self.flights.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until no other request checks this header, then holds it until the returned value
+    /// is dropped. Look the header up again afterwards: the check waited for may have cached it.
+    pub async fn basic_flight(&self, key: &Digest) -> BasicFlight<'_> {
+        let lock = {
+            let mut flights = self.flights_map();
+            if flights.len() >= MAX_ENTRIES {
+                // Left by waiters that gave up: only entries somebody holds are worth keeping.
+                flights.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            flights.entry(*key).or_default().clone()
+        };
+        let guard = lock.clone().lock_owned().await;
+        BasicFlight {
+            cache: self,
+            key: *key,
+            lock: Some(lock),
+            guard: Some(guard),
+        }
     }
 
     pub fn forget_basic(&self, key: &Digest) {
@@ -332,6 +393,33 @@ mod tests {
         hit.verified_at = Instant::now() - BASIC_TTL;
         c.recheck_basic(key, hit, user, c.stamp());
         assert!(c.basic(&key).is_none());
+        // ...but the header stays known (its next check is not a guess) until forgotten.
+        assert!(c.basic_known(&key));
+        c.forget_basic(&key);
+        assert!(!c.basic_known(&key));
+    }
+
+    #[tokio::test]
+    async fn one_basic_check_per_header_at_a_time() {
+        let c = Arc::new(AuthCache::new());
+        let key = c.basic_key(b"Basic eA==");
+        let first = c.basic_flight(&key).await;
+        let waiter = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let _second = c.basic_flight(&key).await;
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(
+            !waiter.is_finished(),
+            "the second check waits for the first"
+        );
+        // Another header does not wait.
+        drop(c.basic_flight(&c.basic_key(b"Basic eQ==")).await);
+        drop(first);
+        waiter.await.unwrap();
+        assert!(c.flights_map().is_empty(), "nothing is left behind");
     }
 
     #[test]

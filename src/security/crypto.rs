@@ -6,7 +6,7 @@
 //! - Passwords use Argon2id with the `argon2` crate's defaults (m=19 MiB, t=2, p=1, OWASP's
 //!   recommendation). Hashing is CPU-heavy, so it runs on a few dedicated low-priority threads
 //!   (as many as cores; see [`PasswordHasherPool`]): a login flood queues there and never starves
-//!   the async runtime.
+//!   the async runtime. The queue is bounded, and a job whose request is gone is skipped.
 //! - Unknown users are checked against a dummy hash so that they cost the same time as known ones.
 
 use std::sync::{Arc, OnceLock};
@@ -57,6 +57,10 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
 ///
 /// - At most `max_concurrent` threads hash at once; further requests queue without blocking the
 ///   async runtime. Threads start on demand and exit after [`HASHER_IDLE`] without work.
+/// - Sign-in checks ([`PasswordHasherPool::try_verify`]) queue only while fewer than `max_queued`
+///   jobs wait: beyond that they are refused at once ([`QueueFull`]), so a flood cannot make a
+///   real user's check wait behind thousands of others. A job whose caller stopped waiting (the
+///   client hung up, the request timed out) is skipped before it starts.
 /// - Each thread verifies into one Argon2 memory buffer (19 MiB) that it reuses while busy: no
 ///   19 MiB allocation and page faults per login. The buffer is wiped and freed when the thread
 ///   exits, and the allocator is asked to give the memory back, so an idle server stays small.
@@ -75,6 +79,25 @@ struct PoolShared {
     state: std::sync::Mutex<PoolState>,
     ready: std::sync::Condvar,
     max: usize,
+    max_queued: usize,
+    submitted: std::sync::atomic::AtomicU64,
+    skipped: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+/// The hashing queue is full: the check was not queued (reply 429 with `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// Counters of a [`PasswordHasherPool`] since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HasherStats {
+    /// Jobs queued.
+    pub submitted: u64,
+    /// Jobs dropped before they started because their caller had gone.
+    pub skipped: u64,
+    /// Checks refused because the queue was full.
+    pub refused: u64,
 }
 
 struct PoolState {
@@ -88,8 +111,20 @@ enum Job {
     Verify(String, Option<String>, tokio::sync::oneshot::Sender<bool>),
 }
 
+impl Job {
+    /// Whether the caller stopped waiting for the result.
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Hash(_, tx) => tx.is_closed(),
+            Job::Verify(_, _, tx) => tx.is_closed(),
+        }
+    }
+}
+
 impl PasswordHasherPool {
-    pub fn new(max_concurrent: usize) -> Self {
+    /// A pool of at most `max_concurrent` threads; sign-in checks queue while fewer than
+    /// `max_queued` jobs wait.
+    pub fn new(max_concurrent: usize, max_queued: usize) -> Self {
         PasswordHasherPool {
             shared: Arc::new(PoolShared {
                 state: std::sync::Mutex::new(PoolState {
@@ -99,13 +134,41 @@ impl PasswordHasherPool {
                 }),
                 ready: std::sync::Condvar::new(),
                 max: max_concurrent.max(1),
+                max_queued: max_queued.max(1),
+                submitted: Default::default(),
+                skipped: Default::default(),
+                refused: Default::default(),
             }),
         }
     }
 
-    fn submit(&self, job: Job) {
+    pub fn stats(&self) -> HasherStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        HasherStats {
+            submitted: self.shared.submitted.load(Relaxed),
+            skipped: self.shared.skipped.load(Relaxed),
+            refused: self.shared.refused.load(Relaxed),
+        }
+    }
+
+    /// Queues `job`; with `bounded`, only if fewer than `max_queued` jobs wait.
+    fn submit(&self, job: Job, bounded: bool) -> Result<(), QueueFull> {
         let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if bounded && state.jobs.len() >= self.shared.max_queued {
+            // Jobs whose callers left make room first.
+            state.jobs.retain(|j| !j.abandoned());
+            if state.jobs.len() >= self.shared.max_queued {
+                drop(state);
+                self.shared
+                    .refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(QueueFull);
+            }
+        }
         state.jobs.push_back(job);
+        self.shared
+            .submitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if state.idle > 0 {
             self.shared.ready.notify_one();
         } else if state.threads < self.shared.max {
@@ -122,12 +185,13 @@ impl PasswordHasherPool {
                 }
             }
         }
+        Ok(())
     }
 
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(Job::Hash(password, tx));
+        let _ = self.submit(Job::Hash(password, tx), false);
         rx.await
             .map_err(|_| anyhow::anyhow!("password hashing is unavailable"))?
     }
@@ -136,8 +200,19 @@ impl PasswordHasherPool {
     /// that an unknown user costs as much as a wrong password.
     pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(Job::Verify(password, phc, tx));
+        let _ = self.submit(Job::Verify(password, phc, tx), false);
         rx.await.unwrap_or(false)
+    }
+
+    /// [`verify`](Self::verify) for sign-in checks: refused at once when the queue is full.
+    pub async fn try_verify(
+        &self,
+        password: String,
+        phc: Option<String>,
+    ) -> Result<bool, QueueFull> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(Job::Verify(password, phc, tx), true)?;
+        Ok(rx.await.unwrap_or(false))
     }
 }
 
@@ -148,6 +223,13 @@ fn hasher_thread(shared: &PoolShared) {
     loop {
         if let Some(job) = state.jobs.pop_front() {
             drop(state);
+            if job.abandoned() {
+                shared
+                    .skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
             match job {
                 Job::Hash(password, tx) => {
                     let _ = tx.send(hash_password(&password));
@@ -309,7 +391,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_pool_hashes_and_verifies() {
-        let pool = PasswordHasherPool::new(2);
+        let pool = PasswordHasherPool::new(2, 64);
         let phc = pool.hash("a password".into()).await.unwrap();
         let checks: Vec<_> = (0..4)
             .map(|i| {
@@ -326,6 +408,56 @@ mod tests {
         }
         assert_eq!(got, [true, false, true, false]);
         assert!(!pool.verify("a password".into(), None).await);
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_and_abandoned_jobs_are_skipped() {
+        let pool = PasswordHasherPool::new(1, 2);
+        let phc = hash_password("pw").unwrap();
+        let mut jobs = Vec::new();
+        for _ in 0..3 {
+            let (pool, phc) = (pool.clone(), phc.clone());
+            jobs.push(tokio::spawn(async move {
+                pool.try_verify("pw".into(), Some(phc)).await
+            }));
+        }
+        tokio::task::yield_now().await;
+        // One hashing, two queued at most: more are refused while the callers still wait.
+        let mut refused = 0;
+        for _ in 0..5 {
+            if pool.try_verify("x".into(), Some(phc.clone())).await == Err(QueueFull) {
+                refused += 1;
+            }
+        }
+        assert!(refused >= 1, "a full queue refuses");
+        let results: Vec<_> = join_handles(jobs).await;
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(true) | Err(QueueFull))));
+        // Abandoned: a caller that stops waiting before its job starts costs no hash.
+        let blocker = {
+            let (pool, phc) = (pool.clone(), phc.clone());
+            tokio::spawn(async move { pool.verify("pw".into(), Some(phc)).await })
+        };
+        let gone = {
+            let (pool, phc) = (pool.clone(), phc.clone());
+            tokio::spawn(async move { pool.try_verify("pw".into(), Some(phc)).await })
+        };
+        tokio::task::yield_now().await;
+        gone.abort();
+        let _ = gone.await;
+        assert!(blocker.await.unwrap());
+        // The worker thread has passed the abandoned job by now (or will, before idling).
+        assert!(pool.verify("pw".into(), Some(phc)).await);
+        assert_eq!(pool.stats().skipped, 1);
+    }
+
+    async fn join_handles<T>(jobs: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+        let mut out = Vec::new();
+        for j in jobs {
+            out.push(j.await.unwrap());
+        }
+        out
     }
 
     #[test]

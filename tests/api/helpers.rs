@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use ece_server::bootstrap::ChosenPasswords;
-use ece_server::http::Settings;
+use ece_server::http::throttle::ThrottleConfig;
+use ece_server::http::{AppState, Settings};
 use ece_server::server::Limits;
 use ece_server::startup::{Application, Config};
 use ece_server::store::{Store, StoreOptions};
@@ -186,6 +187,49 @@ async fn start(db_url: String, dir: TempDir, settings: Settings) -> TestApp {
         shutdown: Some(tx),
         task: Some(task),
     }
+}
+
+/// Settings with brute-force thresholds of `user` failures per name and `address` per address.
+pub fn throttled(user: u32, address: u32) -> Settings {
+    Settings {
+        brute_force: ThrottleConfig {
+            user_max_failures: user,
+            address_max_failures: address,
+            ..ThrottleConfig::default()
+        },
+        ..Settings::default()
+    }
+}
+
+/// A client whose connections come from another loopback address (Linux routes all of 127/8).
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(ip.parse::<std::net::IpAddr>().unwrap()))
+        .build()
+        .unwrap()
+}
+
+/// A server like `spawn_app`'s, keeping its `AppState` so that a test can read the throttle's
+/// and the hashing pool's counters; `hash_threads` as `--hash-concurrency`.
+pub async fn spawn_keeping_state(
+    settings: Settings,
+    hash_threads: Option<usize>,
+) -> (String, AppState, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(&dir).await;
+    let chosen = ChosenPasswords {
+        admin: Some(ADMIN_PASSWORD.into()),
+        readonly: Some(READONLY_PASSWORD.into()),
+    };
+    let config = Config {
+        hash_concurrency: hash_threads,
+        ..test_config(&url, &dir, chosen, settings)
+    };
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://{}/api/v1", app.address());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    (base, state, dir)
 }
 
 impl TestApp {

@@ -6,6 +6,7 @@ mod helpers;
 mod spec;
 
 mod account;
+mod brute_force;
 mod cache;
 mod console;
 mod contention;
