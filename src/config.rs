@@ -251,7 +251,7 @@ impl From<&ServeArgs> for Settings {
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_secs(args.request_timeout.max(1)),
             metrics_on_api_port: args.metrics_listen.is_none(),
-            brute_force: crate::http::throttle::ThrottleConfig {
+            brute_force: crate::security::throttle::ThrottleConfig {
                 user_max_failures: args.brute_force_max_failures,
                 address_max_failures: args.brute_force_address_max_failures,
                 wait_increment: Duration::from_secs(args.brute_force_wait_increment),

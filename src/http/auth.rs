@@ -121,7 +121,7 @@ pub enum AuthState {
 /// Why [`resolve`] could not decide.
 enum Unresolved {
     Store(crate::store::StoreError),
-    Throttled(crate::http::throttle::Throttled),
+    Throttled(crate::security::throttle::Throttled),
     Busy,
 }
 
@@ -307,9 +307,9 @@ async fn resolve(
             // neither; a header verified here before is let through (it is not a guess).
             let known = app.authcache.basic_known(&cache_key);
             let attempt = if known {
-                crate::http::throttle::begin_known(app, &user, source)
+                crate::http::brute_force::begin_known(app, &user, source)
             } else {
-                crate::http::throttle::begin(app, &user, source, "basic")
+                crate::http::brute_force::begin(app, &user, source, "basic")
                     .map_err(Unresolved::Throttled)?
             };
             let (read, stored) = match read_before {
@@ -339,7 +339,7 @@ async fn resolve(
                 _ => {
                     app.authcache.forget_basic(&cache_key);
                     crate::http::telemetry::login_failed();
-                    attempt.failed(app, "basic").await;
+                    crate::http::brute_force::failed(app, attempt, "basic").await;
                     Ok(None)
                 }
             }
@@ -446,12 +446,12 @@ fn authorize(op: &rbac::Operation, state: &AuthState) -> Result<Arc<Caller>, Api
                 .with_header("retry-after", "1"))
             }
             AuthState::Throttled(secs) => {
-                return Err(crate::http::throttle::Throttled {
+                return Err(crate::security::throttle::Throttled {
                     retry_after: std::time::Duration::from_secs(secs),
                 }
-                .to_error())
+                .into())
             }
-            AuthState::Busy => return Err(crate::http::throttle::hashing_busy()),
+            AuthState::Busy => return Err(crate::http::brute_force::hashing_busy()),
             // The spec documents `root.unauthorized` for a bad token on `_refresh` and for the
             // role-assignment operations; everywhere else a failed authentication is `root.unauthenticated`.
             _ => {

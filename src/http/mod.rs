@@ -4,6 +4,7 @@
 mod account;
 pub mod audit;
 pub mod auth;
+pub mod brute_force;
 mod console;
 mod docs;
 pub mod error;
@@ -14,7 +15,6 @@ mod router;
 mod session;
 mod state;
 pub mod telemetry;
-pub mod throttle;
 mod users;
 
 /// The account validation of PUT and PATCH /account, for the fuzz targets (see docs/fuzzing.md).

@@ -37,8 +37,8 @@ pub async fn login(
     ValidJson(req): ValidJson<LoginRequest>,
 ) -> ApiResult<Response> {
     // Brute-force protection, before the lookup and the hash: a throttled request costs neither.
-    let attempt = crate::http::throttle::begin(&app, &req.username, source, "password")
-        .map_err(|t| t.to_error())?;
+    let attempt = crate::http::brute_force::begin(&app, &req.username, source, "password")
+        .map_err(ApiError::from)?;
     let user = match app.store.get_user(&req.username).await {
         Ok(user) => user,
         Err(e) => {
@@ -50,13 +50,13 @@ pub async fn login(
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let Ok(verified) = app.hasher.try_verify(req.password, phc).await else {
         attempt.undecided();
-        return Err(crate::http::throttle::hashing_busy());
+        return Err(crate::http::brute_force::hashing_busy());
     };
     let user = match user {
         Some(u) if verified && u.enabled => u,
         _ => {
             crate::http::telemetry::login_failed();
-            attempt.failed(&app, "password").await;
+            crate::http::brute_force::failed(&app, attempt, "password").await;
             return Err(ApiError::unauthenticated());
         }
     };

@@ -13,7 +13,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub hasher: PasswordHasherPool,
     /// Brute-force protection of password checks (in memory, per replica).
-    pub throttle: Arc<crate::http::throttle::Throttle>,
+    pub throttle: Arc<crate::security::throttle::Throttle>,
     /// Credential checks cached with bounded staleness (see `crate::security::cache`).
     pub authcache: Arc<crate::security::cache::AuthCache>,
     /// Writers of one account or user row queue here before their compare-and-swap
@@ -35,7 +35,7 @@ impl AppState {
                 settings.audit_refusals_per_minute,
             )),
             store,
-            throttle: crate::http::throttle::Throttle::new(settings.brute_force.clone()),
+            throttle: crate::security::throttle::Throttle::new(settings.brute_force.clone()),
             authcache: Arc::new(crate::security::cache::AuthCache::with_lookup_ttl(
                 settings.credential_cache,
             )),
@@ -60,7 +60,7 @@ pub struct Settings {
     /// Whether `/metrics` is served on the API port (no `--metrics-listen`).
     pub metrics_on_api_port: bool,
     /// Brute-force protection of password checks.
-    pub brute_force: crate::http::throttle::ThrottleConfig,
+    pub brute_force: crate::security::throttle::ThrottleConfig,
     /// How long audit events are kept; `None`: forever.
     pub audit_retention: Option<chrono::Duration>,
     /// Most refused requests audited per minute (`crate::http::audit::Refusals`).

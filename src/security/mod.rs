@@ -1,6 +1,8 @@
-//! Security: secrets and digests, password hashing, the credential cache.
+//! Security: secrets and digests, password hashing, the credential cache, brute-force
+//! protection.
 //!
 //! Depends on `domain` and `store` only (see ARCHITECTURE.md, "Layers").
 
 pub mod cache;
 pub mod crypto;
+pub mod throttle;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use ece_server::bootstrap::ChosenPasswords;
-use ece_server::http::throttle::ThrottleConfig;
 use ece_server::http::{AppState, Settings};
+use ece_server::security::throttle::ThrottleConfig;
 use ece_server::server::Limits;
 use ece_server::startup::{Application, Config};
 use ece_server::store::{Store, StoreOptions};

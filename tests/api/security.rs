@@ -2,7 +2,7 @@
 //! commands (`ece-server user ...`, `ece-server audit`) run against the test's database.
 //!
 //! Thresholds are made small through `Settings`; no test waits for a lock to expire (the waits
-//! themselves are unit-tested in `src/http/throttle.rs` with an injected clock).
+//! themselves are unit-tested in `src/security/throttle.rs` with an injected clock).
 
 use std::process::{Command, Output, Stdio};
 

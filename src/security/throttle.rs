@@ -35,10 +35,6 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::http::audit::{self, Event, Outcome};
-use crate::http::error::{ApiError, Code};
-use crate::http::AppState;
-
 /// Brute-force protection settings (`--brute-force-*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleConfig {
@@ -128,26 +124,6 @@ impl Throttled {
         let d = self.retry_after;
         (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
     }
-
-    /// The 429 reply. The same message whether the name or the address is throttled.
-    pub fn to_error(self) -> ApiError {
-        let secs = self.retry_after_secs();
-        ApiError::new(
-            Code::TooManyRequests,
-            format!("Too many failed sign-in attempts. Retry in {secs} seconds."),
-        )
-        .with_header("retry-after", secs.to_string())
-    }
-}
-
-/// The 429 reply to a sign-in check refused because the hashing queue is full
-/// ([`crate::security::crypto::QueueFull`]): the server is busy, the caller did nothing wrong.
-pub fn hashing_busy() -> ApiError {
-    ApiError::new(
-        Code::TooManyRequests,
-        "Too many sign-in attempts are being checked. Retry in 1 second.",
-    )
-    .with_header("retry-after", "1")
 }
 
 /// A wait imposed by a failure, for the audit log.
@@ -219,13 +195,19 @@ impl Throttle {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn keys(&self, user: &str, source: Option<IpAddr>) -> Vec<(Key, u32)> {
+    fn keys(&self, user: &str, source: Option<IpAddr>) -> Vec<Counter> {
         let mut keys = Vec::with_capacity(2);
         if self.cfg.user_max_failures > 0 {
-            keys.push((Key::user(user), self.cfg.user_max_failures));
+            keys.push(Counter {
+                key: Key::user(user),
+                max_failures: self.cfg.user_max_failures,
+            });
         }
         if let (Some(ip), true) = (source, self.cfg.address_max_failures > 0) {
-            keys.push((Key::address(ip), self.cfg.address_max_failures));
+            keys.push(Counter {
+                key: Key::address(ip),
+                max_failures: self.cfg.address_max_failures,
+            });
         }
         keys
     }
@@ -249,7 +231,11 @@ impl Throttle {
         let keys = self.keys(user, source);
         let mut state = self.lock();
         let mut wait = Duration::ZERO;
-        for (key, max) in &keys {
+        for Counter {
+            key,
+            max_failures: max,
+        } in &keys
+        {
             let Some(entry) = state.entries.get_mut(key) else {
                 continue; // a fresh name or address: its whole allowance is free
             };
@@ -272,7 +258,7 @@ impl Throttle {
             return Err(Throttled { retry_after: wait });
         }
         // Reserve a place in every allowance, under the same lock as the check.
-        for (key, _) in &keys {
+        for Counter { key, .. } in &keys {
             self.entry(&mut state, *key, now).pending += 1;
         }
         drop(state);
@@ -289,7 +275,7 @@ impl Throttle {
 
     fn attempt(
         self: &Arc<Self>,
-        keys: Vec<(Key, u32)>,
+        keys: Vec<Counter>,
         user: &str,
         source: Option<IpAddr>,
         known: bool,
@@ -399,7 +385,14 @@ impl Throttle {
 }
 
 /// What an abandoned attempt calls with its user name, source and the wait it imposed.
-type OnAbandon = Box<dyn FnOnce(String, Option<IpAddr>, Lockout) + Send>;
+/// Called with the user name, the address and the wait imposed when an attempt is abandoned.
+pub type OnAbandon = Box<dyn FnOnce(String, Option<IpAddr>, Lockout) + Send>;
+
+/// One counter an attempt is checked against: a user name's or an address's, with its threshold.
+struct Counter {
+    key: Key,
+    max_failures: u32,
+}
 
 /// A password check allowed by the throttle. Report how it ended with [`Attempt::succeeded`],
 /// [`Attempt::failed`] or, when it could not be decided (the database was unreachable, the
@@ -407,7 +400,7 @@ type OnAbandon = Box<dyn FnOnce(String, Option<IpAddr>, Lockout) + Send>;
 /// abandoned) counts a failure.
 pub struct Attempt {
     throttle: Arc<Throttle>,
-    keys: Vec<(Key, u32)>,
+    keys: Vec<Counter>,
     user: String,
     source: Option<IpAddr>,
     /// A credential this replica verified before ([`Throttle::begin_known`]).
@@ -418,13 +411,28 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// The user name the password is checked for.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The client address, when known.
+    pub fn source(&self) -> Option<IpAddr> {
+        self.source
+    }
+
+    /// What to do when the attempt is dropped unfinished (its caller writes the audit event).
+    pub fn on_abandon(&mut self, record: OnAbandon) {
+        self.on_abandon = Some(record);
+    }
+
     /// The password was right. A credential checked for the first time forgives the user
     /// name's failures if they all came from this address; a known one changes nothing.
     pub fn succeeded(mut self) {
         self.finished = true;
         let from = self.source.map(Key::address);
         let mut state = self.throttle.lock();
-        for (key, _) in &self.keys {
+        for Counter { key, .. } in &self.keys {
             if self.known {
                 continue;
             }
@@ -449,13 +457,13 @@ impl Attempt {
             return;
         }
         let mut state = self.throttle.lock();
-        for (key, _) in &self.keys {
+        for Counter { key, .. } in &self.keys {
             self.throttle.release(&mut state, key);
         }
     }
 
     /// The password was wrong (or the user unknown or disabled): counts the failure.
-    pub fn failed_now(mut self) -> Lockout {
+    pub fn failed(mut self) -> Lockout {
         self.finished = true;
         self.fail_at(Instant::now())
     }
@@ -467,7 +475,11 @@ impl Attempt {
         };
         let from = self.source.map(Key::address);
         let mut state = self.throttle.lock();
-        for (key, max) in &self.keys {
+        for Counter {
+            key,
+            max_failures: max,
+        } in &self.keys
+        {
             if !self.known {
                 self.throttle.release(&mut state, key);
             }
@@ -478,46 +490,6 @@ impl Attempt {
             }
         }
         lockout
-    }
-
-    /// Counts the failure and writes it to the audit log, with the wait it imposed if any.
-    /// `via`: `password` (`_login`) or `basic`.
-    pub async fn failed(self, app: &AppState, via: &'static str) {
-        let (user, source) = (self.user.clone(), self.source);
-        let lockout = self.failed_now();
-        record_failure(app, &user, source, via, lockout, false).await;
-    }
-}
-
-/// Writes a failed (or abandoned) password check to the audit log, and the waits it imposed.
-async fn record_failure(
-    app: &AppState,
-    user: &str,
-    source: Option<IpAddr>,
-    via: &'static str,
-    lockout: Lockout,
-    abandoned: bool,
-) {
-    let event = |outcome| {
-        let e = Event::anonymous("login", source)
-            .target(user)
-            .outcome(outcome)
-            .detail("auth", via);
-        if abandoned {
-            e.detail("abandoned", true)
-        } else {
-            e
-        }
-    };
-    audit::record(app, event(Outcome::Failure)).await;
-    for (scope, wait) in [("user", lockout.user), ("address", lockout.address)] {
-        if let Some(wait) = wait {
-            tracing::warn!(user = %user, source = ?source, scope, wait_secs = wait.as_secs(), "brute-force protection: sign-in attempts throttled");
-            let e = event(Outcome::Throttled)
-                .detail("scope", scope)
-                .detail("wait_seconds", wait.as_secs());
-            audit::record(app, e).await;
-        }
     }
 }
 
@@ -546,36 +518,6 @@ impl Drop for Attempt {
             record(std::mem::take(&mut self.user), self.source, lockout);
         }
     }
-}
-
-/// Asks the app's throttle for a password check; a refusal becomes the 429 reply. `via`
-/// (`password` or `basic`) is what an abandoned attempt is audited with.
-pub fn begin(
-    app: &AppState,
-    user: &str,
-    source: Option<IpAddr>,
-    via: &'static str,
-) -> Result<Attempt, Throttled> {
-    let mut attempt = app.throttle.begin(user, source).inspect_err(|t| {
-        crate::http::telemetry::login_throttled();
-        tracing::debug!(user = %user, source = ?source, retry_after = t.retry_after_secs(), "sign-in attempt refused by brute-force protection");
-    })?;
-    let app = app.clone();
-    attempt.on_abandon = Some(Box::new(move |user, source, lockout| {
-        crate::http::telemetry::login_failed();
-        // Drop cannot wait for the audit write: it goes on in the background.
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                record_failure(&app, &user, source, via, lockout, true).await;
-            });
-        }
-    }));
-    Ok(attempt)
-}
-
-/// [`Throttle::begin_known`] on the app's throttle.
-pub fn begin_known(app: &AppState, user: &str, source: Option<IpAddr>) -> Attempt {
-    app.throttle.begin_known(user, source)
 }
 
 #[cfg(test)]
@@ -674,7 +616,7 @@ mod tests {
         drop(t.begin("bob", None).unwrap());
         drop(t.begin("bob", None).unwrap());
         assert_eq!(t.stats().abandoned, 2);
-        let l = t.begin("bob", None).unwrap().failed_now();
+        let l = t.begin("bob", None).unwrap().failed();
         assert_eq!(l.user, Some(Duration::from_secs(60)), "the third failure");
         assert!(t.begin("bob", None).is_err());
     }
