@@ -24,7 +24,7 @@ use crate::domain::model::{fmt_ts, Timestamp, UserRecord};
 use crate::domain::rbac::{self, CacheEffect, OperationId, Refusal};
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
-use crate::security::crypto;
+use crate::security::crypto::{self, NotChecked};
 use crate::store::token_usable;
 
 /// Credentials as sent.
@@ -115,6 +115,8 @@ pub enum AuthState {
     Throttled(u64),
     /// Basic credentials not checked because the hashing queue was full: 429, retry in 1 s.
     Busy,
+    /// Basic credentials not checked because the hashing pool failed: 500.
+    HashingFailed,
     Authenticated(Arc<Caller>),
 }
 
@@ -123,6 +125,7 @@ enum Unresolved {
     Store(crate::store::StoreError),
     Throttled(crate::security::throttle::Throttled),
     Busy,
+    HashingFailed,
 }
 
 impl From<crate::store::StoreError> for Unresolved {
@@ -143,6 +146,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
                 Ok(None) => AuthState::Invalid,
                 Err(Unresolved::Throttled(t)) => AuthState::Throttled(t.retry_after_secs()),
                 Err(Unresolved::Busy) => AuthState::Busy,
+                Err(Unresolved::HashingFailed) => AuthState::HashingFailed,
                 Err(Unresolved::Store(e)) => {
                     tracing::warn!(error = %e, "authentication could not reach the store");
                     AuthState::Unavailable
@@ -326,9 +330,15 @@ async fn resolve(
                 }
             };
             let phc = stored.as_ref().map(|u| u.password_hash.clone());
-            let Ok(ok) = app.hasher.try_verify(password, phc).await else {
-                attempt.undecided();
-                return Err(Unresolved::Busy);
+            let ok = match app.hasher.try_verify(password, phc).await {
+                Ok(ok) => ok,
+                Err(not_checked) => {
+                    attempt.undecided();
+                    return Err(match not_checked {
+                        NotChecked::QueueFull => Unresolved::Busy,
+                        NotChecked::PoolFailed => Unresolved::HashingFailed,
+                    });
+                }
             };
             match stored {
                 Some(u) if ok && u.enabled => {
@@ -452,6 +462,9 @@ fn authorize(op: &rbac::Operation, state: &AuthState) -> Result<Arc<Caller>, Api
                 .into())
             }
             AuthState::Busy => return Err(crate::http::brute_force::hashing_busy()),
+            AuthState::HashingFailed => {
+                return Err(ApiError::internal("the password hashing pool failed"))
+            }
             // The spec documents `root.unauthorized` for a bad token on `_refresh` and for the
             // role-assignment operations; everywhere else a failed authentication is `root.unauthenticated`.
             _ => {

@@ -26,7 +26,7 @@ use crate::http::auth::{Authorized, Method};
 use crate::http::error::{ApiError, ApiResult, Code};
 use crate::http::json::ValidJson;
 use crate::http::AppState;
-use crate::security::crypto;
+use crate::security::crypto::{self, NotChecked};
 use crate::store::RefreshOutcome;
 
 pub const REFRESH_TOKEN_URL: &str = "/api/v1/users/auth/_refresh";
@@ -48,9 +48,16 @@ pub async fn login(
     };
     // Unknown users are verified against a dummy hash: same reply, same time.
     let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let Ok(verified) = app.hasher.try_verify(req.password, phc).await else {
-        attempt.undecided();
-        return Err(crate::http::brute_force::hashing_busy());
+    let verified = match app.hasher.try_verify(req.password, phc).await {
+        Ok(verified) => verified,
+        // Not a wrong password: nothing is counted.
+        Err(not_checked) => {
+            attempt.undecided();
+            return Err(match not_checked {
+                NotChecked::QueueFull => crate::http::brute_force::hashing_busy(),
+                NotChecked::PoolFailed => ApiError::internal("the password hashing pool failed"),
+            });
+        }
     };
     let user = match user {
         Some(u) if verified && u.enabled => u,

@@ -89,6 +89,21 @@ struct PoolShared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
 
+/// Why a sign-in check gave no answer. Neither is a wrong password: the caller counts nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotChecked {
+    /// The queue was full ([`QueueFull`]).
+    QueueFull,
+    /// The hashing thread dropped the job without an answer (it panicked, or the pool is gone).
+    PoolFailed,
+}
+
+impl From<QueueFull> for NotChecked {
+    fn from(_: QueueFull) -> Self {
+        NotChecked::QueueFull
+    }
+}
+
 /// Counters of a [`PasswordHasherPool`] since start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HasherStats {
@@ -198,10 +213,15 @@ impl PasswordHasherPool {
 
     /// Checks a password against a PHC string. `None` checks against a dummy hash and fails, so
     /// that an unknown user costs as much as a wrong password.
+    /// A failed pool answers `false` here, after an ERROR line; sign-in checks use
+    /// [`try_verify`](Self::try_verify), which says so instead.
     pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let _ = self.submit(Job::Verify(password, phc, tx), false);
-        rx.await.unwrap_or(false)
+        rx.await.unwrap_or_else(|_| {
+            tracing::error!("the password hashing pool dropped a check without an answer");
+            false
+        })
     }
 
     /// [`verify`](Self::verify) for sign-in checks: refused at once when the queue is full.
@@ -209,10 +229,10 @@ impl PasswordHasherPool {
         &self,
         password: String,
         phc: Option<String>,
-    ) -> Result<bool, QueueFull> {
+    ) -> Result<bool, NotChecked> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(Job::Verify(password, phc, tx), true)?;
-        Ok(rx.await.unwrap_or(false))
+        rx.await.map_err(|_| NotChecked::PoolFailed)
     }
 }
 
@@ -425,7 +445,7 @@ mod tests {
         // One hashing, two queued at most: more are refused while the callers still wait.
         let mut refused = 0;
         for _ in 0..5 {
-            if pool.try_verify("x".into(), Some(phc.clone())).await == Err(QueueFull) {
+            if pool.try_verify("x".into(), Some(phc.clone())).await == Err(NotChecked::QueueFull) {
                 refused += 1;
             }
         }
@@ -433,7 +453,7 @@ mod tests {
         let results: Vec<_> = join_handles(jobs).await;
         assert!(results
             .iter()
-            .all(|r| matches!(r, Ok(true) | Err(QueueFull))));
+            .all(|r| matches!(r, Ok(true) | Err(NotChecked::QueueFull))));
         // Abandoned: a caller that stops waiting before its job starts costs no hash.
         let blocker = {
             let (pool, phc) = (pool.clone(), phc.clone());
