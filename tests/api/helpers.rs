@@ -221,8 +221,16 @@ pub async fn spawn_keeping_state(
         admin: Some(ADMIN_PASSWORD.into()),
         readonly: Some(READONLY_PASSWORD.into()),
     };
+    // These servers take the password-check bursts of brute_force.rs, 1,500 connections from
+    // 127.0.0.1 at once: the per-address connection cap (tested in hostile_clients.rs) would close
+    // most of them before they reach the throttle under test, so it is off here.
+    let limits = Limits {
+        max_connections_per_address: 0,
+        ..Limits::default()
+    };
     let config = Config {
         hash_concurrency: hash_threads,
+        limits,
         ..test_config(&url, &dir, chosen, settings)
     };
     let app = Application::build(config).await.unwrap();
