@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use chrono::Utc;
 use serde_json::json;
 
@@ -16,11 +17,29 @@ use crate::domain::rbac::{PLATFORM_ADMIN, PLATFORM_VIEWER};
 use crate::security::crypto;
 use crate::store::{Store, StoreError};
 
-/// The built-in users: name, role, environment variable holding a chosen password.
-pub const BUILTIN_USERS: &[(&str, &str, &str)] = &[
-    ("admin", PLATFORM_ADMIN, "ECE_ADMIN_PASSWORD"),
-    ("readonly", PLATFORM_VIEWER, "ECE_READONLY_PASSWORD"),
-];
+/// The built-in users.
+pub const BUILTIN_USERS: &[BuiltinUser] = &[ADMIN, READONLY];
+
+/// A user every installation has from its first start.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinUser {
+    pub name: &'static str,
+    pub role: &'static str,
+    /// The environment variable that may choose its first password.
+    pub password_env: &'static str,
+}
+
+pub const ADMIN: BuiltinUser = BuiltinUser {
+    name: "admin",
+    role: PLATFORM_ADMIN,
+    password_env: "ECE_ADMIN_PASSWORD",
+};
+
+pub const READONLY: BuiltinUser = BuiltinUser {
+    name: "readonly",
+    role: PLATFORM_VIEWER,
+    password_env: "ECE_READONLY_PASSWORD",
+};
 
 /// Passwords chosen by the operator for the built-in users (from `ECE_ADMIN_PASSWORD` and
 /// `ECE_READONLY_PASSWORD`); `None` means generate one.
@@ -44,8 +63,8 @@ impl ChosenPasswords {
             Ok(Some(p))
         };
         Ok(ChosenPasswords {
-            admin: var(BUILTIN_USERS[0].2)?,
-            readonly: var(BUILTIN_USERS[1].2)?,
+            admin: var(ADMIN.password_env)?,
+            readonly: var(READONLY.password_env)?,
         })
     }
 
@@ -69,8 +88,16 @@ pub async fn ensure(
         .await?;
     tracing::info!(account = %account.id, "account ready");
 
+    // Read before any user is created: a file that cannot be read must stop the start, not be
+    // overwritten (it may hold the only copy of earlier generated passwords).
+    let earlier = read_secrets(data_dir)?;
     let mut generated = serde_json::Map::new();
-    for (name, role, env) in BUILTIN_USERS {
+    for &BuiltinUser {
+        name,
+        role,
+        password_env: env,
+    } in BUILTIN_USERS
+    {
         if store.get_user(name).await?.is_some() {
             continue;
         }
@@ -99,23 +126,39 @@ pub async fn ensure(
         }
     }
     if !generated.is_empty() {
-        write_secrets(data_dir, &generated)?;
+        write_secrets(data_dir, earlier, &generated)?;
     }
     Ok(())
 }
 
-/// Writes the generated passwords to `bootstrap-secrets.json` (0600) and prints them once.
+/// What `bootstrap-secrets.json` holds already (nothing if there is no such file). A file that
+/// cannot be read, or is not a JSON object, is an error naming it.
+fn read_secrets(data_dir: &Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let path = data_dir.join("bootstrap-secrets.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} is not a JSON object; it may hold generated passwords: move it away to start",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::Map::new()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "cannot read {}; it may hold generated passwords: fix its permissions or move it away",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes the generated passwords beside the `earlier` ones to `bootstrap-secrets.json` (0600)
+/// and prints them once.
 fn write_secrets(
     data_dir: &Path,
+    mut all: serde_json::Map<String, serde_json::Value>,
     generated: &serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)?;
     let path = data_dir.join("bootstrap-secrets.json");
-    let mut all = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
-            .unwrap_or_default(),
-        Err(_) => serde_json::Map::new(),
-    };
     for (user, password) in generated {
         all.insert(format!("{user}_password"), password.clone());
     }
@@ -136,4 +179,25 @@ fn write_secrets(
         println!("  {user}: {}", password.as_str().unwrap_or_default());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secrets_file_that_cannot_be_read_stops_the_start_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_secrets(dir.path()).unwrap().is_empty());
+        let path = dir.path().join("bootstrap-secrets.json");
+        std::fs::write(&path, "admin_password: not JSON").unwrap();
+        let e = read_secrets(dir.path()).unwrap_err();
+        assert!(format!("{e:#}").contains("bootstrap-secrets.json"), "{e:#}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "admin_password: not JSON"
+        );
+        std::fs::write(&path, r#"{"admin_password":"x"}"#).unwrap();
+        assert_eq!(read_secrets(dir.path()).unwrap()["admin_password"], "x");
+    }
 }

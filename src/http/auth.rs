@@ -205,154 +205,173 @@ async fn resolve(
     header: &[u8],
     source: Option<std::net::IpAddr>,
 ) -> Result<Option<Caller>, Unresolved> {
-    let now = Utc::now();
     match creds {
-        Credentials::Bearer(token) => {
-            let hash = crypto::digest(&token);
-            let found = match app.authcache.token(&hash) {
-                Some(found) => found,
-                None => {
-                    let generation = app.authcache.generation();
-                    let Some(found) = app.store.find_token(&hash).await? else {
-                        return Ok(None);
-                    };
-                    app.authcache.put_token(&hash, found.clone(), generation);
-                    found
-                }
-            };
-            if !crypto::ct_eq(&found.token.token_hash, &hash)
-                || !token_usable(&found.token, &found.session, now)
-                || !found.user.enabled
-            {
-                return Ok(None);
-            }
-            let expires_at = found
-                .token
-                .valid_until
-                .map_or(found.session.expires_at(), |t| {
-                    t.min(found.session.expires_at())
-                });
-            let roles = found.user.roles.clone();
-            Ok(Some(Caller {
-                user: found.user,
-                roles,
-                method: Method::Bearer {
-                    session_id: found.session.id,
-                    token_digest: hash,
-                    expires_at,
-                },
-                source,
-            }))
-        }
-        Credentials::ApiKey(key) => {
-            let hash = crypto::digest(&key);
-            let found = match app.authcache.api_key(&hash) {
-                Some(found) => found,
-                None => {
-                    let generation = app.authcache.generation();
-                    let Some(found) = app.store.find_api_key(&hash).await? else {
-                        return Ok(None);
-                    };
-                    app.authcache.put_api_key(&hash, found.clone(), generation);
-                    found
-                }
-            };
-            let expired = found.key.expires_at.is_some_and(|t| t <= now);
-            if !crypto::ct_eq(&found.key.key_hash, &hash) || expired || !found.user.enabled {
-                return Ok(None);
-            }
-            let roles = key_roles(&found.user, found.key.role_assignments.as_ref());
-            Ok(Some(Caller {
-                user: found.user,
-                roles,
-                method: Method::ApiKey {
-                    key_id: found.key.id,
-                    expires_at: found.key.expires_at,
-                },
-                source,
-            }))
-        }
+        Credentials::Bearer(token) => resolve_bearer(app, &token, source).await,
+        Credentials::ApiKey(key) => resolve_api_key(app, &key, source).await,
         Credentials::Basic { user, password } => {
-            let cache_key = app.authcache.basic_key(header);
-            let hit = app.authcache.basic(&cache_key);
-            // A recent verification of this very header whose user row was read less than
-            // LOOKUP_TTL ago, with no write on this replica since: neither Argon2 nor a read.
-            // Not a guess either: brute-force protection neither refuses nor resets anything.
-            if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-                return Ok(Some(password_caller(u.clone(), source)));
+            resolve_basic(app, user, password, header, source).await
+        }
+    }
+}
+
+/// A bearer token: its session must be live and the token current (or in its grace period).
+async fn resolve_bearer(
+    app: &AppState,
+    token: &str,
+    source: Option<std::net::IpAddr>,
+) -> Result<Option<Caller>, Unresolved> {
+    let now = Utc::now();
+    let hash = crypto::digest(&token);
+    let found = app
+        .authcache
+        .token_or_load(&hash, || app.store.find_token(&hash))
+        .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    if !crypto::ct_eq(&found.token.token_hash, &hash)
+        || !token_usable(&found.token, &found.session, now)
+        || !found.user.enabled
+    {
+        return Ok(None);
+    }
+    let expires_at = found
+        .token
+        .valid_until
+        .map_or(found.session.expires_at(), |t| {
+            t.min(found.session.expires_at())
+        });
+    let roles = found.user.roles.clone();
+    Ok(Some(Caller {
+        user: found.user,
+        roles,
+        method: Method::Bearer {
+            session_id: found.session.id,
+            token_digest: hash,
+            expires_at,
+        },
+        source,
+    }))
+}
+
+/// An API key: unexpired, its owner enabled; its roles are the key's restriction of the owner's.
+async fn resolve_api_key(
+    app: &AppState,
+    key: &str,
+    source: Option<std::net::IpAddr>,
+) -> Result<Option<Caller>, Unresolved> {
+    let now = Utc::now();
+    let hash = crypto::digest(&key);
+    let found = app
+        .authcache
+        .api_key_or_load(&hash, || app.store.find_api_key(&hash))
+        .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let expired = found.key.expires_at.is_some_and(|t| t <= now);
+    if !crypto::ct_eq(&found.key.key_hash, &hash) || expired || !found.user.enabled {
+        return Ok(None);
+    }
+    let roles = key_roles(&found.user, found.key.role_assignments.as_ref());
+    Ok(Some(Caller {
+        user: found.user,
+        roles,
+        method: Method::ApiKey {
+            key_id: found.key.id,
+            expires_at: found.key.expires_at,
+        },
+        source,
+    }))
+}
+
+/// Basic credentials: through brute-force protection and Argon2, unless this replica verified
+/// the same header recently.
+async fn resolve_basic(
+    app: &AppState,
+    user: String,
+    password: String,
+    header: &[u8],
+    source: Option<std::net::IpAddr>,
+) -> Result<Option<Caller>, Unresolved> {
+    let cache_key = app.authcache.basic_key(header);
+    let hit = app.authcache.basic(&cache_key);
+    // A recent verification of this very header whose user row was read less than
+    // LOOKUP_TTL ago, with no write on this replica since: neither Argon2 nor a read.
+    // Not a guess either: brute-force protection neither refuses nor resets anything.
+    if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
+        return Ok(Some(password_caller(u.clone(), source)));
+    }
+    // An older one: no Argon2 if the hash it was verified against is still stored.
+    let mut read_before = None;
+    if let Some(hit) = hit {
+        let read = app.authcache.stamp();
+        let stored = app.store.get_user(&user).await?;
+        match stored {
+            Some(u)
+                if u.enabled
+                    && u.user_name == hit.user.user_name
+                    && crypto::ct_eq(&u.password_hash, &hit.user.password_hash) =>
+            {
+                app.authcache.recheck_basic(cache_key, hit, u.clone(), read);
+                return Ok(Some(password_caller(u, source)));
             }
-            // An older one: no Argon2 if the hash it was verified against is still stored.
-            let mut read_before = None;
-            if let Some(hit) = hit {
-                let read = app.authcache.stamp();
-                let stored = app.store.get_user(&user).await?;
-                match stored {
-                    Some(u)
-                        if u.enabled
-                            && u.user_name == hit.user.user_name
-                            && crypto::ct_eq(&u.password_hash, &hit.user.password_hash) =>
-                    {
-                        app.authcache.recheck_basic(cache_key, hit, u.clone(), read);
-                        return Ok(Some(password_caller(u, source)));
-                    }
-                    _ => app.authcache.forget_basic(&cache_key),
-                }
-                read_before = Some((read, stored));
-            }
-            // One check per header at a time; one that just succeeded answers the others.
-            let _flight = app.authcache.basic_flight(&cache_key).await;
-            if read_before.is_none() {
-                let hit = app.authcache.basic(&cache_key);
-                if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-                    return Ok(Some(password_caller(u.clone(), source)));
-                }
-            }
-            // A password check. Before the lookup and the hash, so that a throttled request costs
-            // neither; a header verified here before is let through (it is not a guess).
-            let known = app.authcache.basic_known(&cache_key);
-            let attempt = if known {
-                crate::http::brute_force::begin_known(app, &user, source)
-            } else {
-                crate::http::brute_force::begin(app, &user, source, "basic")
-                    .map_err(Unresolved::Throttled)?
-            };
-            let (read, stored) = match read_before {
-                Some(done) => done,
-                None => {
-                    let read = app.authcache.stamp();
-                    match app.store.get_user(&user).await {
-                        Ok(stored) => (read, stored),
-                        Err(e) => {
-                            attempt.undecided();
-                            return Err(e.into());
-                        }
-                    }
-                }
-            };
-            let phc = stored.as_ref().map(|u| u.password_hash.clone());
-            let ok = match app.hasher.try_verify(password, phc).await {
-                Ok(ok) => ok,
-                Err(not_checked) => {
+            _ => app.authcache.forget_basic(&cache_key),
+        }
+        read_before = Some((read, stored));
+    }
+    // One check per header at a time; one that just succeeded answers the others.
+    let _flight = app.authcache.basic_flight(&cache_key).await;
+    if read_before.is_none() {
+        let hit = app.authcache.basic(&cache_key);
+        if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
+            return Ok(Some(password_caller(u.clone(), source)));
+        }
+    }
+    // A password check. Before the lookup and the hash, so that a throttled request costs
+    // neither; a header verified here before is let through (it is not a guess).
+    let known = app.authcache.basic_known(&cache_key);
+    let attempt = if known {
+        crate::http::brute_force::begin_known(app, &user, source)
+    } else {
+        crate::http::brute_force::begin(app, &user, source, "basic")
+            .map_err(Unresolved::Throttled)?
+    };
+    let (read, stored) = match read_before {
+        Some(done) => done,
+        None => {
+            let read = app.authcache.stamp();
+            match app.store.get_user(&user).await {
+                Ok(stored) => (read, stored),
+                Err(e) => {
                     attempt.undecided();
-                    return Err(match not_checked {
-                        NotChecked::QueueFull => Unresolved::Busy,
-                        NotChecked::PoolFailed => Unresolved::HashingFailed,
-                    });
-                }
-            };
-            match stored {
-                Some(u) if ok && u.enabled => {
-                    attempt.succeeded();
-                    app.authcache.put_basic(cache_key, u.clone(), read);
-                    Ok(Some(password_caller(u, source)))
-                }
-                _ => {
-                    app.authcache.forget_basic(&cache_key);
-                    crate::http::telemetry::login_failed();
-                    crate::http::brute_force::failed(app, attempt, "basic").await;
-                    Ok(None)
+                    return Err(e.into());
                 }
             }
+        }
+    };
+    let phc = stored.as_ref().map(|u| u.password_hash.clone());
+    let ok = match app.hasher.try_verify(password, phc).await {
+        Ok(ok) => ok,
+        Err(not_checked) => {
+            attempt.undecided();
+            return Err(match not_checked {
+                NotChecked::QueueFull => Unresolved::Busy,
+                NotChecked::PoolFailed => Unresolved::HashingFailed,
+            });
+        }
+    };
+    match stored {
+        Some(u) if ok && u.enabled => {
+            attempt.succeeded();
+            app.authcache.put_basic(cache_key, u.clone(), read);
+            Ok(Some(password_caller(u, source)))
+        }
+        _ => {
+            app.authcache.forget_basic(&cache_key);
+            crate::http::telemetry::login_failed();
+            crate::http::brute_force::failed(app, attempt, "basic").await;
+            Ok(None)
         }
     }
 }

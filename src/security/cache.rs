@@ -275,6 +275,51 @@ impl AuthCache {
         self.put_lookup(&self.keys, digest_hex, found, generation);
     }
 
+    /// The cached lookup of token `digest_hex`, or `load`'s answer, stored unless the cache was
+    /// cleared while it ran.
+    pub async fn token_or_load<E, Fut>(
+        &self,
+        digest_hex: &str,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<TokenLookup>, E>
+    where
+        Fut: std::future::Future<Output = Result<Option<TokenLookup>, E>>,
+    {
+        self.get_or_load(&self.tokens, digest_hex, load).await
+    }
+
+    /// [`token_or_load`](Self::token_or_load) for an API key.
+    pub async fn api_key_or_load<E, Fut>(
+        &self,
+        digest_hex: &str,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<KeyLookup>, E>
+    where
+        Fut: std::future::Future<Output = Result<Option<KeyLookup>, E>>,
+    {
+        self.get_or_load(&self.keys, digest_hex, load).await
+    }
+
+    async fn get_or_load<T: Clone, E, Fut>(
+        &self,
+        map: &Map<T>,
+        digest_hex: &str,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Option<T>, E>
+    where
+        Fut: std::future::Future<Output = Result<Option<T>, E>>,
+    {
+        if let Some(hit) = parse_digest(digest_hex).and_then(|key| map.get(&key)) {
+            return Ok(Some(hit));
+        }
+        let generation = self.generation();
+        let Some(found) = load().await? else {
+            return Ok(None);
+        };
+        self.put_lookup(map, digest_hex, found.clone(), generation);
+        Ok(Some(found))
+    }
+
     /// Stores a token or key lookup that started under `generation`, unless the cache was
     /// cleared meanwhile (what the store said may predate the clearing).
     fn put_lookup<T: Clone>(&self, map: &Map<T>, digest_hex: &str, found: T, generation: u64) {
