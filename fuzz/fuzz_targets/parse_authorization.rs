@@ -1,4 +1,4 @@
-//! `auth::parse_authorization` on arbitrary header bytes.
+//! `security::credentials::parse_authorization` on arbitrary header bytes.
 //!
 //! Invariants: never panics; non-UTF-8 input is refused; `Basic` never yields an empty user, a
 //! user containing ':' or credentials containing NUL; `ApiKey`/`Bearer` secrets are non-empty, at
@@ -9,10 +9,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ece_server::http::auth::{parse_authorization, Credentials};
+use ece_server::security::credentials::{parse_authorization, Credentials};
 use libfuzzer_sys::fuzz_target;
 
-/// `MAX_CREDENTIAL_LEN` of src/http/auth.rs.
+/// `MAX_CREDENTIAL_LEN` of src/security/credentials.rs.
 const MAX_CREDENTIAL_LEN: usize = 1024;
 
 fn basic(user: &str, password: &str) -> String {

@@ -1,7 +1,8 @@
 //! Who is calling: the `Authorization` header, resolved once per request, and the per-operation
 //! permission check.
 //!
-//! [`authenticate`] is a middleware: it parses `Basic`, `ApiKey` and `Bearer` credentials, checks
+//! [`authenticate`] is a middleware: it parses `Basic`, `ApiKey` and `Bearer` credentials
+//! (`crate::security::credentials`), checks
 //! them against the store and leaves an [`AuthState`] in the request extensions (it never rejects:
 //! public operations such as `_login` ignore it). Handlers take [`Authorized<op::X>`], an extractor
 //! that turns a missing or invalid identity into 401 and a role without operation `X` into 403.
@@ -16,67 +17,15 @@ use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use chrono::Utc;
 
 use crate::domain::model::{fmt_ts, Timestamp, UserRecord};
 use crate::domain::rbac::{self, CacheEffect, OperationId, Refusal};
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
+use crate::security::credentials::{parse_authorization, Credentials};
 use crate::security::crypto::{self, NotChecked};
 use crate::store::token_usable;
-
-/// Credentials as sent.
-#[derive(PartialEq, Eq)]
-pub enum Credentials {
-    Basic { user: String, password: String },
-    ApiKey(String),
-    Bearer(String),
-}
-
-impl std::fmt::Debug for Credentials {
-    // Never print a secret, even in debug output.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Credentials::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
-            Credentials::ApiKey(_) => f.write_str("ApiKey(***)"),
-            Credentials::Bearer(_) => f.write_str("Bearer(***)"),
-        }
-    }
-}
-
-/// Longest credential accepted; anything longer cannot be ours and is not worth hashing.
-const MAX_CREDENTIAL_LEN: usize = 1024;
-
-/// Parses an `Authorization` header value. `None` for anything malformed or of an unknown scheme.
-pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
-    let value = std::str::from_utf8(value).ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
-    let rest = rest.trim();
-    if rest.is_empty() || rest.len() > MAX_CREDENTIAL_LEN || rest.contains(char::is_whitespace) {
-        return None;
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
-        let (user, password) = decoded.split_once(':')?;
-        // No user has an empty name or one with a NUL (PostgreSQL cannot even look such a name
-        // up: the lookup failed and the request got a 503), and no password has a NUL either.
-        if user.is_empty() || decoded.contains('\0') {
-            return None;
-        }
-        Some(Credentials::Basic {
-            user: user.to_string(),
-            password: password.to_string(),
-        })
-    } else if scheme.eq_ignore_ascii_case("apikey") {
-        Some(Credentials::ApiKey(rest.to_string()))
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Credentials::Bearer(rest.to_string()))
-    } else {
-        None
-    }
-}
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
@@ -509,62 +458,5 @@ fn authorize(op: &rbac::Operation, state: &AuthState) -> Result<Arc<Caller>, Api
             });
         }
         Ok(caller)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_three_schemes() {
-        let basic = format!("Basic {}", STANDARD.encode("admin:pa:ss"));
-        assert_eq!(
-            parse_authorization(basic.as_bytes()),
-            Some(Credentials::Basic {
-                user: "admin".into(),
-                password: "pa:ss".into()
-            })
-        );
-        assert_eq!(
-            parse_authorization(b"ApiKey abc"),
-            Some(Credentials::ApiKey("abc".into()))
-        );
-        assert_eq!(
-            parse_authorization(b"bearer xyz"),
-            Some(Credentials::Bearer("xyz".into()))
-        );
-    }
-
-    #[test]
-    fn rejects_malformed_headers() {
-        for bad in [
-            &b""[..],
-            b"Bearer",
-            b"Bearer ",
-            b"Token abc",
-            b"Basic !!!",
-            b"Basic Og==",
-            b"ApiKey a b",
-            b"\xff\xfe",
-        ] {
-            assert_eq!(parse_authorization(bad), None, "{bad:?}");
-        }
-        let long = format!("ApiKey {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
-        assert_eq!(parse_authorization(long.as_bytes()), None);
-    }
-
-    #[test]
-    fn refuses_nul_in_basic_credentials() {
-        // Found by tests/api/hostile.rs: on PostgreSQL the user lookup failed, giving a 503.
-        for raw in [
-            "\0admin:password",
-            "admin\0:password",
-            "admin:pass\0word",
-            "\0:\0",
-        ] {
-            let header = format!("Basic {}", STANDARD.encode(raw));
-            assert_eq!(parse_authorization(header.as_bytes()), None, "{raw:?}");
-        }
     }
 }

@@ -1,8 +1,9 @@
-//! Security: secrets and digests, password hashing, the credential cache, brute-force
+//! Security: credentials as sent, secrets and digests, password hashing, the credential cache, brute-force
 //! protection.
 //!
 //! Depends on `domain` and `store` only (see ARCHITECTURE.md, "Layers").
 
 pub mod cache;
+pub mod credentials;
 pub mod crypto;
 pub mod throttle;

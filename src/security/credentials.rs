@@ -1,0 +1,113 @@
+//! The `Authorization` header as sent: `Basic`, `ApiKey` and `Bearer` credentials, parsed
+//! without looking anything up. Checking them is the HTTP layer's middleware (`crate::http::auth`).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// Credentials as sent.
+#[derive(PartialEq, Eq)]
+pub enum Credentials {
+    Basic { user: String, password: String },
+    ApiKey(String),
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print a secret, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
+            Credentials::ApiKey(_) => f.write_str("ApiKey(***)"),
+            Credentials::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+/// Longest credential accepted; anything longer cannot be ours and is not worth hashing.
+const MAX_CREDENTIAL_LEN: usize = 1024;
+
+/// Parses an `Authorization` header value. `None` for anything malformed or of an unknown scheme.
+pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
+    let value = std::str::from_utf8(value).ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    if rest.is_empty() || rest.len() > MAX_CREDENTIAL_LEN || rest.contains(char::is_whitespace) {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
+        let (user, password) = decoded.split_once(':')?;
+        // No user has an empty name or one with a NUL (PostgreSQL cannot even look such a name
+        // up: the lookup failed and the request got a 503), and no password has a NUL either.
+        if user.is_empty() || decoded.contains('\0') {
+            return None;
+        }
+        Some(Credentials::Basic {
+            user: user.to_string(),
+            password: password.to_string(),
+        })
+    } else if scheme.eq_ignore_ascii_case("apikey") {
+        Some(Credentials::ApiKey(rest.to_string()))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Credentials::Bearer(rest.to_string()))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_schemes() {
+        let basic = format!("Basic {}", STANDARD.encode("admin:pa:ss"));
+        assert_eq!(
+            parse_authorization(basic.as_bytes()),
+            Some(Credentials::Basic {
+                user: "admin".into(),
+                password: "pa:ss".into()
+            })
+        );
+        assert_eq!(
+            parse_authorization(b"ApiKey abc"),
+            Some(Credentials::ApiKey("abc".into()))
+        );
+        assert_eq!(
+            parse_authorization(b"bearer xyz"),
+            Some(Credentials::Bearer("xyz".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_headers() {
+        for bad in [
+            &b""[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Token abc",
+            b"Basic !!!",
+            b"Basic Og==",
+            b"ApiKey a b",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse_authorization(bad), None, "{bad:?}");
+        }
+        let long = format!("ApiKey {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
+        assert_eq!(parse_authorization(long.as_bytes()), None);
+    }
+
+    #[test]
+    fn refuses_nul_in_basic_credentials() {
+        // Found by tests/api/hostile.rs: on PostgreSQL the user lookup failed, giving a 503.
+        for raw in [
+            "\0admin:password",
+            "admin\0:password",
+            "admin:pass\0word",
+            "\0:\0",
+        ] {
+            let header = format!("Basic {}", STANDARD.encode(raw));
+            assert_eq!(parse_authorization(header.as_bytes()), None, "{raw:?}");
+        }
+    }
+}
