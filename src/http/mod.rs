@@ -21,6 +21,8 @@ mod users;
 pub use account::validate as validate_account;
 pub use router::router;
 pub use state::{AppState, Settings};
+/// How PATCH /users and /user read a merged document, for the fuzz targets.
+pub use users::user_doc;
 
 use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;

@@ -249,6 +249,6 @@ async fn apply_patch(
 }
 
 /// A user document from a JSON value (a merge patch's result), with the errors of a body.
-fn user_doc(v: &Value) -> ApiResult<UserDoc> {
+pub fn user_doc(v: &Value) -> ApiResult<UserDoc> {
     crate::http::json::parse(&serde_json::to_vec(v).map_err(ApiError::internal)?)
 }
