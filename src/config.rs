@@ -178,7 +178,8 @@ impl ServeArgs {
             idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
             max_connections_per_address: self.max_connections_per_address,
             max_header_bytes: self.max_header_bytes,
-            ..crate::server::Limits::default()
+            tls_handshake_timeout: crate::server::TLS_HANDSHAKE_TIMEOUT,
+            shutdown_grace: crate::server::SHUTDOWN_GRACE,
         }
     }
 }
@@ -280,6 +281,21 @@ impl Default for Settings {
     }
 }
 
+impl Default for crate::server::Limits {
+    /// The connection limits of `serve` given no options.
+    fn default() -> Self {
+        ServeArgs::defaults().limits()
+    }
+}
+
+impl Default for crate::security::throttle::ThrottleConfig {
+    /// The brute-force protection of `serve` given no options (Keycloak's defaults: 30 failures,
+    /// then 1 minute more per failure, at most 15 minutes; counters reset after 12 hours).
+    fn default() -> Self {
+        Settings::default().brute_force
+    }
+}
+
 impl Default for crate::store::StoreOptions {
     /// What `serve` opens the store with when given no options.
     fn default() -> Self {
@@ -315,5 +331,11 @@ mod tests {
         assert!(store.migrate);
         assert_eq!(store.max_connections, 16);
         assert_eq!(store.acquire_timeout, Duration::from_secs(3));
+        let limits = crate::server::Limits::default();
+        assert_eq!(limits.max_connections, 4096);
+        assert_eq!(limits.max_header_bytes, 64 * 1024);
+        let brute_force = crate::security::throttle::ThrottleConfig::default();
+        assert_eq!(brute_force.user_max_failures, 30);
+        assert_eq!(brute_force.max_wait, Duration::from_secs(900));
     }
 }

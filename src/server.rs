@@ -52,19 +52,10 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 4096,
-            header_read_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(30),
-            max_connections_per_address: 256,
-            max_header_bytes: 64 * 1024,
-            tls_handshake_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(30),
-        }
-    }
-}
+/// How long a TLS handshake may take (not a command-line option).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long requests in flight may finish after a shutdown signal (not a command-line option).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Loads a PEM certificate chain and private key into a TLS acceptor (HTTP/1.1 and HTTP/2).
 pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {

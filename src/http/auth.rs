@@ -170,7 +170,7 @@ async fn resolve_bearer(
     source: Option<std::net::IpAddr>,
 ) -> Result<Option<Caller>, Unresolved> {
     let now = Utc::now();
-    let hash = crypto::digest(&token);
+    let hash = crypto::digest(token);
     let found = app
         .authcache
         .token_or_load(&hash, || app.store.find_token(&hash))
@@ -192,10 +192,10 @@ async fn resolve_bearer(
         });
     let roles = found.user.roles.clone();
     Ok(Some(Caller {
-        user: found.user,
+        user: found.user.clone(),
         roles,
         method: Method::Bearer {
-            session_id: found.session.id,
+            session_id: found.session.id.clone(),
             token_digest: hash,
             expires_at,
         },
@@ -210,7 +210,7 @@ async fn resolve_api_key(
     source: Option<std::net::IpAddr>,
 ) -> Result<Option<Caller>, Unresolved> {
     let now = Utc::now();
-    let hash = crypto::digest(&key);
+    let hash = crypto::digest(key);
     let found = app
         .authcache
         .api_key_or_load(&hash, || app.store.find_api_key(&hash))
@@ -224,10 +224,10 @@ async fn resolve_api_key(
     }
     let roles = key_roles(&found.user, found.key.role_assignments.as_ref());
     Ok(Some(Caller {
-        user: found.user,
+        user: found.user.clone(),
         roles,
         method: Method::ApiKey {
-            key_id: found.key.id,
+            key_id: found.key.id.clone(),
             expires_at: found.key.expires_at,
         },
         source,

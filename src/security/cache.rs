@@ -98,8 +98,9 @@ pub struct AuthCache {
     /// would cost two more SHA-256 blocks per request).
     hmac: Hmac<Sha256>,
     basic: Map<VerifiedBasic>,
-    tokens: Map<TokenLookup>,
-    keys: Map<KeyLookup>,
+    /// Shared, so that a hit costs a reference count, not a copy of the lookup.
+    tokens: Map<Arc<TokenLookup>>,
+    keys: Map<Arc<KeyLookup>>,
     /// The serialized `GET /account` reply and when the account was read.
     account: Mutex<Option<(Stamp, Bytes)>>,
     /// Bumped whenever the cache is cleared; a store answer read under an older generation is
@@ -252,12 +253,12 @@ impl AuthCache {
         self.basic.remove(key);
     }
 
-    pub fn token(&self, digest_hex: &str) -> Option<TokenLookup> {
+    pub fn token(&self, digest_hex: &str) -> Option<Arc<TokenLookup>> {
         self.tokens.get(&parse_digest(digest_hex)?)
     }
 
     pub fn put_token(&self, digest_hex: &str, found: TokenLookup, generation: u64) {
-        self.put_lookup(&self.tokens, digest_hex, found, generation);
+        self.put_lookup(&self.tokens, digest_hex, Arc::new(found), generation);
     }
 
     /// Forgets one bearer token (replaced by a refresh on this replica).
@@ -267,12 +268,12 @@ impl AuthCache {
         }
     }
 
-    pub fn api_key(&self, digest_hex: &str) -> Option<KeyLookup> {
+    pub fn api_key(&self, digest_hex: &str) -> Option<Arc<KeyLookup>> {
         self.keys.get(&parse_digest(digest_hex)?)
     }
 
     pub fn put_api_key(&self, digest_hex: &str, found: KeyLookup, generation: u64) {
-        self.put_lookup(&self.keys, digest_hex, found, generation);
+        self.put_lookup(&self.keys, digest_hex, Arc::new(found), generation);
     }
 
     /// The cached lookup of token `digest_hex`, or `load`'s answer, stored unless the cache was
@@ -281,7 +282,7 @@ impl AuthCache {
         &self,
         digest_hex: &str,
         load: impl FnOnce() -> Fut,
-    ) -> Result<Option<TokenLookup>, E>
+    ) -> Result<Option<Arc<TokenLookup>>, E>
     where
         Fut: std::future::Future<Output = Result<Option<TokenLookup>, E>>,
     {
@@ -293,19 +294,19 @@ impl AuthCache {
         &self,
         digest_hex: &str,
         load: impl FnOnce() -> Fut,
-    ) -> Result<Option<KeyLookup>, E>
+    ) -> Result<Option<Arc<KeyLookup>>, E>
     where
         Fut: std::future::Future<Output = Result<Option<KeyLookup>, E>>,
     {
         self.get_or_load(&self.keys, digest_hex, load).await
     }
 
-    async fn get_or_load<T: Clone, E, Fut>(
+    async fn get_or_load<T, E, Fut>(
         &self,
-        map: &Map<T>,
+        map: &Map<Arc<T>>,
         digest_hex: &str,
         load: impl FnOnce() -> Fut,
-    ) -> Result<Option<T>, E>
+    ) -> Result<Option<Arc<T>>, E>
     where
         Fut: std::future::Future<Output = Result<Option<T>, E>>,
     {
@@ -316,6 +317,7 @@ impl AuthCache {
         let Some(found) = load().await? else {
             return Ok(None);
         };
+        let found = Arc::new(found);
         self.put_lookup(map, digest_hex, found.clone(), generation);
         Ok(Some(found))
     }

@@ -52,21 +52,6 @@ pub struct ThrottleConfig {
     pub max_entries: usize,
 }
 
-impl Default for ThrottleConfig {
-    /// Keycloak's defaults: 30 failures, then 1 minute more per failure, at most 15 minutes;
-    /// counters reset after 12 hours without a failure.
-    fn default() -> Self {
-        ThrottleConfig {
-            user_max_failures: 30,
-            address_max_failures: 30,
-            wait_increment: Duration::from_secs(60),
-            max_wait: Duration::from_secs(900),
-            failure_reset: Duration::from_secs(12 * 3600),
-            max_entries: 100_000,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     User([u8; 32]),

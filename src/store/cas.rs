@@ -115,6 +115,12 @@ fn pause(attempt: u32) -> Duration {
     Duration::from_millis(rand::thread_rng().gen_range(0..=cap))
 }
 
+impl crate::domain::error::ErrorCode for Contended {
+    fn error_code(&self) -> crate::domain::error::Code {
+        crate::domain::error::Code::WriteContention
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,11 +152,5 @@ mod tests {
         for n in 0..100 {
             assert!(pause(n) <= Duration::from_millis(MAX_PAUSE_MS));
         }
-    }
-}
-
-impl crate::domain::error::ErrorCode for Contended {
-    fn error_code(&self) -> crate::domain::error::Code {
-        crate::domain::error::Code::WriteContention
     }
 }
