@@ -26,21 +26,26 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            fields: Vec::new(),
-            headers: Vec::new(),
-        }
+        crate::domain::error::Error::new(code, message).into()
     }
 
-    pub fn with_fields<I, S>(mut self, fields: I) -> Self
+    /// The request fields the error concerns (as [`crate::domain::error::Error::with_fields`]).
+    pub fn with_fields<I, S>(self, fields: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.fields = fields.into_iter().map(Into::into).collect();
-        self
+        let ApiError {
+            code,
+            message,
+            headers,
+            ..
+        } = self;
+        let error = crate::domain::error::Error::new(code, message).with_fields(fields);
+        ApiError {
+            headers,
+            ..error.into()
+        }
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -84,7 +89,12 @@ impl std::error::Error for ApiError {}
 
 impl From<crate::domain::error::Error> for ApiError {
     fn from(e: crate::domain::error::Error) -> Self {
-        ApiError::new(e.error_code(), e.message).with_fields(e.fields)
+        ApiError {
+            code: e.error_code(),
+            message: e.message,
+            fields: e.fields,
+            headers: Vec::new(),
+        }
     }
 }
 
