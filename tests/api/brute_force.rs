@@ -132,27 +132,28 @@ async fn unanswered_login(base: &str, user: &str) -> tokio::net::TcpStream {
 
 #[tokio::test]
 async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
-    // One hashing thread, kept busy by 12 other checks, so that the victim's are still queued
-    // when their clients hang up.
+    const BUSY: u64 = 40;
+    // One hashing thread, kept busy by 40 other checks (over a second of hashing even on a fast
+    // machine), so that the victim's are still queued when their clients hang up.
     let settings = Settings {
         hash_queue: Some(64),
         ..throttled(3, 0)
     };
     let (base, state, _dir) = spawn_keeping_state(settings, Some(1)).await;
     let client = reqwest::Client::new();
-    let busy: Vec<_> = (0..12)
+    let busy: Vec<_> = (0..BUSY)
         .map(|i| {
             let (client, base) = (client.clone(), base.clone());
             tokio::spawn(async move { login(&client, &base, &format!("busy-{i}"), "x").await })
         })
         .collect();
-    assert!(eventually(|| state.hasher.stats().submitted >= 12).await);
+    assert!(eventually(|| state.hasher.stats().submitted >= BUSY).await);
     let mut hung = Vec::new();
     for _ in 0..3 {
         hung.push(unanswered_login(&base, "victim").await);
     }
     // Once their checks are queued for hashing (behind the busy ones), the clients hang up.
-    assert!(eventually(|| state.hasher.stats().submitted >= 15).await);
+    assert!(eventually(|| state.hasher.stats().submitted >= BUSY + 3).await);
     drop(hung);
     assert!(
         eventually(|| state.throttle.stats().abandoned >= 3).await,
