@@ -434,26 +434,27 @@ mod tests {
     async fn the_queue_is_bounded_and_abandoned_jobs_are_skipped() {
         let pool = PasswordHasherPool::new(1, 2);
         let phc = hash_password("pw").unwrap();
+        // Eight checks submitted at once (each task reaches the queue before any hash, which
+        // takes milliseconds, can finish): one hashing and two queued at most, the rest refused
+        // at once while the others still wait (at least one, even if the test thread is preempted
+        // for a whole hash in between).
         let mut jobs = Vec::new();
-        for _ in 0..3 {
+        for i in 0..8 {
             let (pool, phc) = (pool.clone(), phc.clone());
+            let pw = if i < 3 { "pw" } else { "x" };
             jobs.push(tokio::spawn(async move {
-                pool.try_verify("pw".into(), Some(phc)).await
+                pool.try_verify(pw.into(), Some(phc)).await
             }));
         }
-        tokio::task::yield_now().await;
-        // One hashing, two queued at most: more are refused while the callers still wait.
-        let mut refused = 0;
-        for _ in 0..5 {
-            if pool.try_verify("x".into(), Some(phc.clone())).await == Err(NotChecked::QueueFull) {
-                refused += 1;
-            }
-        }
-        assert!(refused >= 1, "a full queue refuses");
         let results: Vec<_> = join_handles(jobs).await;
+        let refused = results
+            .iter()
+            .filter(|r| **r == Err(NotChecked::QueueFull))
+            .count();
+        assert!(refused >= 1, "a full queue refuses: {results:?}");
         assert!(results
             .iter()
-            .all(|r| matches!(r, Ok(true) | Err(NotChecked::QueueFull))));
+            .all(|r| matches!(r, Ok(_) | Err(NotChecked::QueueFull))));
         // Abandoned: a caller that stops waiting before its job starts costs no hash.
         let blocker = {
             let (pool, phc) = (pool.clone(), phc.clone());
