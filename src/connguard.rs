@@ -112,7 +112,7 @@ impl AddressCap {
 
     /// A slot for a new connection from `ip`, or `None` when that address is at its cap.
     pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
-        let key = network(ip);
+        let key = crate::security::throttle::client_network(ip);
         if self.max == 0 {
             return Some(AddressSlot { cap: None, key });
         }
@@ -140,18 +140,6 @@ impl Drop for AddressSlot {
                 }
             }
         }
-    }
-}
-
-/// The unit a client is counted by: the IPv4 address, or the IPv6 /64 network. (`throttle`
-/// groups addresses the same way, with its own copy of these lines.)
-pub fn network(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
-        v4 => v4,
     }
 }
 

@@ -63,16 +63,21 @@ impl Key {
         Key::User(Sha256::digest(name.as_bytes()).into())
     }
 
-    /// IPv6 clients usually own a whole /64: count the network, not the single address.
     fn address(ip: IpAddr) -> Key {
-        let ip = match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            },
-            v4 => v4,
-        };
-        Key::Address(ip)
+        Key::Address(client_network(ip))
+    }
+}
+
+/// The unit a client is counted by, here and by the connection layer's per-address cap: the IPv4
+/// address, or the IPv6 /64 network (IPv6 clients usually own a whole /64; IPv4-mapped IPv6 is
+/// the IPv4 address).
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
     }
 }
 
