@@ -19,7 +19,7 @@ use crate::helpers::{
 const LOGIN: &str = "/users/auth/_login";
 
 /// A `_login` from `client`; the status.
-async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> u16 {
+pub async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> u16 {
     client
         .post(format!("{base}{LOGIN}"))
         .json(&json!({"username": user, "password": password}))

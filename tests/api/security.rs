@@ -41,14 +41,7 @@ fn assert_throttled(reply: crate::helpers::Reply, max: u64) {
 }
 
 async fn raw_login(client: &reqwest::Client, app: &TestApp, user: &str, password: &str) -> u16 {
-    client
-        .post(format!("{}{LOGIN}", app.base))
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .expect("request sent")
-        .status()
-        .as_u16()
+    crate::brute_force::login(client, &app.base, user, password).await
 }
 
 // ---------------------------------------------------------------------------------------------
