@@ -4,9 +4,11 @@
 //! Knows nothing of HTTP, SQL or `AppState` (see ARCHITECTURE.md, "Layers").
 
 pub mod audit;
+pub mod clock;
 pub mod duration;
 pub mod error;
 pub mod model;
 pub mod rbac;
+pub mod roles;
 pub mod user_update;
 pub mod users;

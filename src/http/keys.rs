@@ -7,7 +7,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -15,6 +14,7 @@ use super::PathArgs;
 use crate::domain::duration::{self, Expiration};
 use crate::domain::model::{ApiKeyRecord, ApiKeyResponse, ApiKeysResponse, EmptyResponse};
 use crate::domain::rbac::op;
+use crate::domain::roles::Role;
 use crate::http::audit::{self, Event};
 use crate::http::auth::Authorized;
 use crate::http::error::{ApiError, ApiResult, Code};
@@ -99,30 +99,22 @@ pub async fn create(
             "The description must be 1 to 255 characters, without control characters.",
         ));
     }
-    let now = Utc::now();
+    let now = app.settings.clock.now();
     let expires_at = match req.expiration.as_deref().map(duration::parse) {
         None => Some(now + app.settings.default_api_key_lifetime),
         Some(Ok(Expiration::After(d))) => Some(now + d),
         Some(Ok(Expiration::Never)) => None,
         Some(Err(message)) => return Err(invalid("expiration", message)),
     };
-    let role_assignments = match req.role_assignments {
+    let platform_roles = match req.role_assignments {
         None | Some(Value::Null) => None,
         Some(ra) => restrict_roles(&ra, &caller.roles)?,
     };
     // Not specified: the key takes the creator's roles. When the creator is itself a restricted
     // API key, that is the restriction, not the owner's full set of roles: a key never mints a
     // key with more than it has.
-    let role_assignments = role_assignments.or_else(|| {
-        (caller.roles != caller.user.roles).then(|| {
-            let platform: Vec<Value> = caller
-                .roles
-                .iter()
-                .map(|r| serde_json::json!({ "role_id": r }))
-                .collect();
-            serde_json::json!({ "platform": platform })
-        })
-    });
+    let platform_roles = platform_roles
+        .or_else(|| (caller.roles != caller.user.roles).then(|| caller.roles.clone()));
     let key = crypto::new_secret();
     let record = ApiKeyRecord {
         id: crypto::new_id(),
@@ -131,7 +123,7 @@ pub async fn create(
         key_hash: crypto::digest(&key),
         created_at: now,
         expires_at,
-        role_assignments,
+        platform_roles,
     };
     match app
         .store
@@ -165,7 +157,7 @@ pub async fn create(
 
 /// Checks the roles a key asks for: platform roles only, each one the creator holds. `None` when
 /// the request names no platform roles at all (`{}`, `{"platform": null}`): not specified.
-fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Option<Value>> {
+fn restrict_roles(ra: &Value, creator_roles: &[Role]) -> ApiResult<Option<Vec<Role>>> {
     let field = "role_assignments";
     let Some(obj) = ra.as_object() else {
         return Err(invalid(field, "[role_assignments] must be an object."));
@@ -189,13 +181,20 @@ fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Option<Valu
             ))
         }
     };
+    let mut roles = Vec::with_capacity(platform.len());
     for p in &platform {
-        let role = p.get("role_id").and_then(Value::as_str).unwrap_or("");
-        if !creator_roles.iter().any(|r| r == role) {
-            return Err(invalid(field, format!("An API key can only carry roles its creator holds; [{role}] is not one of them.")));
+        let id = p.get("role_id").and_then(Value::as_str).unwrap_or("");
+        match Role::parse(id).filter(|r| creator_roles.contains(r)) {
+            Some(role) => roles.push(role),
+            None => return Err(invalid(
+                field,
+                format!(
+                    "An API key can only carry roles its creator holds; [{id}] is not one of them."
+                ),
+            )),
         }
     }
-    Ok(Some(serde_json::json!({ "platform": platform })))
+    Ok(Some(roles))
 }
 
 fn list_response(keys: Vec<ApiKeyRecord>) -> Json<ApiKeysResponse> {

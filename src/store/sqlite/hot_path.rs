@@ -36,8 +36,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// background checkpointer falls behind (SQLite's default is 1000).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
-/// Stamps a user's login times: `?1` the time, `?2` the user name (also used by `sqlite.rs`).
-pub const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
+/// Stamps a user's login times: `?1` the time, `?2` the user name.
+const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
     first_login_at = COALESCE(first_login_at, ?1) WHERE user_name = ?2";
 
 // The lookups' SQL, built once: it is the key of each connection's statement cache.
@@ -188,12 +188,12 @@ pub enum BatchWrite {
         limit: crate::store::RefreshLimit,
         audit: Box<AuditRecord>,
     },
-    /// A new session with its first token; for a login (`login`: its audit event) also the
-    /// user's login stamp and that event.
+    /// A login: a new session with its first token, the user's login stamp and the login's
+    /// audit event.
     Session {
         session: Box<SessionRecord>,
         token_hash: String,
-        login: Option<Box<AuditRecord>>,
+        login: Box<AuditRecord>,
     },
     Audit(Box<AuditRecord>),
 }
@@ -294,8 +294,7 @@ pub fn run_group<'a>(
                 session,
                 token_hash,
                 login,
-            } => insert_session(&tx, session, token_hash, login.as_deref())
-                .map(|()| BatchReply::Done),
+            } => insert_session(&tx, session, token_hash, login).map(|()| BatchReply::Done),
             BatchWrite::Audit(e) => append_audit(&tx, e).map(|()| BatchReply::Done),
         };
         match result {
@@ -388,7 +387,7 @@ fn insert_session(
     conn: &Connection,
     s: &SessionRecord,
     token_hash: &str,
-    login: Option<&AuditRecord>,
+    login: &AuditRecord,
 ) -> StoreResult<()> {
     exec(
         conn,
@@ -404,11 +403,8 @@ fn insert_session(
         ],
     )?;
     exec(conn, INSERT_CURRENT_TOKEN, &[&token_hash, &s.id])?;
-    if let Some(audit) = login {
-        exec(conn, RECORD_LOGIN, &[&millis(s.created_at), &s.user_name])?;
-        append_audit(conn, audit)?;
-    }
-    Ok(())
+    exec(conn, RECORD_LOGIN, &[&millis(s.created_at), &s.user_name])?;
+    append_audit(conn, login)
 }
 
 fn append_audit(conn: &Connection, e: &AuditRecord) -> StoreResult<()> {
