@@ -186,12 +186,14 @@ fn restrict_roles(ra: &Value, creator_roles: &[Role]) -> ApiResult<Option<Vec<Ro
         let id = p.get("role_id").and_then(Value::as_str).unwrap_or("");
         match Role::parse(id).filter(|r| creator_roles.contains(r)) {
             Some(role) => roles.push(role),
-            None => return Err(invalid(
-                field,
-                format!(
+            None => {
+                return Err(invalid(
+                    field,
+                    format!(
                     "An API key can only carry roles its creator holds; [{id}] is not one of them."
                 ),
-            )),
+                ))
+            }
         }
     }
     Ok(Some(roles))

@@ -168,11 +168,6 @@ pub fn login_throttled() {
     metrics::counter!("ece_login_throttled_total").increment(1);
 }
 
-/// Counts a store failure seen by a request.
-pub fn store_error(code: Code) {
-    metrics::counter!("ece_store_errors_total", "code" => code.as_str()).increment(1);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
