@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::rbac::served_at;
-use crate::http::error::{ApiError, Code};
+use crate::http::error::ApiError;
 use crate::http::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
