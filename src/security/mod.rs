@@ -6,4 +6,5 @@
 pub mod cache;
 pub mod credentials;
 pub mod crypto;
+pub mod sealed;
 pub mod throttle;
