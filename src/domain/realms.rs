@@ -9,6 +9,7 @@
 //! type, whose settings are just another JSON document.
 
 pub mod mapping;
+mod urls;
 mod validate;
 
 pub use validate::{validate_realm_id, validate_settings, Validated};

@@ -15,6 +15,8 @@ use axum::Json;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+mod secrets;
+
 use super::PathArgs;
 use crate::domain::model::{fmt_ts, EmptyResponse};
 use crate::domain::rbac::op;
@@ -28,6 +30,7 @@ use crate::http::error::{ApiError, ApiResult, Code};
 use crate::http::json::ValidJson;
 use crate::http::AppState;
 use crate::store::{RealmWrite, ReorderOutcome};
+use secrets::{check_bind_password, open_secrets, seal_secrets};
 
 fn not_found(t: RealmType, id: &str) -> ApiError {
     ApiError::new(
@@ -70,42 +73,6 @@ fn query_version(query: Option<&str>) -> ApiResult<Option<i64>> {
     Ok(None)
 }
 
-/// What the sealed secrets of a realm are bound to.
-fn seal_context(t: RealmType, id: &str) -> String {
-    format!("ece-realm:{}:{id}", t.as_str())
-}
-
-fn open_secrets(app: &AppState, realm: &RealmRecord) -> ApiResult<RealmSecrets> {
-    let Some(sealed) = &realm.sealed_secrets else {
-        return Ok(RealmSecrets::default());
-    };
-    let clear = app
-        .sealer
-        .open(&seal_context(realm.realm_type, &realm.id), sealed)
-        .map_err(|e| {
-            tracing::error!(realm = %realm.id, error = %e, "cannot open the realm's secrets");
-            ApiError::new(
-                Code::RealmSecretsUnavailable,
-                "The realm's stored secrets cannot be opened with this server's key (see --realm-secrets-key-file).",
-            )
-        })?;
-    serde_json::from_slice(&clear)
-        .map_err(|_| ApiError::internal("sealed realm secrets are not JSON"))
-}
-
-fn seal_secrets(
-    app: &AppState,
-    t: RealmType,
-    id: &str,
-    s: &RealmSecrets,
-) -> ApiResult<Option<String>> {
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let clear = serde_json::to_vec(s).map_err(ApiError::internal)?;
-    Ok(Some(app.sealer.seal(&seal_context(t, id), &clear)))
-}
-
 /// The resource headers of a realm reply.
 fn with_headers(status: StatusCode, realm: &RealmRecord, body: Value) -> Response {
     let mut headers = HeaderMap::new();
@@ -118,22 +85,6 @@ fn with_headers(status: StatusCode, realm: &RealmRecord, body: Value) -> Respons
     put("x-cloud-resource-created", fmt_ts(&realm.created_at));
     put("x-cloud-resource-last-modified", fmt_ts(&realm.updated_at));
     (status, headers, Json(body)).into_response()
-}
-
-/// A user_search LDAP realm that binds as `bind_dn` needs its password.
-fn check_bind_password(realm: &RealmRecord, secrets: &RealmSecrets) -> ApiResult<()> {
-    let s = &realm.settings;
-    let binds = realm.realm_type == RealmType::Ldap
-        && s["bind_type"] == "user_search"
-        && s["bind_anonymously"] == false;
-    if binds && secrets.bind_password.is_none() {
-        return Err(ApiError::new(
-            Code::InvalidJson,
-            "[bind_password] is required to bind as [bind_dn] (or set [bind_anonymously]).",
-        )
-        .with_fields(["bind_password"]));
-    }
-    Ok(())
 }
 
 async fn audit_write(app: &AppState, caller: &Caller, kind: &'static str, realm: &RealmRecord) {

@@ -20,9 +20,9 @@ async fn one(conn: &mut Conn, id: &str) -> StoreResult<Option<RealmRecord>> {
     row.as_ref().map(rows::realm).transpose()
 }
 
-async fn exists(
+async fn exists<'q>(
     conn: &mut Conn,
-    q: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>>,
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
 ) -> StoreResult<bool> {
     Ok(q.fetch_optional(conn).await.map_err(map_sqlx)?.is_some())
 }
