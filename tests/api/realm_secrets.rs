@@ -148,3 +148,47 @@ async fn secrets_are_write_only_sealed_and_kept_when_omitted() {
         assert!(!all.contains(secret));
     }
 }
+
+/// `--realm-secrets-key-file` puts the key elsewhere (e.g. a file all replicas share): it is
+/// created there, 0600, and used; the data directory gets none. A file that is not a key stops
+/// the start with an error naming it.
+#[tokio::test]
+async fn the_key_file_can_live_outside_the_data_directory() {
+    use ece_server::bootstrap::ChosenPasswords;
+    use ece_server::startup::{Application, Config};
+
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let key = elsewhere.path().join("shared.key");
+    let url = crate::helpers::fresh_database(&dir).await;
+    let config = |key: &std::path::Path| Config {
+        realm_secrets_key_file: Some(key.to_path_buf()),
+        ..crate::helpers::test_config(
+            &url,
+            &dir,
+            ChosenPasswords {
+                admin: Some("admin-test-password".into()),
+                readonly: None,
+            },
+            Default::default(),
+        )
+    };
+    let app = Application::build(config(&key)).await.unwrap();
+    assert!(!dir.path().join("realm-secrets.key").exists());
+    let shared = Sealer::load_or_create(&key).unwrap();
+    assert_eq!(app.state().sealer.key_id(), shared.key_id());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    drop(app);
+    let bad = elsewhere.path().join("bad.key");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    let err = Application::build(config(&bad))
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{err:#}").contains("bad.key"), "{err:#}");
+}
