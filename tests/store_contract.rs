@@ -1139,6 +1139,10 @@ async fn audit_log(ctx: Ctx) -> Res {
     Ok(())
 }
 
+#[path = "store_contract/realms.rs"]
+mod realm_cases;
+use realm_cases::{realms, realms_concurrent, realms_reorder};
+
 // ---------------------------------------------------------------------------------------------
 // One test per (backend, case)
 // ---------------------------------------------------------------------------------------------
@@ -1187,4 +1191,7 @@ contract!(
     schema_guard,
     statement_timeout,
     audit_log,
+    realms,
+    realms_reorder,
+    realms_concurrent,
 );
