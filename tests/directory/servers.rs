@@ -172,3 +172,18 @@ async fn failover_and_round_robin() {
         "{cause}"
     );
 }
+
+/// Pooled service connections that the server has since closed are not a failed sign-in: the
+/// search is tried once more on a new connection.
+#[tokio::test]
+async fn pooled_connections_survive_a_directory_restart() {
+    let Some(mut s) = Slapd::start("pooled_connections_survive_a_directory_restart") else {
+        return;
+    };
+    let cfg = searching(&s.ldap_url, reader());
+    for _ in 0..2 {
+        assert!(auth(&cfg, "alice", "alice-pw").await.is_ok());
+        s.restart();
+        assert!(auth(&cfg, "bob", "bob-pw").await.is_ok());
+    }
+}

@@ -25,6 +25,7 @@ pub struct Slapd {
     /// The CA that signed the server certificate (PEM, and DER).
     pub ca_pem: Vec<u8>,
     pub ca_der: Vec<u8>,
+    ports: (u16, u16),
 }
 
 impl Slapd {
@@ -88,36 +89,47 @@ impl Slapd {
             }
         }
         let (p1, p2) = (free_port(), free_port());
-        let log = std::fs::File::create(d.join("slapd.log")).unwrap();
-        // `-d 0`: stay in the foreground (so the child is slapd itself), log nothing extra.
-        let child = Command::new(SLAPD)
-            .arg("-f")
-            .arg(d.join("slapd.conf"))
-            .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{p1}/ ldaps://127.0.0.1:{p2}/"))
-            .args(["-d", "0"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("spawn slapd: {e}"))?;
         let mut slapd = Slapd {
-            child,
+            child: spawn(d, p1, p2)?,
             ldap_url: format!("ldap://127.0.0.1:{p1}"),
             ldaps_url: format!("ldaps://127.0.0.1:{p2}"),
             ca_pem,
             ca_der,
             _dir: dir,
+            ports: (p1, p2),
         };
+        slapd.wait_listening()?;
+        Ok(slapd)
+    }
+
+    /// Stops slapd and starts it again on the same ports and data: every connection to it ends.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (p1, p2) = self.ports;
+        // The ports are free again once the old process is gone; a few tries cover TIME_WAIT.
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(Some(status)) = slapd.child.try_wait() {
-                let log = std::fs::read_to_string(slapd._dir.path().join("slapd.log"))
-                    .unwrap_or_default();
+            self.child = spawn(self._dir.path(), p1, p2).unwrap();
+            match self.wait_listening() {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => panic!("slapd did not restart: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn wait_listening(&mut self) -> Result<(), String> {
+        let (p1, p2) = self.ports;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log =
+                    std::fs::read_to_string(self._dir.path().join("slapd.log")).unwrap_or_default();
                 return Err(format!("slapd exited ({status}): {log}"));
             }
             if listening(p1) && listening(p2) {
-                return Ok(slapd);
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err("slapd did not listen within 15 s".into());
@@ -125,6 +137,22 @@ impl Slapd {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// slapd in the foreground (`-d 0`: the child is slapd itself, logging nothing extra).
+fn spawn(d: &Path, p1: u16, p2: u16) -> Result<Child, String> {
+    let log = std::fs::File::create(d.join("slapd.log")).unwrap();
+    Command::new(SLAPD)
+        .arg("-f")
+        .arg(d.join("slapd.conf"))
+        .arg("-h")
+        .arg(format!("ldap://127.0.0.1:{p1}/ ldaps://127.0.0.1:{p2}/"))
+        .args(["-d", "0"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("spawn slapd: {e}"))
 }
 
 impl Drop for Slapd {

@@ -8,7 +8,8 @@
 //!
 //! Service connections (bound as the configured `bind_dn`, or anonymous) only search, so they are
 //! pooled per URL and identity: at most [`POOL_IDLE_MAX`] idle ones, each reused for at most
-//! [`POOL_IDLE_AGE`]. A user's own bind always gets a fresh connection (a bind changes who the
+//! [`POOL_IDLE_AGE`]; a search that fails on a reused one is tried once more on a new one
+//! (`flow.rs`). A user's own bind always gets a fresh connection (a bind changes who the
 //! connection is), closed after the sign-in.
 
 use std::collections::HashMap;
@@ -67,13 +68,18 @@ pub struct Conn {
     pub ldap: Ldap,
     op_timeout: Duration,
     url: String,
+    /// Taken from the pool: the server may have closed it without the driver noticing yet.
+    pub reused: bool,
 }
 
 impl Conn {
     /// Opens a connection to `url` (StartTLS or LDAPS as configured), not yet bound.
     pub async fn open(cfg: &DirectoryConfig, url: &str) -> Result<Conn, DirectoryError> {
         // ldap3 parses the rest of the URL (and says what is wrong with it).
-        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        let scheme = url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
         let starttls = match (scheme.as_str(), cfg.starttls) {
             ("ldaps", _) => false,
             ("ldap", StartTls::Always) => true,
@@ -103,7 +109,12 @@ impl Conn {
                 tracing::debug!(error = %e, "directory connection ended");
             }
         });
-        Ok(Conn { ldap, op_timeout: cfg.operation_timeout, url: url.to_string() })
+        Ok(Conn {
+            ldap,
+            op_timeout: cfg.operation_timeout,
+            url: url.to_string(),
+            reused: false,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -112,7 +123,11 @@ impl Conn {
 
     /// A simple bind. `Ok(Err(rc))` is the server's refusal with its result code (49: wrong
     /// password, ...), for the caller to interpret; `Err` is a failure of the connection.
-    pub async fn bind(&mut self, dn: &str, password: &str) -> Result<Result<(), u32>, DirectoryError> {
+    pub async fn bind(
+        &mut self,
+        dn: &str,
+        password: &str,
+    ) -> Result<Result<(), u32>, DirectoryError> {
         // Callers refuse empty passwords before; this keeps an unauthenticated bind impossible
         // whatever a future caller forgets.
         if password.is_empty() {
@@ -120,7 +135,11 @@ impl Conn {
         }
         let (limit, url) = (self.op_timeout, self.url.clone());
         let result = bounded(limit, &url, self.ldap.simple_bind(dn, password)).await?;
-        Ok(if result.rc == 0 { Ok(()) } else { Err(result.rc) })
+        Ok(if result.rc == 0 {
+            Ok(())
+        } else {
+            Err(result.rc)
+        })
     }
 
     /// A search returning at most `limit` + 1 entries (so the caller can tell "more than
@@ -138,7 +157,9 @@ impl Conn {
         let op = self
             .ldap
             .with_search_options(
-                ldap3::SearchOptions::new().sizelimit(limit + 1).timelimit(limit_secs),
+                ldap3::SearchOptions::new()
+                    .sizelimit(limit + 1)
+                    .timelimit(limit_secs),
             )
             .search(base, scope, filter, attrs.to_vec());
         let url = self.url.clone();
@@ -160,7 +181,6 @@ impl Conn {
             .map(ldap3::SearchEntry::construct)
             .collect())
     }
-
 }
 
 /// `op` within `limit`; a timeout or a failure of the connection is `Unavailable`.
@@ -216,10 +236,16 @@ pub async fn service(cfg: &DirectoryConfig, url: &str) -> Result<Conn, Directory
         let idle = pool().lock().unwrap().get_mut(&key).and_then(Vec::pop);
         let Some((mut conn, since)) = idle else { break };
         if since.elapsed() < POOL_IDLE_AGE && !conn.ldap.is_closed() {
+            conn.reused = true;
             return Ok(conn);
         }
         // Stale: dropped here, which closes it.
     }
+    fresh_service(cfg, url).await
+}
+
+/// A new service connection, bound as the configured identity (never from the pool).
+pub async fn fresh_service(cfg: &DirectoryConfig, url: &str) -> Result<Conn, DirectoryError> {
     let mut conn = Conn::open(cfg, url).await?;
     if let Bind::Dn { dn, password } = &cfg.bind {
         if password.is_empty() {
@@ -227,8 +253,12 @@ pub async fn service(cfg: &DirectoryConfig, url: &str) -> Result<Conn, Directory
         }
         if let Err(code) = conn.bind(dn, password).await? {
             return Err(match code {
-                rc::BUSY | rc::UNAVAILABLE => unavailable(url, format!("service bind: result code {code}")),
-                _ => misconfigured(format!("the directory refused the bind_dn {dn:?} (result code {code})")),
+                rc::BUSY | rc::UNAVAILABLE => {
+                    unavailable(url, format!("service bind: result code {code}"))
+                }
+                _ => misconfigured(format!(
+                    "the directory refused the bind_dn {dn:?} (result code {code})"
+                )),
             });
         }
     }
@@ -236,7 +266,8 @@ pub async fn service(cfg: &DirectoryConfig, url: &str) -> Result<Conn, Directory
 }
 
 /// Returns a service connection that worked to the pool.
-pub fn give_back(cfg: &DirectoryConfig, conn: Conn) {
+pub fn give_back(cfg: &DirectoryConfig, mut conn: Conn) {
+    conn.reused = false;
     let key = pool_key(cfg, &conn.url);
     let mut pool = pool().lock().unwrap();
     if pool.len() > 256 {
@@ -262,18 +293,26 @@ fn classify(url: &str, e: LdapError) -> DirectoryError {
             }
         }
         LdapError::Rustls { source } => unavailable(url, format!("TLS: {source}")),
-        LdapError::DNSName { source } => {
-            misconfigured(format!("directory URL {url:?}: not a TLS server name ({source})"))
-        }
+        LdapError::DNSName { source } => misconfigured(format!(
+            "directory URL {url:?}: not a TLS server name ({source})"
+        )),
         LdapError::Timeout { .. } => unavailable(url, "timed out".into()),
-        LdapError::UrlParsing { source } => misconfigured(format!("bad directory URL {url:?}: {source}")),
-        LdapError::UnknownScheme(s) => misconfigured(format!("directory URL {url:?}: unknown scheme {s:?}")),
+        LdapError::UrlParsing { source } => {
+            misconfigured(format!("bad directory URL {url:?}: {source}"))
+        }
+        LdapError::UnknownScheme(s) => {
+            misconfigured(format!("directory URL {url:?}: unknown scheme {s:?}"))
+        }
         LdapError::LdapResult { result } => match result.rc {
-            rc::BUSY | rc::UNAVAILABLE => unavailable(url, format!("server answered {}", result.rc)),
+            rc::BUSY | rc::UNAVAILABLE => {
+                unavailable(url, format!("server answered {}", result.rc))
+            }
             // StartTLS refused (e.g. the server has no certificate): the operator must choose.
             _ => misconfigured(format!("{url}: {result}")),
         },
-        LdapError::FilterParsing => misconfigured("a search filter of the realm does not parse".into()),
+        LdapError::FilterParsing => {
+            misconfigured("a search filter of the realm does not parse".into())
+        }
         // The connection's driver went away (server closed it) and the like.
         other => unavailable(url, other.to_string()),
     }
@@ -282,13 +321,20 @@ fn classify(url: &str, e: LdapError) -> DirectoryError {
 /// A search or bind the server refused for a reason other than the credentials.
 pub fn refused(url: &str, what: &str, result: &LdapResult) -> DirectoryError {
     match result.rc {
-        rc::BUSY | rc::UNAVAILABLE => unavailable(url, format!("{what}: server answered {}", result.rc)),
-        _ => misconfigured(format!("{url}: {what} refused: result code {} {}", result.rc, result.text)),
+        rc::BUSY | rc::UNAVAILABLE => {
+            unavailable(url, format!("{what}: server answered {}", result.rc))
+        }
+        _ => misconfigured(format!(
+            "{url}: {what} refused: result code {} {}",
+            result.rc, result.text
+        )),
     }
 }
 
 pub fn unavailable(url: &str, cause: String) -> DirectoryError {
-    DirectoryError::Unavailable { cause: format!("{url}: {cause}") }
+    DirectoryError::Unavailable {
+        cause: format!("{url}: {cause}"),
+    }
 }
 
 pub fn misconfigured(cause: String) -> DirectoryError {

@@ -53,7 +53,9 @@ pub async fn run(
             other => return other,
         }
     }
-    Err(DirectoryError::Unavailable { cause: causes.join("; ") })
+    Err(DirectoryError::Unavailable {
+        cause: causes.join("; "),
+    })
 }
 
 async fn on_server(
@@ -161,7 +163,14 @@ async fn search_then_bind(
     let filter = fill(filter, &filter_value(username))
         .ok_or_else(|| conn::misconfigured("the user search filter has no {0}".into()))?;
     let mut service = conn::service(cfg, url).await?;
-    let entry = match one_user(&mut service, search, &filter).await {
+    let mut found = one_user(&mut service, search, &filter).await;
+    if service.reused && matches!(found, Err(DirectoryError::Unavailable { .. })) {
+        // A pooled connection the server had closed (idle timeout, restart): once more on a
+        // new one before calling the server unavailable.
+        service = conn::fresh_service(cfg, url).await?;
+        found = one_user(&mut service, search, &filter).await;
+    }
+    let entry = match found {
         Ok(entry) => entry,
         Err(e @ DirectoryError::InvalidCredentials) => {
             conn::give_back(cfg, service);
@@ -199,7 +208,11 @@ async fn upn_bind(
 ) -> Result<DirectoryUser, DirectoryError> {
     let filter = fill(filter, &filter_value(username))
         .ok_or_else(|| conn::misconfigured("the user search filter has no {0}".into()))?;
-    let upn = if username.contains('@') { username.to_string() } else { format!("{username}@{domain}") };
+    let upn = if username.contains('@') {
+        username.to_string()
+    } else {
+        format!("{username}@{domain}")
+    };
     let mut user = Conn::open(cfg, url).await?;
     match user.bind(&upn, password).await? {
         Ok(()) => {}
@@ -225,7 +238,13 @@ async fn one_user(
     filter: &str,
 ) -> Result<SearchEntry, DirectoryError> {
     let mut entries = conn
-        .search(&search.base_dn, scope(search.scope), filter, &user_attrs(), 1)
+        .search(
+            &search.base_dn,
+            scope(search.scope),
+            filter,
+            &user_attrs(),
+            1,
+        )
         .await?;
     match entries.len() {
         1 => Ok(entries.remove(0)),
@@ -249,7 +268,11 @@ async fn read_entry(conn: &mut Conn, dn: &str) -> Result<SearchEntry, DirectoryE
     Ok(if entries.len() == 1 {
         entries.remove(0)
     } else {
-        SearchEntry { dn: dn.to_string(), attrs: Default::default(), bin_attrs: Default::default() }
+        SearchEntry {
+            dn: dn.to_string(),
+            attrs: Default::default(),
+            bin_attrs: Default::default(),
+        }
     })
 }
 
@@ -268,16 +291,29 @@ async fn groups(
     let mut groups = BTreeSet::new();
     match (&cfg.groups, &cfg.kind) {
         (Some(GroupLookup::UserAttribute(name)), _) => groups.extend(attr(entry, name)),
-        (Some(GroupLookup::Search { base_dn, scope: s, filter }), _) => {
+        (
+            Some(GroupLookup::Search {
+                base_dn,
+                scope: s,
+                filter,
+            }),
+            _,
+        ) => {
             let filter = filter.as_deref().unwrap_or(DEFAULT_GROUP_FILTER);
             if !filter.contains("{0}") && !filter.contains("{1}") {
-                return Err(conn::misconfigured("the group search filter has no {0} or {1}".into()));
+                return Err(conn::misconfigured(
+                    "the group search filter has no {0} or {1}".into(),
+                ));
             }
-            let uid = attr(entry, "uid").next().unwrap_or_else(|| username.to_string());
+            let uid = attr(entry, "uid")
+                .next()
+                .unwrap_or_else(|| username.to_string());
             let filter = filter
                 .replace("{0}", &filter_value(&entry.dn))
                 .replace("{1}", &filter_value(&uid));
-            let found = conn.search(base_dn, scope(*s), &filter, &["1.1"], MAX_GROUPS).await?;
+            let found = conn
+                .search(base_dn, scope(*s), &filter, &["1.1"], MAX_GROUPS)
+                .await?;
             groups.extend(found.into_iter().map(|e| e.dn));
         }
         (None, DirectoryKind::Ldap) => {}
@@ -285,7 +321,10 @@ async fn groups(
             groups.extend(attr(entry, "memberOf"));
             if let Some(base) = domain_base(domain_name) {
                 let filter = AD_NESTED_GROUP_FILTER.replace("{0}", &filter_value(&entry.dn));
-                match conn.search(&base, ldap3::Scope::Subtree, &filter, &["1.1"], MAX_GROUPS).await {
+                match conn
+                    .search(&base, ldap3::Scope::Subtree, &filter, &["1.1"], MAX_GROUPS)
+                    .await
+                {
                     Ok(found) => groups.extend(found.into_iter().map(|e| e.dn)),
                     // A server that refuses the rule: `memberOf` is what there is.
                     Err(DirectoryError::Misconfigured { .. }) => {}
@@ -307,14 +346,23 @@ fn attr<'a>(entry: &'a SearchEntry, name: &'a str) -> impl Iterator<Item = Strin
 }
 
 fn identity(entry: SearchEntry, groups: Vec<String>) -> DirectoryUser {
-    let full_name = attr(&entry, "displayName").next().or_else(|| attr(&entry, "cn").next());
+    let full_name = attr(&entry, "displayName")
+        .next()
+        .or_else(|| attr(&entry, "cn").next());
     let email = attr(&entry, "mail").next();
-    DirectoryUser { dn: entry.dn, groups, full_name, email }
+    DirectoryUser {
+        dn: entry.dn,
+        groups,
+        full_name,
+        email,
+    }
 }
 
 fn bind_refused(url: &str, code: u32) -> DirectoryError {
     match code {
-        rc::BUSY | rc::UNAVAILABLE => conn::unavailable(url, format!("bind: server answered {code}")),
+        rc::BUSY | rc::UNAVAILABLE => {
+            conn::unavailable(url, format!("bind: server answered {code}"))
+        }
         // unwillingToPerform: e.g. a disabled or locked account on some servers.
         rc::UNWILLING => DirectoryError::InvalidCredentials,
         _ => conn::misconfigured(format!("{url}: bind refused with result code {code}")),

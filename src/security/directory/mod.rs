@@ -50,7 +50,9 @@ pub struct DirectoryConfig {
 pub enum DirectoryKind {
     Ldap,
     /// `domain_name` (e.g. `corp.example`): the UPN suffix and, by default, the search base.
-    ActiveDirectory { domain_name: String },
+    ActiveDirectory {
+        domain_name: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +117,11 @@ pub enum GroupLookup {
     /// Groups whose filter matches: `{0}` is the user's DN, `{1}` the user's `uid` (or the name
     /// as typed), both filter-escaped. `None`: membership in group, groupOfNames,
     /// groupOfUniqueNames and posixGroup entries.
-    Search { base_dn: String, scope: Scope, filter: Option<String> },
+    Search {
+        base_dn: String,
+        scope: Scope,
+        filter: Option<String>,
+    },
     /// The DNs in an attribute of the user's entry, e.g. `memberOf`.
     UserAttribute(String),
 }

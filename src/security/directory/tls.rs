@@ -63,7 +63,9 @@ fn build(ca: &[CaSource]) -> Result<Arc<ClientConfig>, DirectoryError> {
     }
     for source in ca {
         for cert in certificates(source)? {
-            roots.add(cert).map_err(|e| misconfigured(format!("unusable CA certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| misconfigured(format!("unusable CA certificate: {e}")))?;
         }
     }
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -85,13 +87,16 @@ pub fn certificates(source: &CaSource) -> Result<Vec<CertificateDer<'static>>, D
         CaSource::Pem(data) if data.first() == Some(&0x30) => {
             vec![CertificateDer::from(data.clone())]
         }
-        CaSource::Pem(_) => return Err(misconfigured("CA certificates: neither PEM nor DER".into())),
+        CaSource::Pem(_) => {
+            return Err(misconfigured("CA certificates: neither PEM nor DER".into()))
+        }
         CaSource::Pkcs12 { data, password } => {
-            let archive = p12_keystore::Pkcs12Archive::from_pkcs12(data, password).map_err(|e| {
-                misconfigured(format!(
-                    "CA truststore: not a PKCS#12 file or wrong password ({e})"
-                ))
-            })?;
+            let archive =
+                p12_keystore::Pkcs12Archive::from_pkcs12(data, password).map_err(|e| {
+                    misconfigured(format!(
+                        "CA truststore: not a PKCS#12 file or wrong password ({e})"
+                    ))
+                })?;
             archive
                 .certs
                 .iter()
@@ -100,7 +105,9 @@ pub fn certificates(source: &CaSource) -> Result<Vec<CertificateDer<'static>>, D
         }
     };
     if certs.is_empty() {
-        return Err(misconfigured("CA certificates: no certificate found".into()));
+        return Err(misconfigured(
+            "CA certificates: no certificate found".into(),
+        ));
     }
     Ok(certs)
 }
@@ -133,15 +140,27 @@ mod tests {
         let cert = p12_keystore::Certificate::from_der(&der).unwrap();
         store.add_entry("ca", p12_keystore::KeyStoreEntry::Certificate(cert));
         let data = store.writer("changeit").write().unwrap();
-        let p12 = CaSource::Pkcs12 { data: data.clone(), password: "changeit".into() };
+        let p12 = CaSource::Pkcs12 {
+            data: data.clone(),
+            password: "changeit".into(),
+        };
         assert_eq!(certificates(&p12).unwrap(), vec![CertificateDer::from(der)]);
-        let wrong = CaSource::Pkcs12 { data, password: "wrong".into() };
-        assert!(matches!(certificates(&wrong), Err(DirectoryError::Misconfigured { .. })));
+        let wrong = CaSource::Pkcs12 {
+            data,
+            password: "wrong".into(),
+        };
+        assert!(matches!(
+            certificates(&wrong),
+            Err(DirectoryError::Misconfigured { .. })
+        ));
     }
 
     #[test]
     fn garbage_is_misconfigured_and_never_echoed() {
-        for bad in [b"hello".to_vec(), b"-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n".to_vec()] {
+        for bad in [
+            b"hello".to_vec(),
+            b"-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n".to_vec(),
+        ] {
             match certificates(&CaSource::Pem(bad)) {
                 Err(DirectoryError::Misconfigured { cause }) => assert!(!cause.contains("hello")),
                 other => panic!("{other:?}"),
