@@ -20,6 +20,17 @@ if ! pg_up; then
   unset ECE_TEST_DATABASE_URL
 fi
 
+# The directory tests (tests/directory/) start OpenLDAP's slapd themselves: install it if missing,
+# like tests/e2e/run.sh installs Chromium. Only the binaries are used; the package's own service
+# is stopped if it started (the tests run their own slapd on free loopback ports).
+if [ ! -x /usr/sbin/slapd ]; then
+  echo "installing slapd and ldap-utils for the directory tests"
+  sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo -n"
+  $sudo apt-get update -qq </dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd ldap-utils </dev/null
+  $sudo service slapd stop >/dev/null 2>&1 || true
+fi
+
 echo "== unit, store contract and HTTP suites (SQLite)"
 cargo test --all-targets
 
