@@ -19,7 +19,9 @@ use chrono::TimeZone;
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
-use ece_server::domain::model::{ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord};
+use ece_server::domain::model::{
+    ApiKeyRecord, Digest, SessionRecord, Timestamp, TokenRecord, UserRecord,
+};
 use ece_server::store::InsertKeyOutcome::{Inserted, LimitReached, UserNotFound};
 use ece_server::store::{
     open, AuditFilter, AuditRecord, RefreshLimit, RefreshOutcome, Store, StoreError, StoreOptions,
@@ -202,12 +204,17 @@ fn session(id: &str, user: &str) -> SessionRecord {
     }
 }
 
+/// The stored digest of a named test token or key (the store keeps 32-byte SHA-256 digests).
+fn h(name: &str) -> Digest {
+    ece_server::security::crypto::digest(name)
+}
+
 fn key(id: &str, user: &str, created: i64, expires: Option<i64>) -> ApiKeyRecord {
     ApiKeyRecord {
         id: id.into(),
         user_name: user.into(),
         description: format!("key {id}"),
-        key_hash: format!("hash-{id}"),
+        key_hash: h(&format!("hash-{id}")),
         created_at: at(created),
         expires_at: expires.map(at),
         role_assignments: None,
@@ -231,11 +238,11 @@ async fn user_names(s: &dyn Store) -> StoreResult<Vec<String>> {
 
 /// `valid_until` of a token: `None` when the token is unknown, `Some(None)` when current.
 async fn token_state(s: &dyn Store, hash: &str) -> StoreResult<Option<Option<Timestamp>>> {
-    Ok(s.find_token(hash).await?.map(|l| l.token.valid_until))
+    Ok(s.find_token(&h(hash)).await?.map(|l| l.token.valid_until))
 }
 
 async fn revoked(s: &dyn Store, token: &str) -> StoreResult<bool> {
-    let found = s.find_token(token).await?.expect("token exists");
+    let found = s.find_token(&h(token)).await?.expect("token exists");
     Ok(found.session.revoked)
 }
 
@@ -270,7 +277,7 @@ async fn refresh_limited(
         target: Some(new.into()),
         detail: json!({}),
     };
-    s.refresh_session(old, new, at(now), at(grace), at(idle), limit, &audit)
+    s.refresh_session(&h(old), &h(new), at(now), at(grace), at(idle), limit, &audit)
         .await
 }
 
@@ -426,7 +433,7 @@ async fn user_update_ends_sessions(ctx: Ctx) -> Res {
         ("s3", "alice"),
         ("s4", "bob"),
     ] {
-        s.create_session(&session(id, who), &format!("t-{id}"))
+        s.create_session(&session(id, who), &h(&format!("t-{id}")))
             .await?;
     }
     let alice = user("alice");
@@ -458,24 +465,24 @@ async fn user_update_ends_sessions(ctx: Ctx) -> Res {
 async fn user_delete_cascades(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice", "bob"]).await?;
-    s.create_session(&session("sa", "alice"), "t-a").await?;
-    s.create_session(&session("sb", "bob"), "t-b").await?;
+    s.create_session(&session("sa", "alice"), &h("t-a")).await?;
+    s.create_session(&session("sb", "bob"), &h("t-b")).await?;
     for k in [key("ka", "alice", 0, None), key("kb", "bob", 0, None)] {
         assert_eq!(s.insert_api_key(&k, 10, at(0)).await?, Inserted);
     }
     assert!(s.delete_user("alice").await?);
     assert!(!s.delete_user("alice").await?);
     assert_eq!(s.get_user("alice").await?, None);
-    assert!(s.find_token("t-a").await?.is_none());
-    assert!(s.find_api_key("hash-ka").await?.is_none());
+    assert!(s.find_token(&h("t-a")).await?.is_none());
+    assert!(s.find_api_key(&h("hash-ka")).await?.is_none());
     assert!(s.list_api_keys(Some("alice")).await?.is_empty());
     // Re-creating the name does not resurrect anything.
     s.insert_user(&user("alice")).await?;
-    assert!(s.find_token("t-a").await?.is_none());
+    assert!(s.find_token(&h("t-a")).await?.is_none());
     assert!(s.get_api_key("alice", "ka").await?.is_none());
     // Bob is untouched.
-    assert!(s.find_token("t-b").await?.is_some());
-    assert!(s.find_api_key("hash-kb").await?.is_some());
+    assert!(s.find_token(&h("t-b")).await?.is_some());
+    assert!(s.find_api_key(&h("hash-kb")).await?.is_some());
     assert_eq!(s.count_users().await?, 2);
     Ok(())
 }
@@ -510,9 +517,9 @@ async fn start_session(ctx: Ctx) -> Res {
         target: Some("alice".into()),
         detail: json!({"session": "s1"}),
     };
-    s.start_session(&sess, "t1", &audit).await?;
+    s.start_session(&sess, &h("t1"), &audit).await?;
     // One transaction did all three: the session and token, the login stamp, the audit event.
-    assert_eq!(s.find_token("t1").await?.unwrap().session, sess);
+    assert_eq!(s.find_token(&h("t1")).await?.unwrap().session, sess);
     let u = s.get_user("alice").await?.unwrap();
     assert_eq!(
         (u.first_login_at, u.last_login_at),
@@ -525,8 +532,8 @@ async fn start_session(ctx: Ctx) -> Res {
         ("login", &json!({"session": "s1"}))
     );
     // A duplicate session id fails as a whole: no second audit event.
-    assert!(s.start_session(&sess, "t2", &audit).await.is_err());
-    assert!(s.find_token("t2").await?.is_none());
+    assert!(s.start_session(&sess, &h("t2"), &audit).await.is_err());
+    assert!(s.find_token(&h("t2")).await?.is_none());
     assert_eq!(s.list_audit(&AuditFilter::default()).await?.len(), 1);
     Ok(())
 }
@@ -535,30 +542,30 @@ async fn sessions(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
     let sess = session("s1", "alice");
-    s.create_session(&sess, "t1").await?;
-    let found = s.find_token("t1").await?.unwrap();
+    s.create_session(&sess, &h("t1")).await?;
+    let found = s.find_token(&h("t1")).await?.unwrap();
     let token = TokenRecord {
-        token_hash: "t1".into(),
+        token_hash: h("t1"),
         session_id: "s1".into(),
         valid_until: None,
     };
     assert_eq!(found.token, token);
     assert_eq!(found.session, sess);
     assert_eq!(found.user, user("alice"));
-    assert!(s.find_token("unknown").await?.is_none());
+    assert!(s.find_token(&h("unknown")).await?.is_none());
 
-    let dup_token = s.create_session(&session("s2", "alice"), "t1").await;
+    let dup_token = s.create_session(&session("s2", "alice"), &h("t1")).await;
     assert!(
         matches!(dup_token, Err(StoreError::Conflict(_))),
         "{dup_token:?}"
     );
-    let dup_id = s.create_session(&session("s1", "alice"), "t-other").await;
+    let dup_id = s.create_session(&session("s1", "alice"), &h("t-other")).await;
     assert!(matches!(dup_id, Err(StoreError::Conflict(_))), "{dup_id:?}");
     assert!(
-        s.find_token("t-other").await?.is_none(),
+        s.find_token(&h("t-other")).await?.is_none(),
         "a failed create must roll back"
     );
-    let orphan = s.create_session(&session("s3", "ghost"), "t3").await;
+    let orphan = s.create_session(&session("s3", "ghost"), &h("t3")).await;
     assert!(orphan.is_err(), "a session needs an existing user");
     Ok(())
 }
@@ -566,7 +573,7 @@ async fn sessions(ctx: Ctx) -> Res {
 async fn refresh(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
-    s.create_session(&session("s1", "alice"), "t1").await?;
+    s.create_session(&session("s1", "alice"), &h("t1")).await?;
 
     // t1 -> t2 at +1min: t1 keeps working until the grace deadline, t2 is current.
     let out = refresh_at(s, ("t1", "t2"), MIN, MIN + 30_000, 11 * MIN).await?;
@@ -576,7 +583,7 @@ async fn refresh(ctx: Ctx) -> Res {
     assert_eq!(sess.idle_expires_at, at(11 * MIN));
     assert_eq!(token_state(s, "t1").await?, Some(Some(at(MIN + 30_000))));
     assert_eq!(token_state(s, "t2").await?, Some(None));
-    assert_eq!(s.find_token("t2").await?.unwrap().session, sess);
+    assert_eq!(s.find_token(&h("t2")).await?.unwrap().session, sess);
 
     // The idle expiry is capped by the absolute one (T0+60min).
     let out = refresh_at(s, ("t2", "t3"), 2 * MIN, 3 * MIN, 600 * MIN).await?;
@@ -584,7 +591,7 @@ async fn refresh(ctx: Ctx) -> Res {
         panic!("{out:?}")
     };
     assert_eq!(sess.idle_expires_at, at(60 * MIN));
-    assert_eq!(s.find_token("t3").await?.unwrap().session, sess);
+    assert_eq!(s.find_token(&h("t3")).await?.unwrap().session, sess);
 
     // A replaced token, even inside its grace period, cannot start a second chain: nothing is
     // stored. The current one refreshes, and the tokens whose grace is over (t1) are deleted.
@@ -623,7 +630,7 @@ async fn refresh(ctx: Ctx) -> Res {
     assert_eq!(out, RefreshOutcome::Invalid, "unknown token");
     let out = refresh_at(s, ("t4", "ty"), 12 * MIN, 13 * MIN, 20 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Invalid, "idle-expired session");
-    s.create_session(&session("s2", "alice"), "u1").await?;
+    s.create_session(&session("s2", "alice"), &h("u1")).await?;
     let out = refresh_at(s, ("u1", "ty"), 60 * MIN, 61 * MIN, 70 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Invalid, "absolute-expired session");
     s.revoke_session("s2").await?;
@@ -640,7 +647,7 @@ async fn refresh(ctx: Ctx) -> Res {
 async fn refresh_concurrent(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
-    s.create_session(&session("s1", "alice"), "t0").await?;
+    s.create_session(&session("s1", "alice"), &h("t0")).await?;
     // t0 is now inside its grace period, t1 is current: both may be presented at once (e.g. two
     // browser tabs), and all refreshes of the session must still serialise: exactly one of them
     // (presenting t1) continues the chain, every other finds its token replaced.
@@ -686,8 +693,8 @@ async fn refresh_concurrent(ctx: Ctx) -> Res {
 async fn refresh_rate_limit(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
-    s.create_session(&session("s1", "alice"), "t0").await?;
-    s.create_session(&session("s2", "alice"), "u0").await?;
+    s.create_session(&session("s1", "alice"), &h("t0")).await?;
+    s.create_session(&session("s2", "alice"), &h("u0")).await?;
     let limit = RefreshLimit::per_minute(3);
     let times = (3 * MIN, 11 * MIN);
     for i in 0..3 {
@@ -727,7 +734,7 @@ async fn refresh_many_sessions(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
     for i in 0..16 {
-        s.create_session(&session(&format!("s{i}"), "alice"), &format!("a{i}"))
+        s.create_session(&session(&format!("s{i}"), "alice"), &h(&format!("a{i}")))
             .await?;
     }
     let outcomes = concurrently(48, |i| {
@@ -781,7 +788,7 @@ async fn revoke_and_purge(ctx: Ctx) -> Res {
         ("a3", "alice"),
         ("b1", "bob"),
     ] {
-        s.create_session(&session(id, who), &format!("t-{id}"))
+        s.create_session(&session(id, who), &h(&format!("t-{id}")))
             .await?;
     }
     s.revoke_session("a1").await?;
@@ -809,17 +816,17 @@ async fn revoke_and_purge(ctx: Ctx) -> Res {
         ..session("b4", "bob")
     };
     for sess in [&idle_ended, &abs_ended, &at_boundary] {
-        s.create_session(sess, &format!("t-{}", sess.id)).await?;
+        s.create_session(sess, &h(&format!("t-{}", sess.id))).await?;
     }
     assert_eq!(s.purge_sessions(at(5 * MIN)).await?, 5);
     for gone in ["t-a1", "t-a2", "t-a3", "t-b2", "t-b3"] {
         assert!(
-            s.find_token(gone).await?.is_none(),
+            s.find_token(&h(gone)).await?.is_none(),
             "{gone} should be purged"
         );
     }
     for kept in ["t-b1", "t-b4"] {
-        assert!(s.find_token(kept).await?.is_some(), "{kept} should be kept");
+        assert!(s.find_token(&h(kept)).await?.is_some(), "{kept} should be kept");
     }
     assert_eq!(s.purge_sessions(at(5 * MIN)).await?, 0);
     Ok(())
@@ -860,9 +867,9 @@ async fn api_keys(ctx: Ctx) -> Res {
     assert_eq!(s.list_api_keys(None).await?, all);
     assert_eq!(s.get_api_key("alice", "k2").await?, Some(k2.clone()));
     assert_eq!(s.get_api_key("bob", "k2").await?, None);
-    let found = s.find_api_key("hash-k2").await?.unwrap();
+    let found = s.find_api_key(&h("hash-k2")).await?.unwrap();
     assert_eq!((found.key, found.user), (k2, user("alice")));
-    assert!(s.find_api_key("hash-none").await?.is_none());
+    assert!(s.find_api_key(&h("hash-none")).await?.is_none());
 
     // Deleting by id only touches the named user's keys; each key counts once.
     let ids = ["k1", "missing", "k3", "k1"].map(String::from);
@@ -988,6 +995,68 @@ async fn schema_guard(ctx: Ctx) -> Res {
         let kind = err.downcast_ref::<StoreError>();
         assert!(matches!(kind, Some(StoreError::SchemaTooNew(_))), "{err:#}");
     }
+    Ok(())
+}
+
+/// Migration 0005 turns the hex-text digests of existing tokens and keys into 32-byte ones: a
+/// store written before it keeps authenticating the same secrets after the upgrade.
+async fn digests_migrate_to_binary(ctx: Ctx) -> Res {
+    let backend = if ctx.spare_url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    // The migrations before 0005, on the empty spare database.
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let before = tempfile::tempdir()?;
+    for entry in std::fs::read_dir(&all)? {
+        let name = entry?.file_name();
+        if name.to_string_lossy().as_ref() < "0005" {
+            std::fs::copy(all.join(&name), before.path().join(&name))?;
+        }
+    }
+    let no_migrate = StoreOptions {
+        migrate: false,
+        ..opts()
+    };
+    // Opened first: it creates the SQLite file.
+    let old_store = open(&ctx.spare_url, &no_migrate).await?;
+    let old_schema = sqlx::migrate::Migrator::new(before.path()).await?;
+    let mut raw = Raw::connect(&ctx.spare_url).await;
+    match &mut raw {
+        Raw::Pg(c) => old_schema.run(c).await?,
+        Raw::Lite(c) => old_schema.run(c).await?,
+    }
+    old_store.insert_user(&user("alice")).await?;
+    // Rows as the server wrote them before: lowercase hex text.
+    let (token_hex, key_hex) = (hex::encode(h("old-token")), hex::encode(h("old-key")));
+    raw.exec(&format!(
+        "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at) \
+         VALUES ('s1', 'alice', {T0}, {}, {})",
+        T0 + 60 * MIN,
+        T0 + 60 * MIN
+    ))
+    .await;
+    raw.exec(&format!(
+        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES ('{token_hex}', 's1', NULL)"
+    ))
+    .await;
+    raw.exec(&format!(
+        "INSERT INTO api_keys (id, user_name, description, key_hash, created_at, expires_at, role_assignments) \
+         VALUES ('k1', 'alice', 'old', '{key_hex}', {T0}, NULL, NULL)"
+    ))
+    .await;
+    let upgraded = open(&ctx.spare_url, &opts()).await?;
+    let token = upgraded.find_token(&h("old-token")).await?.expect("token kept");
+    assert_eq!(
+        (token.token.token_hash, token.session.id.as_str()),
+        (h("old-token"), "s1")
+    );
+    let key = upgraded.find_api_key(&h("old-key")).await?.expect("key kept");
+    assert_eq!((key.key.id.as_str(), key.key.key_hash), ("k1", h("old-key")));
+    assert_eq!(upgraded.list_api_keys(Some("alice")).await?, [key.key]);
     Ok(())
 }
 
@@ -1145,6 +1214,7 @@ contract!(
     insert_user_concurrent,
     update_user_concurrent,
     schema_guard,
+    digests_migrate_to_binary,
     statement_timeout,
     audit_log,
 );

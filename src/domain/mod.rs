@@ -8,5 +8,6 @@ pub mod duration;
 pub mod error;
 pub mod model;
 pub mod rbac;
+pub mod rfc3339;
 pub mod user_update;
 pub mod users;

@@ -22,12 +22,20 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::domain::model::{AccountRecord, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{AccountRecord, Digest, SessionRecord, Timestamp, UserRecord};
 use crate::store::rows::{self, millis, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::store::{AuditRecord, KeyLookup, RefreshOutcome, StoreError, StoreResult, TokenLookup};
 
 /// Idle read connections kept; more are opened under load and closed when returned.
 const MAX_IDLE_READERS: usize = 8;
+
+/// Page cache per read connection, in KiB (SQLite's default is 2 MiB). A key or token lookup in
+/// a large store descends two or three B-trees; what misses this cache is a `pread` of a 4 KiB
+/// page (a system call and a copy). Lookups run inline on the runtime's worker threads, so about
+/// as many readers are busy at once as there are cores: 8 MiB each stays well inside the RSS
+/// budget (bench/README.md), and a small store never fills it. Not `mmap_size`: every
+/// connection maps the file separately, so each touched page would count once per reader.
+const READER_CACHE_KIB: u32 = 8192;
 
 /// How often the background checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
@@ -95,11 +103,13 @@ impl Readers {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(map_lite)?;
         conn.busy_timeout(self.busy_timeout).map_err(map_lite)?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};"))
+            .map_err(map_lite)?;
         Ok(conn)
     }
 
     /// Runs `f` on an idle connection (or a new one) and gives the connection back.
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match idle {
             Some(conn) => conn,
@@ -131,9 +141,9 @@ impl Readers {
         self.with(|c| one(c, &SELECT_USER, [name], |r| rows::user(&r)))
     }
 
-    pub fn token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
+    pub fn token(&self, token_hash: &Digest) -> StoreResult<Option<TokenLookup>> {
         self.with(|c| {
-            one(c, &SELECT_TOKEN, [token_hash], |r| {
+            one(c, &SELECT_TOKEN, [&token_hash[..]], |r| {
                 Ok(TokenLookup {
                     token: rows::token(&r)?,
                     session: rows::session(&r)?,
@@ -143,9 +153,9 @@ impl Readers {
         })
     }
 
-    pub fn api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>> {
+    pub fn api_key(&self, key_hash: &Digest) -> StoreResult<Option<KeyLookup>> {
         self.with(|c| {
-            one(c, &SELECT_KEY, [key_hash], |r| {
+            one(c, &SELECT_KEY, [&key_hash[..]], |r| {
                 Ok(KeyLookup {
                     key: rows::api_key(&r)?,
                     user: rows::user(&r)?,
@@ -180,8 +190,8 @@ fn exec(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> StoreR
 pub enum BatchWrite {
     /// A refresh and the audit event recording it (written only if the refresh succeeds).
     Refresh {
-        old_hash: String,
-        new_hash: String,
+        old_hash: Digest,
+        new_hash: Digest,
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
@@ -192,7 +202,7 @@ pub enum BatchWrite {
     /// user's login stamp and that event.
     Session {
         session: Box<SessionRecord>,
-        token_hash: String,
+        token_hash: Digest,
         login: Option<Box<AuditRecord>>,
     },
     Audit(Box<AuditRecord>),
@@ -311,13 +321,13 @@ pub fn run_group<'a>(
 
 fn refresh(
     conn: &Connection,
-    (old_hash, new_hash): (&str, &str),
+    (old_hash, new_hash): (&Digest, &Digest),
     now: Timestamp,
     grace_until: Timestamp,
     idle_expires_at: Timestamp,
     limit: crate::store::RefreshLimit,
 ) -> StoreResult<RefreshOutcome> {
-    let found = one(conn, &SELECT_TOKEN_SESSION, [old_hash], |r| {
+    let found = one(conn, &SELECT_TOKEN_SESSION, [&old_hash[..]], |r| {
         Ok((rows::token(&r)?, rows::session(&r)?))
     })?;
     let Some((token, mut session)) = found else {
@@ -376,7 +386,7 @@ fn refresh(
         "UPDATE session_tokens SET valid_until = ? WHERE session_id = ? AND valid_until IS NULL",
         &[&millis(grace_until), &session.id],
     )?;
-    exec(conn, INSERT_CURRENT_TOKEN, &[&new_hash, &session.id])?;
+    exec(conn, INSERT_CURRENT_TOKEN, &[&&new_hash[..], &session.id])?;
     Ok(RefreshOutcome::Refreshed(session))
 }
 
@@ -387,7 +397,7 @@ const INSERT_CURRENT_TOKEN: &str =
 fn insert_session(
     conn: &Connection,
     s: &SessionRecord,
-    token_hash: &str,
+    token_hash: &Digest,
     login: Option<&AuditRecord>,
 ) -> StoreResult<()> {
     exec(
@@ -403,7 +413,7 @@ fn insert_session(
             &s.revoked,
         ],
     )?;
-    exec(conn, INSERT_CURRENT_TOKEN, &[&token_hash, &s.id])?;
+    exec(conn, INSERT_CURRENT_TOKEN, &[&&token_hash[..], &s.id])?;
     if let Some(audit) = login {
         exec(conn, RECORD_LOGIN, &[&millis(s.created_at), &s.user_name])?;
         append_audit(conn, audit)?;
