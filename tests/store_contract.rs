@@ -277,8 +277,16 @@ async fn refresh_limited(
         target: Some(new.into()),
         detail: json!({}),
     };
-    s.refresh_session(&h(old), &h(new), at(now), at(grace), at(idle), limit, &audit)
-        .await
+    s.refresh_session(
+        &h(old),
+        &h(new),
+        at(now),
+        at(grace),
+        at(idle),
+        limit,
+        &audit,
+    )
+    .await
 }
 
 /// Runs `n` copies of `task` at once; returns their results (a panicking task fails the test).
@@ -559,7 +567,9 @@ async fn sessions(ctx: Ctx) -> Res {
         matches!(dup_token, Err(StoreError::Conflict(_))),
         "{dup_token:?}"
     );
-    let dup_id = s.create_session(&session("s1", "alice"), &h("t-other")).await;
+    let dup_id = s
+        .create_session(&session("s1", "alice"), &h("t-other"))
+        .await;
     assert!(matches!(dup_id, Err(StoreError::Conflict(_))), "{dup_id:?}");
     assert!(
         s.find_token(&h("t-other")).await?.is_none(),
@@ -816,7 +826,8 @@ async fn revoke_and_purge(ctx: Ctx) -> Res {
         ..session("b4", "bob")
     };
     for sess in [&idle_ended, &abs_ended, &at_boundary] {
-        s.create_session(sess, &h(&format!("t-{}", sess.id))).await?;
+        s.create_session(sess, &h(&format!("t-{}", sess.id)))
+            .await?;
     }
     assert_eq!(s.purge_sessions(at(5 * MIN)).await?, 5);
     for gone in ["t-a1", "t-a2", "t-a3", "t-b2", "t-b3"] {
@@ -826,7 +837,10 @@ async fn revoke_and_purge(ctx: Ctx) -> Res {
         );
     }
     for kept in ["t-b1", "t-b4"] {
-        assert!(s.find_token(&h(kept)).await?.is_some(), "{kept} should be kept");
+        assert!(
+            s.find_token(&h(kept)).await?.is_some(),
+            "{kept} should be kept"
+        );
     }
     assert_eq!(s.purge_sessions(at(5 * MIN)).await?, 0);
     Ok(())
@@ -1024,11 +1038,17 @@ async fn digests_migrate_to_binary(ctx: Ctx) -> Res {
     // Opened first: it creates the SQLite file.
     let old_store = open(&ctx.spare_url, &no_migrate).await?;
     let old_schema = sqlx::migrate::Migrator::new(before.path()).await?;
-    let mut raw = Raw::connect(&ctx.spare_url).await;
-    match &mut raw {
-        Raw::Pg(c) => old_schema.run(c).await?,
-        Raw::Lite(c) => old_schema.run(c).await?,
+    // Through a pool: `Migrator::run` on a `&mut` connection is not `Send` in a spawned case.
+    if backend == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(&ctx.spare_url).await?;
+        old_schema.run(&pool).await?;
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&ctx.spare_url).await?;
+        old_schema.run(&pool).await?;
+        pool.close().await;
     }
+    let mut raw = Raw::connect(&ctx.spare_url).await;
     old_store.insert_user(&user("alice")).await?;
     // Rows as the server wrote them before: lowercase hex text.
     let (token_hex, key_hex) = (hex::encode(h("old-token")), hex::encode(h("old-key")));
@@ -1049,13 +1069,22 @@ async fn digests_migrate_to_binary(ctx: Ctx) -> Res {
     ))
     .await;
     let upgraded = open(&ctx.spare_url, &opts()).await?;
-    let token = upgraded.find_token(&h("old-token")).await?.expect("token kept");
+    let token = upgraded
+        .find_token(&h("old-token"))
+        .await?
+        .expect("token kept");
     assert_eq!(
         (token.token.token_hash, token.session.id.as_str()),
         (h("old-token"), "s1")
     );
-    let key = upgraded.find_api_key(&h("old-key")).await?.expect("key kept");
-    assert_eq!((key.key.id.as_str(), key.key.key_hash), ("k1", h("old-key")));
+    let key = upgraded
+        .find_api_key(&h("old-key"))
+        .await?
+        .expect("key kept");
+    assert_eq!(
+        (key.key.id.as_str(), key.key.key_hash),
+        ("k1", h("old-key"))
+    );
     assert_eq!(upgraded.list_api_keys(Some("alice")).await?, [key.key]);
     Ok(())
 }

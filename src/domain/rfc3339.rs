@@ -69,7 +69,10 @@ mod tests {
             -62_167_219_200_000, // 0000-01-01
         ];
         let mut buf = [0u8; 24];
-        for ms in samples.into_iter().chain((0..2000).map(|i| i * 987_654_321_987 % 253_402_300_799_999)) {
+        for ms in samples
+            .into_iter()
+            .chain((0..2000).map(|i| i * 987_654_321_987 % 253_402_300_799_999))
+        {
             let t = Utc.timestamp_millis_opt(ms).unwrap();
             assert_eq!(
                 millis(&t, &mut buf),

@@ -4,8 +4,11 @@
 //! The secret is returned once, by create; only its SHA-256 is stored. A deleted key stops
 //! authenticating at the next request, since every request looks the key up.
 
+mod listing;
+
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
@@ -13,9 +16,7 @@ use serde_json::Value;
 
 use super::PathArgs;
 use crate::domain::duration::{self, Expiration};
-use crate::domain::model::{
-    ApiKeyRecord, ApiKeyResponse, ApiKeysResponse, EmptyResponse, Timestamp,
-};
+use crate::domain::model::{ApiKeyRecord, ApiKeyResponse, EmptyResponse, Timestamp};
 use crate::domain::rbac::op;
 use crate::http::audit::{self, Event};
 use crate::http::auth::{Authorized, Caller};
@@ -137,7 +138,11 @@ fn valid_description(raw: &str) -> ApiResult<String> {
 }
 
 /// When a new key expires: the default lifetime unless the request says otherwise.
-fn expiry(app: &AppState, expiration: Option<&str>, now: Timestamp) -> ApiResult<Option<Timestamp>> {
+fn expiry(
+    app: &AppState,
+    expiration: Option<&str>,
+    now: Timestamp,
+) -> ApiResult<Option<Timestamp>> {
     match expiration.map(duration::parse) {
         None => Ok(Some(now + app.settings.default_api_key_lifetime)),
         Some(Ok(Expiration::After(d))) => Ok(Some(now + d)),
@@ -220,18 +225,12 @@ fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Option<Valu
     Ok(Some(serde_json::json!({ "platform": platform })))
 }
 
-fn list_response(keys: Vec<ApiKeyRecord>) -> Json<ApiKeysResponse> {
-    Json(ApiKeysResponse {
-        keys: keys.iter().map(ApiKeyResponse::from_record).collect(),
-    })
-}
-
 pub async fn list_own(
     State(app): State<AppState>,
     caller: Authorized<op::GetApiKeys>,
-) -> ApiResult<Json<ApiKeysResponse>> {
-    Ok(list_response(
-        app.store
+) -> ApiResult<Response> {
+    Ok(listing::response(
+        &app.store
             .list_api_keys(Some(&caller.user.user_name))
             .await?,
     ))
@@ -240,8 +239,8 @@ pub async fn list_own(
 pub async fn list_all(
     State(app): State<AppState>,
     _: Authorized<op::GetUsersApiKeys>,
-) -> ApiResult<Json<ApiKeysResponse>> {
-    Ok(list_response(app.store.list_api_keys(None).await?))
+) -> ApiResult<Response> {
+    Ok(listing::response(&app.store.list_api_keys(None).await?))
 }
 
 pub async fn get_own(
@@ -321,10 +320,10 @@ pub async fn list_user(
     State(app): State<AppState>,
     _: Authorized<op::GetUserApiKeys>,
     PathArgs(user_id): PathArgs<String>,
-) -> ApiResult<Json<ApiKeysResponse>> {
+) -> ApiResult<Response> {
     existing_user(&app, &user_id).await?;
-    Ok(list_response(
-        app.store.list_api_keys(Some(&user_id)).await?,
+    Ok(listing::response(
+        &app.store.list_api_keys(Some(&user_id)).await?,
     ))
 }
 

@@ -76,7 +76,11 @@ fn new_request_id() -> HeaderValue {
     let len = prefix.len();
     buf[..len].copy_from_slice(prefix.as_bytes());
     buf[len] = b'-';
-    let digits = if n == 0 { 1 } else { (16 - n.leading_zeros() / 4) as usize };
+    let digits = if n == 0 {
+        1
+    } else {
+        (16 - n.leading_zeros() / 4) as usize
+    };
     for (i, slot) in buf[len + 1..len + 1 + digits].iter_mut().enumerate() {
         let shift = 4 * (digits - 1 - i);
         *slot = b"0123456789abcdef"[((n >> shift) & 15) as usize];

@@ -144,7 +144,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- sessions ------------------------------------------------------------------------
     /// Stores a new session with its first token.
-    async fn create_session(&self, session: &SessionRecord, token_hash: &Digest) -> StoreResult<()>;
+    async fn create_session(&self, session: &SessionRecord, token_hash: &Digest)
+        -> StoreResult<()>;
     /// A login: stores a new session with its first token, stamps the user's login times (as
     /// `record_login` at the session's creation) and appends `audit`, in one transaction, so a
     /// login costs one commit.

@@ -93,7 +93,9 @@ fn text_line(out: &mut Vec<u8>, r: &Record<'_>, now: SystemTime) {
 fn json_line(out: &mut Vec<u8>, r: &Record<'_>, now: SystemTime) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(out, now);
-    out.extend_from_slice(b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request finished\",\"id\":\"");
+    out.extend_from_slice(
+        b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request finished\",\"id\":\"",
+    );
     json_escaped(out, r.id);
     out.extend_from_slice(b"\",\"method\":\"");
     json_escaped(out, r.method.as_bytes());

@@ -36,7 +36,9 @@ use super::rows::{self, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS, USER_C
 use super::{
     InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult, TokenLookup,
 };
-use crate::domain::model::{AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{
+    AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, UserRecord,
+};
 use guard::Bound;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -378,7 +380,9 @@ impl Store for PgStore {
                    WHERE session_id = $2 AND valid_until IS NULL";
         let q = sqlx::query(sql).bind(millis(grace_until)).bind(&session.id);
         self.exec(&mut *tx, q).await?;
-        let q = sqlx::query(INSERT_TOKEN).bind(&new_hash[..]).bind(&session.id);
+        let q = sqlx::query(INSERT_TOKEN)
+            .bind(&new_hash[..])
+            .bind(&session.id);
         self.exec(&mut *tx, q).await?;
         self.exec(&mut *tx, insert_audit(audit)).await?;
         self.bound.run(tx.commit()).await?;

@@ -8,6 +8,7 @@
 //! sessions, refreshes and audit events) bypass sqlx and use rusqlite directly: see
 //! [`hot_path`].
 
+mod group;
 pub(super) mod hot_path;
 mod key_list;
 
@@ -24,7 +25,9 @@ use super::{
     map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
     StoreResult, TokenLookup,
 };
-use crate::domain::model::{AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{
+    AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, UserRecord,
+};
 use hot_path::{BatchReply, BatchWrite, GroupError, Readers};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
