@@ -60,7 +60,8 @@ def measure(name, cmd, port, url, auth, seconds, conns, env, script="static.lua"
     try:
         ready = harness.Proc.__new__(harness.Proc)
         ready.started, ready.port, ready.p, ready.name = time.monotonic(), port, p, name
-        ready.wait_ready("/healthz", timeout=300)
+        # The baseline serves only the account path.
+        ready.wait_ready("/healthz" if name != "baseline" else "/api/v1/account", timeout=300)
         # One request first (a Basic credential costs an Argon2 verification under valgrind,
         # which takes a while), then a warm-up (caches filled, buffers grown), then measure.
         if auth:
