@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::domain::model::{default_trust, UserRecord};
-use crate::domain::rbac::{PLATFORM_ADMIN, PLATFORM_VIEWER};
+use crate::domain::roles::Role;
 use crate::security::crypto;
 use crate::store::{Store, StoreError};
 
@@ -24,20 +24,20 @@ pub const BUILTIN_USERS: &[BuiltinUser] = &[ADMIN, READONLY];
 #[derive(Debug, Clone, Copy)]
 pub struct BuiltinUser {
     pub name: &'static str,
-    pub role: &'static str,
+    pub role: Role,
     /// The environment variable that may choose its first password.
     pub password_env: &'static str,
 }
 
 pub const ADMIN: BuiltinUser = BuiltinUser {
     name: "admin",
-    role: PLATFORM_ADMIN,
+    role: Role::PlatformAdmin,
     password_env: "ECE_ADMIN_PASSWORD",
 };
 
 pub const READONLY: BuiltinUser = BuiltinUser {
     name: "readonly",
-    role: PLATFORM_VIEWER,
+    role: Role::PlatformViewer,
     password_env: "ECE_READONLY_PASSWORD",
 };
 
@@ -111,7 +111,7 @@ pub async fn ensure(
         let now = Utc::now();
         let user = UserRecord {
             builtin: true,
-            ..UserRecord::new(name, password_hash, vec![role.to_string()], None, now)
+            ..UserRecord::new(name, password_hash, vec![role], None, now)
         };
         match store.insert_user(&user).await {
             Ok(()) if was_chosen => tracing::info!(

@@ -270,6 +270,7 @@ impl From<&ServeArgs> for Settings {
             expired_key_retention: chrono::Duration::days(i64::from(
                 args.expired_key_retention_days,
             )),
+            clock: Default::default(),
         }
     }
 }

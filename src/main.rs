@@ -24,7 +24,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server (creates the account and built-in users on first start).
-    Serve(ServeArgs),
+    // Boxed: the server's options are far larger than any other command's.
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations, then exit.
     Migrate(DbArgs),
     /// Copy the embedded SQLite store to a file, online and consistent (VACUUM INTO).
@@ -76,9 +77,8 @@ async fn main() -> anyhow::Result<()> {
             app.run().await
         }
         Command::Migrate(db) => {
-            let url = db.url();
-            ece_server::datafiles::open_store(&db, true).await?;
-            println!("migrations applied to {}", ece_server::store::redact(&url));
+            let url = ece_server::cli::migrate::run(&db).await?;
+            println!("migrations applied to {url}");
             Ok(())
         }
         Command::Backup(args) => {

@@ -22,6 +22,7 @@ use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use ece_server::domain::model::{
     ApiKeyRecord, Digest, SessionRecord, Timestamp, TokenRecord, UserRecord,
 };
+use ece_server::domain::roles::{DeploymentRoleAssignment, Role};
 use ece_server::store::InsertKeyOutcome::{Inserted, LimitReached, UserNotFound};
 use ece_server::store::{
     open, AuditFilter, AuditRecord, RefreshLimit, RefreshOutcome, Store, StoreError, StoreOptions,
@@ -178,8 +179,14 @@ fn user(name: &str) -> UserRecord {
         full_name: Some(format!("{name} Example")),
         email: None,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        roles: vec!["ece_platform_viewer".into()],
-        role_assignments: json!({"platform": [{"role_id": "ece_platform_viewer"}]}),
+        roles: vec![Role::PlatformViewer],
+        deployments: vec![DeploymentRoleAssignment {
+            role_id: "ece_deployment_viewer".into(),
+            organization_id: "org".into(),
+            all: Some(true),
+            deployment_ids: None,
+            application_roles: None,
+        }],
         enabled: true,
         builtin: false,
         created_at: at(0),
@@ -190,6 +197,32 @@ fn user(name: &str) -> UserRecord {
         last_login_at: None,
         version: 1,
     }
+}
+
+/// A login as the server makes it: the session, its first token, the login stamps and an
+/// audit event, in one transaction. (The event names no target, so that the cases that list
+/// the targets of refresh events see only those.)
+/// The stored digest of a named test token or key (the store keeps 32-byte SHA-256 digests).
+fn h(name: &str) -> Digest {
+    ece_server::security::crypto::digest(name)
+}
+
+async fn create_session(s: &dyn Store, session: &SessionRecord, token: &str) -> StoreResult<()> {
+    let audit = AuditRecord {
+        id: 0,
+        at: session.created_at,
+        event: "login".into(),
+        outcome: "success".into(),
+        actor: Some(session.user_name.clone()),
+        source: None,
+        target: None,
+        detail: json!({"session": session.id}),
+    };
+    s.start_session(session, &h(token), &audit).await
+}
+
+async fn user_count(s: &dyn Store) -> StoreResult<usize> {
+    Ok(s.list_users().await?.len())
 }
 
 /// A session created at T0, idle expiry T0+10min, absolute expiry T0+60min.
@@ -204,11 +237,6 @@ fn session(id: &str, user: &str) -> SessionRecord {
     }
 }
 
-/// The stored digest of a named test token or key (the store keeps 32-byte SHA-256 digests).
-fn h(name: &str) -> Digest {
-    ece_server::security::crypto::digest(name)
-}
-
 fn key(id: &str, user: &str, created: i64, expires: Option<i64>) -> ApiKeyRecord {
     ApiKeyRecord {
         id: id.into(),
@@ -217,7 +245,7 @@ fn key(id: &str, user: &str, created: i64, expires: Option<i64>) -> ApiKeyRecord
         key_hash: h(&format!("hash-{id}")),
         created_at: at(created),
         expires_at: expires.map(at),
-        role_assignments: None,
+        platform_roles: None,
     }
 }
 
@@ -357,7 +385,7 @@ async fn account_concurrent(ctx: Ctx) -> Res {
 
 async fn users(ctx: Ctx) -> Res {
     let s = &*ctx.store;
-    assert_eq!(s.count_users().await?, 0);
+    assert_eq!(user_count(s).await?, 0);
     let mut bob = user("bob");
     bob.email = Some("bob@example.com".into());
     bob.builtin = true;
@@ -372,15 +400,15 @@ async fn users(ctx: Ctx) -> Res {
     assert_eq!(s.get_user("bob").await?, Some(bob.clone()));
     assert_eq!(s.get_user("nobody").await?, None);
     assert_eq!(user_names(s).await?, ["alice", "bob"]);
-    assert_eq!(s.count_users().await?, 2);
+    assert_eq!(user_count(s).await?, 2);
 
     // CAS update: writes the editable fields, bumps the version.
     let mut edit = user("alice");
     edit.full_name = None;
     edit.email = Some("alice@example.com".into());
     edit.password_hash = "new-hash".into();
-    edit.roles = vec!["ece_platform_admin".into()];
-    edit.role_assignments = json!({});
+    edit.roles = vec![Role::PlatformAdmin];
+    edit.deployments = vec![];
     edit.enabled = false;
     edit.updated_at = at(MIN);
     edit.updated_by = Some("root".into());
@@ -403,7 +431,9 @@ async fn users(ctx: Ctx) -> Res {
     assert_eq!(s.update_user_cas(&user("ghost"), false, None).await?, None);
 
     // A CAS write made from a record read before a login keeps the login stamps.
-    s.record_login("bob", at(MIN)).await?;
+    let mut login = session("sb", "bob");
+    login.created_at = at(MIN);
+    create_session(s, &login, "t-bob").await?;
     let bob_edit = UserRecord {
         full_name: Some("Robert".into()),
         ..bob
@@ -441,8 +471,7 @@ async fn user_update_ends_sessions(ctx: Ctx) -> Res {
         ("s3", "alice"),
         ("s4", "bob"),
     ] {
-        s.create_session(&session(id, who), &h(&format!("t-{id}")))
-            .await?;
+        create_session(s, &session(id, who), &format!("t-{id}")).await?;
     }
     let alice = user("alice");
     // end_sessions = false leaves them alone.
@@ -473,8 +502,8 @@ async fn user_update_ends_sessions(ctx: Ctx) -> Res {
 async fn user_delete_cascades(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice", "bob"]).await?;
-    s.create_session(&session("sa", "alice"), &h("t-a")).await?;
-    s.create_session(&session("sb", "bob"), &h("t-b")).await?;
+    create_session(s, &session("sa", "alice"), "t-a").await?;
+    create_session(s, &session("sb", "bob"), "t-b").await?;
     for k in [key("ka", "alice", 0, None), key("kb", "bob", 0, None)] {
         assert_eq!(s.insert_api_key(&k, 10, at(0)).await?, Inserted);
     }
@@ -491,22 +520,30 @@ async fn user_delete_cascades(ctx: Ctx) -> Res {
     // Bob is untouched.
     assert!(s.find_token(&h("t-b")).await?.is_some());
     assert!(s.find_api_key(&h("hash-kb")).await?.is_some());
-    assert_eq!(s.count_users().await?, 2);
+    assert_eq!(user_count(s).await?, 2);
     Ok(())
 }
 
-async fn record_login(ctx: Ctx) -> Res {
+async fn login_stamps(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
     let stamps = |u: UserRecord| (u.first_login_at, u.last_login_at, u.version);
-    s.record_login("alice", at(MIN)).await?;
+    let login_at = |id: &str, ms: i64| SessionRecord {
+        created_at: at(ms),
+        ..session(id, "alice")
+    };
+    create_session(s, &login_at("s1", MIN), "t1").await?;
     let u = s.get_user("alice").await?.unwrap();
     assert_eq!(stamps(u), (Some(at(MIN)), Some(at(MIN)), 1));
-    s.record_login("alice", at(2 * MIN)).await?;
+    create_session(s, &login_at("s2", 2 * MIN), "t2").await?;
     let u = s.get_user("alice").await?.unwrap();
     // first_login_at is set once; the version is not bumped.
     assert_eq!(stamps(u), (Some(at(MIN)), Some(at(2 * MIN)), 1));
-    s.record_login("nobody", at(0)).await?;
+    // A login of an unknown user stores nothing.
+    assert!(create_session(s, &session("s3", "nobody"), "t3")
+        .await
+        .is_err());
+    assert_eq!(s.get_user("nobody").await?, None);
     Ok(())
 }
 
@@ -550,7 +587,7 @@ async fn sessions(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
     let sess = session("s1", "alice");
-    s.create_session(&sess, &h("t1")).await?;
+    create_session(s, &sess, "t1").await?;
     let found = s.find_token(&h("t1")).await?.unwrap();
     let token = TokenRecord {
         token_hash: h("t1"),
@@ -559,23 +596,26 @@ async fn sessions(ctx: Ctx) -> Res {
     };
     assert_eq!(found.token, token);
     assert_eq!(found.session, sess);
-    assert_eq!(found.user, user("alice"));
+    let logged_in = UserRecord {
+        first_login_at: Some(sess.created_at),
+        last_login_at: Some(sess.created_at),
+        ..user("alice")
+    };
+    assert_eq!(found.user, logged_in);
     assert!(s.find_token(&h("unknown")).await?.is_none());
 
-    let dup_token = s.create_session(&session("s2", "alice"), &h("t1")).await;
+    let dup_token = create_session(s, &session("s2", "alice"), "t1").await;
     assert!(
         matches!(dup_token, Err(StoreError::Conflict(_))),
         "{dup_token:?}"
     );
-    let dup_id = s
-        .create_session(&session("s1", "alice"), &h("t-other"))
-        .await;
+    let dup_id = create_session(s, &session("s1", "alice"), "t-other").await;
     assert!(matches!(dup_id, Err(StoreError::Conflict(_))), "{dup_id:?}");
     assert!(
         s.find_token(&h("t-other")).await?.is_none(),
         "a failed create must roll back"
     );
-    let orphan = s.create_session(&session("s3", "ghost"), &h("t3")).await;
+    let orphan = create_session(s, &session("s3", "ghost"), "t3").await;
     assert!(orphan.is_err(), "a session needs an existing user");
     Ok(())
 }
@@ -583,7 +623,7 @@ async fn sessions(ctx: Ctx) -> Res {
 async fn refresh(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
-    s.create_session(&session("s1", "alice"), &h("t1")).await?;
+    create_session(s, &session("s1", "alice"), "t1").await?;
 
     // t1 -> t2 at +1min: t1 keeps working until the grace deadline, t2 is current.
     let out = refresh_at(s, ("t1", "t2"), MIN, MIN + 30_000, 11 * MIN).await?;
@@ -640,7 +680,7 @@ async fn refresh(ctx: Ctx) -> Res {
     assert_eq!(out, RefreshOutcome::Invalid, "unknown token");
     let out = refresh_at(s, ("t4", "ty"), 12 * MIN, 13 * MIN, 20 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Invalid, "idle-expired session");
-    s.create_session(&session("s2", "alice"), &h("u1")).await?;
+    create_session(s, &session("s2", "alice"), "u1").await?;
     let out = refresh_at(s, ("u1", "ty"), 60 * MIN, 61 * MIN, 70 * MIN).await?;
     assert_eq!(out, RefreshOutcome::Invalid, "absolute-expired session");
     s.revoke_session("s2").await?;
@@ -657,7 +697,7 @@ async fn refresh(ctx: Ctx) -> Res {
 async fn refresh_concurrent(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
-    s.create_session(&session("s1", "alice"), &h("t0")).await?;
+    create_session(s, &session("s1", "alice"), "t0").await?;
     // t0 is now inside its grace period, t1 is current: both may be presented at once (e.g. two
     // browser tabs), and all refreshes of the session must still serialise: exactly one of them
     // (presenting t1) continues the chain, every other finds its token replaced.
@@ -703,8 +743,8 @@ async fn refresh_concurrent(ctx: Ctx) -> Res {
 async fn refresh_rate_limit(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
-    s.create_session(&session("s1", "alice"), &h("t0")).await?;
-    s.create_session(&session("s2", "alice"), &h("u0")).await?;
+    create_session(s, &session("s1", "alice"), "t0").await?;
+    create_session(s, &session("s2", "alice"), "u0").await?;
     let limit = RefreshLimit::per_minute(3);
     let times = (3 * MIN, 11 * MIN);
     for i in 0..3 {
@@ -744,8 +784,7 @@ async fn refresh_many_sessions(ctx: Ctx) -> Res {
     let s = &*ctx.store;
     add_users(s, &["alice"]).await?;
     for i in 0..16 {
-        s.create_session(&session(&format!("s{i}"), "alice"), &h(&format!("a{i}")))
-            .await?;
+        create_session(s, &session(&format!("s{i}"), "alice"), &format!("a{i}")).await?;
     }
     let outcomes = concurrently(48, |i| {
         let s = ctx.store.clone();
@@ -798,8 +837,7 @@ async fn revoke_and_purge(ctx: Ctx) -> Res {
         ("a3", "alice"),
         ("b1", "bob"),
     ] {
-        s.create_session(&session(id, who), &h(&format!("t-{id}")))
-            .await?;
+        create_session(s, &session(id, who), &format!("t-{id}")).await?;
     }
     s.revoke_session("a1").await?;
     s.revoke_session("no-such-session").await?;
@@ -826,8 +864,7 @@ async fn revoke_and_purge(ctx: Ctx) -> Res {
         ..session("b4", "bob")
     };
     for sess in [&idle_ended, &abs_ended, &at_boundary] {
-        s.create_session(sess, &h(&format!("t-{}", sess.id)))
-            .await?;
+        create_session(s, sess, &format!("t-{}", sess.id)).await?;
     }
     assert_eq!(s.purge_sessions(at(5 * MIN)).await?, 5);
     for gone in ["t-a1", "t-a2", "t-a3", "t-b2", "t-b3"] {
@@ -851,7 +888,7 @@ async fn api_keys(ctx: Ctx) -> Res {
     add_users(s, &["alice", "bob"]).await?;
     let k1 = key("k1", "alice", 0, None);
     let k2 = ApiKeyRecord {
-        role_assignments: Some(json!({"platform": []})),
+        platform_roles: Some(vec![]),
         ..key("k2", "alice", 1, Some(60 * MIN))
     };
     let k3 = key("k3", "bob", 2, None);
@@ -954,7 +991,7 @@ async fn insert_user_concurrent(ctx: Ctx) -> Res {
         }
     }
     assert_eq!(ok, 1);
-    assert_eq!(ctx.store.count_users().await?, 1);
+    assert_eq!(user_count(&*ctx.store).await?, 1);
     Ok(())
 }
 
@@ -1105,7 +1142,7 @@ async fn statement_timeout(ctx: Ctx) -> Res {
         raw.exec("BEGIN IMMEDIATE").await;
     }
     let started = Instant::now();
-    let blocked = store.record_login("alice", at(0)).await;
+    let blocked = create_session(&*store, &session("s1", "alice"), "t1").await;
     // Like a lost connection, a timeout is the database being unavailable (503), not a bug.
     assert!(
         matches!(blocked, Err(StoreError::Unavailable(_))),
@@ -1119,7 +1156,7 @@ async fn statement_timeout(ctx: Ctx) -> Res {
     // Reads are not blocked, and once the lock is gone the write goes through.
     assert!(store.get_user("alice").await?.is_some());
     raw.exec("ROLLBACK").await;
-    store.record_login("alice", at(0)).await?;
+    create_session(&*store, &session("s1", "alice"), "t1").await?;
     Ok(())
 }
 
@@ -1229,7 +1266,7 @@ contract!(
     list_order,
     user_update_ends_sessions,
     user_delete_cascades,
-    record_login,
+    login_stamps,
     start_session,
     sessions,
     refresh,

@@ -15,7 +15,7 @@
 use chrono::{TimeZone, Utc};
 use ece_server::http::json::{merge, parse};
 use ece_server::domain::model::UserRecord;
-use ece_server::domain::rbac::ROLES;
+use ece_server::domain::roles::Role;
 use ece_server::domain::users::{to_json, UserDoc, MAX_PASSWORD, MIN_PASSWORD};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
@@ -27,8 +27,8 @@ fn stored_user() -> UserRecord {
         full_name: Some("Alice".into()),
         email: Some("alice@example.com".into()),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        roles: vec!["ece_platform_viewer".into()],
-        role_assignments: json!({}),
+        roles: vec![Role::PlatformViewer],
+        deployments: Vec::new(),
         enabled: true,
         builtin: false,
         created_at: t,
@@ -108,9 +108,9 @@ fn check_user(doc: &Value, current: Option<&UserRecord>) {
     let Ok(wanted) = first else { return };
     let mut seen = Vec::new();
     for r in &wanted.roles {
-        assert!(ROLES.contains(&r.as_str()), "unknown role {r:?} accepted");
+        assert!(Role::ALL.contains(r), "unknown role {r:?} accepted");
         assert!(!seen.contains(r), "duplicate role {r:?} accepted");
-        seen.push(r.clone());
+        seen.push(*r);
     }
     if let Some(p) = &wanted.password {
         assert!((MIN_PASSWORD..=MAX_PASSWORD).contains(&p.chars().count()));

@@ -165,7 +165,7 @@ mod tests {
             ..UserRecord::new(
                 name,
                 "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
-                vec!["ece_platform_viewer".into()],
+                vec![crate::domain::roles::Role::PlatformViewer],
                 None,
                 now,
             )

@@ -1,5 +1,6 @@
-//! The commands besides `serve`: user recovery, backup, the audit log.
+//! The commands besides `serve`: migrations, user recovery, backup, the audit log.
 
 pub mod audit;
 pub mod backup;
+pub mod migrate;
 pub mod user;

@@ -8,6 +8,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::domain::roles::{DeploymentRoleAssignment, Role};
+
 pub type Timestamp = DateTime<Utc>;
 
 /// Serialises a timestamp the way the official API does (`2024-01-02T03:04:05.678Z`).
@@ -62,10 +64,10 @@ pub struct UserRecord {
     pub email: Option<String>,
     /// Argon2id PHC string. Never leaves the server.
     pub password_hash: String,
-    /// Platform roles (`ece_platform_admin`, ...).
-    pub roles: Vec<String>,
-    /// Role assignments beyond platform roles (deployment scope), as the `RoleAssignments` JSON.
-    pub role_assignments: Value,
+    /// ECE roles (`ece_platform_admin`, ...), sorted, without duplicates.
+    pub roles: Vec<Role>,
+    /// Deployment-scope role assignments (kept, granting nothing on this server).
+    pub deployments: Vec<DeploymentRoleAssignment>,
     pub enabled: bool,
     pub builtin: bool,
     pub created_at: Timestamp,
@@ -84,7 +86,7 @@ impl UserRecord {
     pub fn new(
         user_name: &str,
         password_hash: String,
-        roles: Vec<String>,
+        roles: Vec<Role>,
         created_by: Option<String>,
         now: Timestamp,
     ) -> Self {
@@ -94,7 +96,7 @@ impl UserRecord {
             email: None,
             password_hash,
             roles,
-            role_assignments: serde_json::json!({}),
+            deployments: Vec::new(),
             enabled: true,
             builtin: false,
             created_at: now,
@@ -121,8 +123,9 @@ pub struct ApiKeyRecord {
     pub key_hash: Digest,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
-    /// `RoleAssignments` the key was restricted to, if any (`None`: the owner's roles).
-    pub role_assignments: Option<Value>,
+    /// The platform roles the key was restricted to when created (`None`: the owner's roles). A
+    /// key acts with those of them its owner still holds.
+    pub platform_roles: Option<Vec<Role>>,
 }
 
 /// A login session: a chain of bearer tokens issued by `_login` and `_refresh`.
@@ -227,7 +230,7 @@ impl ApiKeyResponse {
             key: None,
             creation_date: k.created_at,
             expiration_date: k.expires_at,
-            role_assignments: k.role_assignments.clone(),
+            role_assignments: k.platform_roles.as_deref().map(platform_assignments),
         }
     }
 }
@@ -240,3 +243,12 @@ pub struct ApiKeysResponse {
 /// `{}`: the spec's `EmptyResponse`.
 #[derive(Debug, Serialize)]
 pub struct EmptyResponse {}
+
+/// The `RoleAssignments` JSON of platform roles: `{"platform": [{"role_id": ...}, ...]}`.
+pub fn platform_assignments(roles: &[Role]) -> Value {
+    let platform: Vec<Value> = roles
+        .iter()
+        .map(|r| serde_json::json!({ "role_id": r.as_str() }))
+        .collect();
+    serde_json::json!({ "platform": platform })
+}

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::OnceLock;
 
+use crate::domain::roles::Role;
+
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -26,29 +28,6 @@ pub enum Scope {
     PlatformRead,
     /// Changing the account, users, roles and other users' keys: platform admins only.
     PlatformAdmin,
-}
-
-pub const PLATFORM_ADMIN: &str = "ece_platform_admin";
-pub const PLATFORM_VIEWER: &str = "ece_platform_viewer";
-pub const DEPLOYMENT_MANAGER: &str = "ece_deployment_manager";
-pub const DEPLOYMENT_VIEWER: &str = "ece_deployment_viewer";
-
-/// The roles ECE knows, platform roles first.
-pub const ROLES: &[&str] = &[
-    PLATFORM_ADMIN,
-    PLATFORM_VIEWER,
-    DEPLOYMENT_MANAGER,
-    DEPLOYMENT_VIEWER,
-];
-
-/// Whether `role` grants operations of `scope`.
-pub fn role_grants(role: &str, scope: Scope) -> bool {
-    match scope {
-        Scope::Public | Scope::SelfService => true,
-        Scope::AccountRead => ROLES.contains(&role),
-        Scope::PlatformRead => role == PLATFORM_ADMIN || role == PLATFORM_VIEWER,
-        Scope::PlatformAdmin => role == PLATFORM_ADMIN,
-    }
 }
 
 /// How a refused call is answered; the spec documents its own codes for a few operations.
@@ -175,13 +154,13 @@ operations! {
 }
 
 /// Whether a holder of `roles` may call `op`.
-pub fn allowed(roles: &[String], op: &Operation) -> bool {
+pub fn allowed(roles: &[Role], op: &Operation) -> bool {
     matches!(op.scope, Scope::Public | Scope::SelfService)
-        || roles.iter().any(|r| role_grants(r, op.scope))
+        || roles.iter().any(|r| r.grants(op.scope))
 }
 
 /// The operationIds `roles` grant, in table order (the `User.security.permissions` field).
-pub fn permissions(roles: &[String]) -> Vec<String> {
+pub fn permissions(roles: &[Role]) -> Vec<String> {
     OPERATIONS
         .iter()
         .filter(|op| allowed(roles, op))
@@ -253,9 +232,9 @@ mod tests {
 
     #[test]
     fn admin_gets_everything_viewer_reads() {
-        let admin = permissions(&[PLATFORM_ADMIN.into()]);
+        let admin = permissions(&[Role::PlatformAdmin]);
         assert_eq!(admin.len(), 30);
-        let viewer = permissions(&[PLATFORM_VIEWER.into()]);
+        let viewer = permissions(&[Role::PlatformViewer]);
         assert!(viewer.contains(&"get-users".to_string()));
         assert!(!viewer.contains(&"create-user".to_string()));
         let nobody = permissions(&[]);

@@ -93,7 +93,7 @@ pub fn authorize_update(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::rbac::{PLATFORM_ADMIN, PLATFORM_VIEWER};
+    use crate::domain::roles::Role;
 
     fn user(name: &str, builtin: bool) -> UserRecord {
         let now = chrono::Utc::now();
@@ -101,7 +101,7 @@ mod tests {
             user_name: name.into(),
             full_name: None,
             email: None,
-            roles: vec![PLATFORM_VIEWER.into()],
+            roles: vec![Role::PlatformViewer],
             enabled: true,
             builtin,
             password_hash: String::new(),
@@ -111,7 +111,7 @@ mod tests {
             updated_by: None,
             first_login_at: None,
             last_login_at: None,
-            role_assignments: Default::default(),
+            deployments: Vec::new(),
             version: 1,
         }
     }
@@ -166,7 +166,7 @@ mod tests {
     fn nobody_changes_their_own_roles_or_enabled_flag() {
         let admin = user("admin", false);
         let promote = Wanted {
-            roles: vec![PLATFORM_ADMIN.into()],
+            roles: vec![Role::PlatformAdmin],
             ..same(&admin)
         };
         assert_eq!(

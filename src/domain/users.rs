@@ -10,10 +10,9 @@ use serde_json::{json, Map, Value};
 
 use crate::domain::error::{Code, Error, Result};
 use crate::domain::model::{fmt_ts, UserRecord};
-use crate::domain::rbac::{self, PLATFORM_ADMIN};
+use crate::domain::rbac;
+use crate::domain::roles::{parse_roles, Role};
 
-/// Names that would collide with routes under `/users/`.
-const RESERVED_NAMES: &[&str] = &["auth", "_all"];
 pub const MIN_PASSWORD: usize = 8;
 pub const MAX_PASSWORD: usize = 128;
 
@@ -81,7 +80,7 @@ pub struct SecurityDoc {
 pub struct Wanted {
     pub full_name: Option<String>,
     pub email: Option<String>,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub enabled: bool,
     /// A new password, if the document sets one.
     pub password: Option<String>,
@@ -144,7 +143,7 @@ impl UserDoc {
                 return Err(restricted("security.elevated_permissions"));
             }
         }
-        let roles = validate_roles(sec.roles.unwrap_or_default())?;
+        let roles = parse_roles(&sec.roles.unwrap_or_default(), "security.roles")?;
         if let Some(p) = &sec.password {
             validate_password(p)?;
         }
@@ -160,53 +159,6 @@ impl UserDoc {
 
 fn is_empty(v: &Value) -> bool {
     v.is_null() || v.as_object().is_some_and(Map::is_empty)
-}
-
-/// Letters, digits, `.`, `_`, `-` and `@`, 1 to 64 characters, starting with a letter or digit.
-pub fn validate_user_name(name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-        && !RESERVED_NAMES.contains(&name);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::new(
-            Code::UserNameInvalid,
-            "The user name must be 1 to 64 characters: letters, digits, '.', '_', '-' or '@', starting with a letter \
-             or digit (and not a reserved word such as 'auth').",
-        )
-        .with_fields(["user_name"]))
-    }
-}
-
-/// Known roles, no duplicates; `ece_platform_admin` already grants everything and is not combined.
-pub fn validate_roles(mut roles: Vec<String>) -> Result<Vec<String>> {
-    if let Some(bad) = roles.iter().find(|r| !rbac::ROLES.contains(&r.as_str())) {
-        return Err(Error::new(
-            Code::UserRolesInvalid,
-            format!(
-                "Unknown role [{bad}]. Valid roles: {}.",
-                rbac::ROLES.join(", ")
-            ),
-        )
-        .with_fields(["security.roles"]));
-    }
-    roles.sort_by_key(|r| rbac::ROLES.iter().position(|k| k == r));
-    roles.dedup();
-    if roles.len() > 1 && roles.iter().any(|r| r == PLATFORM_ADMIN) {
-        return Err(Error::new(
-            Code::UserRolesForbidden,
-            "The role [ece_platform_admin] cannot be combined with other roles: it already grants every operation.",
-        )
-        .with_fields(["security.roles"]));
-    }
-    Ok(roles)
 }
 
 /// ASVS V2.1: at least 8 characters, at most 128, no composition rules.
@@ -257,39 +209,6 @@ fn validate_email(email: Option<String>) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_names() {
-        for ok in ["bob", "a", "jane.doe@example.com", "ops_1-x"] {
-            assert!(validate_user_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "auth", "-x", "a b", "a/b", "é", &"x".repeat(65)] {
-            assert!(validate_user_name(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn roles() {
-        assert_eq!(
-            validate_roles(vec![
-                "ece_deployment_viewer".into(),
-                "ece_platform_viewer".into(),
-                "ece_platform_viewer".into()
-            ])
-            .unwrap(),
-            vec!["ece_platform_viewer", "ece_deployment_viewer"]
-        );
-        assert_eq!(
-            validate_roles(vec!["root".into()]).unwrap_err().code,
-            Code::UserRolesInvalid
-        );
-        assert_eq!(
-            validate_roles(vec![PLATFORM_ADMIN.into(), "ece_platform_viewer".into()])
-                .unwrap_err()
-                .code,
-            Code::UserRolesForbidden
-        );
-    }
 
     #[test]
     fn passwords() {

@@ -24,8 +24,8 @@ use chrono::Utc;
 
 pub use crate::domain::audit::{to_json, Event, Outcome, EVENTS};
 use crate::domain::model::UserRecord;
-use crate::http::auth::{Caller, Method};
 use crate::http::AppState;
+use crate::security::resolve::{Caller, Method};
 use crate::store::Store;
 
 impl Event {
@@ -144,8 +144,8 @@ pub async fn user_changed(
     }
     if before.roles != after.roles {
         let e = event("user.role_change")
-            .detail("roles_before", before.roles.clone())
-            .detail("roles", after.roles.clone());
+            .detail("roles_before", serde_json::json!(before.roles))
+            .detail("roles", serde_json::json!(after.roles));
         record(app, e).await;
     }
     let mut fields = Vec::new();

@@ -17,41 +17,15 @@ use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use chrono::Utc;
 
-use crate::domain::model::{fmt_ts, Timestamp, UserRecord};
+use crate::domain::model::fmt_ts;
 use crate::domain::rbac::{self, CacheEffect, OperationId, Refusal};
+use crate::http::basic::Unresolved;
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
 use crate::security::credentials::{parse_authorization, Credentials};
-use crate::security::crypto::{self, NotChecked};
-use crate::store::token_usable;
-
-/// How the caller proved who they are.
-#[derive(Debug, Clone)]
-pub enum Method {
-    Password,
-    ApiKey {
-        key_id: String,
-        expires_at: Option<Timestamp>,
-    },
-    Bearer {
-        session_id: String,
-        token_digest: crate::domain::model::Digest,
-        expires_at: Timestamp,
-    },
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: UserRecord,
-    /// The roles in force for this request (an API key may carry fewer than its owner).
-    pub roles: Vec<String>,
-    pub method: Method,
-    /// The client's IP address, for the audit log.
-    pub source: Option<std::net::IpAddr>,
-}
+use crate::security::resolve;
+pub use crate::security::resolve::{Caller, Method};
 
 /// What the middleware found out; read by [`Authorized`].
 #[derive(Debug, Clone)]
@@ -69,20 +43,6 @@ pub enum AuthState {
     Authenticated(Arc<Caller>),
 }
 
-/// Why [`resolve`] could not decide.
-enum Unresolved {
-    Store(crate::store::StoreError),
-    Throttled(crate::security::throttle::Throttled),
-    Busy,
-    HashingFailed,
-}
-
-impl From<crate::store::StoreError> for Unresolved {
-    fn from(e: crate::store::StoreError) -> Self {
-        Unresolved::Store(e)
-    }
-}
-
 /// Middleware: resolves the caller once for every request.
 pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let source = crate::http::peer(req.extensions()).map(|a| a.ip());
@@ -90,7 +50,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         None => AuthState::Missing,
         Some(value) => match parse_authorization(value.as_bytes()) {
             None => AuthState::Invalid,
-            Some(creds) => match resolve(&app, creds, value.as_bytes(), source).await {
+            Some(creds) => match check_credentials(&app, creds, value.as_bytes(), source).await {
                 Ok(Some(caller)) => AuthState::Authenticated(Arc::new(caller)),
                 Ok(None) => AuthState::Invalid,
                 Err(Unresolved::Throttled(t)) => AuthState::Throttled(t.retry_after_secs()),
@@ -148,207 +108,20 @@ fn served_operation(req: &Request) -> Option<&'static rbac::Operation> {
 }
 
 /// Checks credentials against the store. `Ok(None)`: they are wrong, expired or revoked.
-async fn resolve(
+async fn check_credentials(
     app: &AppState,
     creds: Credentials,
     header: &[u8],
     source: Option<std::net::IpAddr>,
 ) -> Result<Option<Caller>, Unresolved> {
+    let (store, cache, now) = (&*app.store, &*app.authcache, app.settings.clock.now());
     match creds {
-        Credentials::Bearer(token) => resolve_bearer(app, &token, source).await,
-        Credentials::ApiKey(key) => resolve_api_key(app, &key, source).await,
+        Credentials::Bearer(token) => Ok(resolve::bearer(store, cache, now, &token, source).await?),
+        Credentials::ApiKey(key) => Ok(resolve::api_key(store, cache, now, &key, source).await?),
         Credentials::Basic { user, password } => {
-            resolve_basic(app, user, password, header, source).await
+            crate::http::basic::resolve(app, user, password, header, source).await
         }
     }
-}
-
-/// A bearer token: its session must be live and the token current (or in its grace period).
-async fn resolve_bearer(
-    app: &AppState,
-    token: &str,
-    source: Option<std::net::IpAddr>,
-) -> Result<Option<Caller>, Unresolved> {
-    let now = Utc::now();
-    let hash = crypto::digest(token);
-    let found = app
-        .authcache
-        .token_or_load(&hash, || app.store.find_token(&hash))
-        .await?;
-    let Some(found) = found else {
-        return Ok(None);
-    };
-    if !crypto::ct_eq(&found.token.token_hash, &hash)
-        || !token_usable(&found.token, &found.session, now)
-        || !found.user.enabled
-    {
-        return Ok(None);
-    }
-    let expires_at = found
-        .token
-        .valid_until
-        .map_or(found.session.expires_at(), |t| {
-            t.min(found.session.expires_at())
-        });
-    let roles = found.user.roles.clone();
-    Ok(Some(Caller {
-        user: found.user.clone(),
-        roles,
-        method: Method::Bearer {
-            session_id: found.session.id.clone(),
-            token_digest: hash,
-            expires_at,
-        },
-        source,
-    }))
-}
-
-/// An API key: unexpired, its owner enabled; its roles are the key's restriction of the owner's.
-async fn resolve_api_key(
-    app: &AppState,
-    key: &str,
-    source: Option<std::net::IpAddr>,
-) -> Result<Option<Caller>, Unresolved> {
-    let now = Utc::now();
-    let hash = crypto::digest(key);
-    let found = app
-        .authcache
-        .api_key_or_load(&hash, || app.store.find_api_key(&hash))
-        .await?;
-    let Some(found) = found else {
-        return Ok(None);
-    };
-    let expired = found.key.expires_at.is_some_and(|t| t <= now);
-    if !crypto::ct_eq(&found.key.key_hash, &hash) || expired || !found.user.enabled {
-        return Ok(None);
-    }
-    let roles = key_roles(&found.user, found.key.role_assignments.as_ref());
-    Ok(Some(Caller {
-        user: found.user.clone(),
-        roles,
-        method: Method::ApiKey {
-            key_id: found.key.id.clone(),
-            expires_at: found.key.expires_at,
-        },
-        source,
-    }))
-}
-
-/// Basic credentials: through brute-force protection and Argon2, unless this replica verified
-/// the same header recently.
-async fn resolve_basic(
-    app: &AppState,
-    user: String,
-    password: String,
-    header: &[u8],
-    source: Option<std::net::IpAddr>,
-) -> Result<Option<Caller>, Unresolved> {
-    let cache_key = app.authcache.basic_key(header);
-    let hit = app.authcache.basic(&cache_key);
-    // A recent verification of this very header whose user row was read less than
-    // LOOKUP_TTL ago, with no write on this replica since: neither Argon2 nor a read.
-    // Not a guess either: brute-force protection neither refuses nor resets anything.
-    if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-        return Ok(Some(password_caller(u.clone(), source)));
-    }
-    // An older one: no Argon2 if the hash it was verified against is still stored.
-    let mut read_before = None;
-    if let Some(hit) = hit {
-        let read = app.authcache.stamp();
-        let stored = app.store.get_user(&user).await?;
-        match stored {
-            Some(u)
-                if u.enabled
-                    && u.user_name == hit.user.user_name
-                    && crypto::ct_eq(&u.password_hash, &hit.user.password_hash) =>
-            {
-                app.authcache.recheck_basic(cache_key, hit, u.clone(), read);
-                return Ok(Some(password_caller(u, source)));
-            }
-            _ => app.authcache.forget_basic(&cache_key),
-        }
-        read_before = Some((read, stored));
-    }
-    // One check per header at a time; one that just succeeded answers the others.
-    let _flight = app.authcache.basic_flight(&cache_key).await;
-    if read_before.is_none() {
-        let hit = app.authcache.basic(&cache_key);
-        if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-            return Ok(Some(password_caller(u.clone(), source)));
-        }
-    }
-    // A password check. Before the lookup and the hash, so that a throttled request costs
-    // neither; a header verified here before is let through (it is not a guess).
-    let known = app.authcache.basic_known(&cache_key);
-    let attempt = if known {
-        crate::http::brute_force::begin_known(app, &user, source)
-    } else {
-        crate::http::brute_force::begin(app, &user, source, "basic")
-            .map_err(Unresolved::Throttled)?
-    };
-    let (read, stored) = match read_before {
-        Some(done) => done,
-        None => {
-            let read = app.authcache.stamp();
-            match app.store.get_user(&user).await {
-                Ok(stored) => (read, stored),
-                Err(e) => {
-                    attempt.undecided();
-                    return Err(e.into());
-                }
-            }
-        }
-    };
-    let phc = stored.as_ref().map(|u| u.password_hash.clone());
-    let ok = match app.hasher.try_verify(password, phc).await {
-        Ok(ok) => ok,
-        Err(not_checked) => {
-            attempt.undecided();
-            return Err(match not_checked {
-                NotChecked::QueueFull => Unresolved::Busy,
-                NotChecked::PoolFailed => Unresolved::HashingFailed,
-            });
-        }
-    };
-    match stored {
-        Some(u) if ok && u.enabled => {
-            attempt.succeeded();
-            app.authcache.put_basic(cache_key, u.clone(), read);
-            Ok(Some(password_caller(u, source)))
-        }
-        _ => {
-            app.authcache.forget_basic(&cache_key);
-            crate::http::telemetry::login_failed();
-            crate::http::brute_force::failed(app, attempt, "basic").await;
-            Ok(None)
-        }
-    }
-}
-
-/// A caller authenticated by its password: the user's own roles.
-fn password_caller(user: UserRecord, source: Option<std::net::IpAddr>) -> Caller {
-    Caller {
-        roles: user.roles.clone(),
-        user,
-        method: Method::Password,
-        source,
-    }
-}
-
-/// A key restricted to platform roles gets those its owner still holds, never more.
-fn key_roles(owner: &UserRecord, assignments: Option<&serde_json::Value>) -> Vec<String> {
-    let Some(platform) = assignments
-        .and_then(|a| a.get("platform"))
-        .and_then(|p| p.as_array())
-    else {
-        return owner.roles.clone();
-    };
-    platform
-        .iter()
-        .filter_map(|p| p.get("role_id").and_then(|r| r.as_str()))
-        .filter(|r| owner.roles.iter().any(|o| o == r))
-        .map(str::to_string)
-        .collect()
 }
 
 /// An authenticated caller allowed to perform operation `O`.

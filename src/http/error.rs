@@ -108,7 +108,7 @@ impl From<crate::store::StoreError> for ApiError {
         match e {
             crate::store::StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
-                crate::http::telemetry::store_error(Code::StoreUnavailable);
+                store_error(Code::StoreUnavailable);
                 ApiError::new(
                     Code::StoreUnavailable,
                     "The database is unavailable. Retry the request shortly.",
@@ -116,7 +116,7 @@ impl From<crate::store::StoreError> for ApiError {
                 .with_header("retry-after", "1")
             }
             other => {
-                crate::http::telemetry::store_error(Code::Internal);
+                store_error(Code::Internal);
                 ApiError::internal(other)
             }
         }
@@ -189,3 +189,9 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Counts a store failure seen by a request (`ece_store_errors_total`, described with the other
+/// metrics in `crate::http::telemetry`).
+fn store_error(code: Code) {
+    metrics::counter!("ece_store_errors_total", "code" => code.as_str()).increment(1);
+}

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -18,6 +17,7 @@ use super::PathArgs;
 use crate::domain::duration::{self, Expiration};
 use crate::domain::model::{ApiKeyRecord, ApiKeyResponse, EmptyResponse, Timestamp};
 use crate::domain::rbac::op;
+use crate::domain::roles::Role;
 use crate::http::audit::{self, Event};
 use crate::http::auth::{Authorized, Caller};
 use crate::http::error::{ApiError, ApiResult, Code};
@@ -95,9 +95,9 @@ pub async fn create(
         ));
     }
     let description = valid_description(&req.description)?;
-    let now = Utc::now();
+    let now = app.settings.clock.now();
     let expires_at = expiry(&app, req.expiration.as_deref(), now)?;
-    let role_assignments = key_role_assignments(&caller, req.role_assignments)?;
+    let platform_roles = key_roles(&caller, req.role_assignments)?;
     let key = crypto::new_secret();
     let record = ApiKeyRecord {
         id: crypto::new_id(),
@@ -106,7 +106,7 @@ pub async fn create(
         key_hash: crypto::digest(&key),
         created_at: now,
         expires_at,
-        role_assignments,
+        platform_roles,
     };
     store_new_key(&app, &record, now).await?;
     tracing::info!(user = %record.user_name, key_id = %record.id, "API key created");
@@ -151,24 +151,16 @@ fn expiry(
     }
 }
 
-/// The roles a new key carries: those asked for (each one the creator holds), else the
-/// creator's. When the creator is itself a restricted API key, that is the restriction, not the
-/// owner's full set of roles: a key never mints a key with more than it has.
-fn key_role_assignments(caller: &Caller, asked: Option<Value>) -> ApiResult<Option<Value>> {
+/// The platform roles a new key is restricted to: those asked for (each one the creator holds),
+/// else, when not specified, the creator's. When the creator is itself a restricted API key,
+/// that is the restriction, not the owner's full set of roles: a key never mints a key with more
+/// than it has.
+fn key_roles(caller: &Caller, asked: Option<Value>) -> ApiResult<Option<Vec<Role>>> {
     let asked = match asked {
         None | Some(Value::Null) => None,
         Some(ra) => restrict_roles(&ra, &caller.roles)?,
     };
-    Ok(asked.or_else(|| {
-        (caller.roles != caller.user.roles).then(|| {
-            let platform: Vec<Value> = caller
-                .roles
-                .iter()
-                .map(|r| serde_json::json!({ "role_id": r }))
-                .collect();
-            serde_json::json!({ "platform": platform })
-        })
-    }))
+    Ok(asked.or_else(|| (caller.roles != caller.user.roles).then(|| caller.roles.clone())))
 }
 
 /// Stores the key unless its owner is at the per-user limit (or gone).
@@ -192,7 +184,7 @@ async fn store_new_key(app: &AppState, record: &ApiKeyRecord, now: Timestamp) ->
 
 /// Checks the roles a key asks for: platform roles only, each one the creator holds. `None` when
 /// the request names no platform roles at all (`{}`, `{"platform": null}`): not specified.
-fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Option<Value>> {
+fn restrict_roles(ra: &Value, creator_roles: &[Role]) -> ApiResult<Option<Vec<Role>>> {
     let field = "role_assignments";
     let Some(obj) = ra.as_object() else {
         return Err(invalid(field, "[role_assignments] must be an object."));
@@ -216,13 +208,22 @@ fn restrict_roles(ra: &Value, creator_roles: &[String]) -> ApiResult<Option<Valu
             ))
         }
     };
+    let mut roles = Vec::with_capacity(platform.len());
     for p in &platform {
-        let role = p.get("role_id").and_then(Value::as_str).unwrap_or("");
-        if !creator_roles.iter().any(|r| r == role) {
-            return Err(invalid(field, format!("An API key can only carry roles its creator holds; [{role}] is not one of them.")));
+        let id = p.get("role_id").and_then(Value::as_str).unwrap_or("");
+        match Role::parse(id).filter(|r| creator_roles.contains(r)) {
+            Some(role) => roles.push(role),
+            None => {
+                return Err(invalid(
+                    field,
+                    format!(
+                    "An API key can only carry roles its creator holds; [{id}] is not one of them."
+                ),
+                ))
+            }
         }
     }
-    Ok(Some(serde_json::json!({ "platform": platform })))
+    Ok(Some(roles))
 }
 
 pub async fn list_own(

@@ -4,6 +4,7 @@
 mod account;
 pub mod audit;
 pub mod auth;
+mod basic;
 pub mod brute_force;
 mod console;
 mod docs;

@@ -7,13 +7,13 @@
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{query_flag, PathArgs};
 use crate::domain::model::{EmptyResponse, UserRecord};
-use crate::domain::rbac::{op, DEPLOYMENT_MANAGER, DEPLOYMENT_VIEWER, PLATFORM_ADMIN, ROLES};
-use crate::domain::users::validate_roles;
+use crate::domain::rbac::op;
+use crate::domain::roles::{normalize, DeploymentRoleAssignment, Role};
 use crate::http::audit::{self, Event};
 use crate::http::auth::{Authorized, Caller};
 use crate::http::error::{ApiError, ApiResult, Code};
@@ -33,24 +33,12 @@ struct PlatformRoleAssignment {
     role_id: String,
 }
 
-#[derive(Deserialize, Serialize, PartialEq, Clone)]
-struct DeploymentRoleAssignment {
-    role_id: String,
-    organization_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    all: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    deployment_ids: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    application_roles: Option<Vec<String>>,
-}
-
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(Code::RoleAssignmentsInvalid, message).with_fields([field.to_string()])
 }
 
 /// The validated content of a request: platform roles and deployment assignments.
-fn validate(ra: RoleAssignments) -> ApiResult<(Vec<String>, Vec<DeploymentRoleAssignment>)> {
+fn validate(ra: RoleAssignments) -> ApiResult<Assignments> {
     let non_empty_project = ra
         .project
         .as_ref()
@@ -65,21 +53,23 @@ fn validate(ra: RoleAssignments) -> ApiResult<(Vec<String>, Vec<DeploymentRoleAs
             "Organization and project role assignments do not exist in self-hosted ECE.",
         ));
     }
-    let platform: Vec<String> = ra
-        .platform
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.role_id)
-        .collect();
-    if let Some(bad) = platform.iter().find(|r| !ROLES.contains(&r.as_str())) {
-        return Err(invalid(
-            "platform",
-            format!("Unknown role [{bad}]. Valid roles: {}.", ROLES.join(", ")),
-        ));
+    let mut platform = Vec::new();
+    for p in ra.platform.unwrap_or_default() {
+        let Some(role) = Role::parse(&p.role_id) else {
+            return Err(invalid(
+                "platform",
+                format!(
+                    "Unknown role [{}]. Valid roles: {}.",
+                    p.role_id,
+                    Role::all_ids()
+                ),
+            ));
+        };
+        platform.push(role);
     }
     let deployment = ra.deployment.unwrap_or_default();
     for d in &deployment {
-        if d.role_id != DEPLOYMENT_MANAGER && d.role_id != DEPLOYMENT_VIEWER {
+        if !Role::parse(&d.role_id).is_some_and(Role::is_deployment_scoped) {
             return Err(invalid(
                 "deployment",
                 format!("[{}] is not a deployment-scoped role.", d.role_id),
@@ -101,13 +91,6 @@ fn validate(ra: RoleAssignments) -> ApiResult<(Vec<String>, Vec<DeploymentRoleAs
     Ok((platform, deployment))
 }
 
-fn stored_deployments(user: &UserRecord) -> Vec<DeploymentRoleAssignment> {
-    user.role_assignments
-        .get("deployment")
-        .and_then(|d| serde_json::from_value(d.clone()).ok())
-        .unwrap_or_default()
-}
-
 pub async fn add(
     State(app): State<AppState>,
     caller: Authorized<op::AddRoleAssignments>,
@@ -117,9 +100,9 @@ pub async fn add(
     let (platform, deployment) = validate(body)?;
     change(&app, &caller, &user_id, |user| {
         let mut roles = user.roles.clone();
-        roles.extend(platform.iter().cloned());
+        roles.extend(platform.iter().copied());
         // Said with this endpoint's own code (the users endpoints say `user.roles.forbidden`).
-        if roles.iter().any(|r| r == PLATFORM_ADMIN) && roles.iter().any(|r| r != PLATFORM_ADMIN) {
+        if roles.contains(&Role::PlatformAdmin) && roles.iter().any(|r| *r != Role::PlatformAdmin) {
             return Err(ApiError::new(
                 Code::RoleAssignmentsInvalid,
                 "The role [ece_platform_admin] cannot be combined with other platform roles: \
@@ -127,13 +110,13 @@ pub async fn add(
             )
             .with_fields(["platform"]));
         }
-        let mut deployments = stored_deployments(user);
+        let mut deployments = user.deployments.clone();
         for d in &deployment {
             if !deployments.contains(d) {
                 deployments.push(d.clone());
             }
         }
-        Ok((validate_roles(roles)?, deployments))
+        Ok((normalize(roles, "security.roles")?, deployments))
     })
     .await
 }
@@ -150,7 +133,7 @@ pub async fn remove(
     let caller_name = caller.user.user_name.clone();
     change(&app, &caller, &user_id, |user| {
         // Removing your own admin role locks you out; ask for it explicitly.
-        if user.user_name == caller_name && platform.iter().any(|r| r == PLATFORM_ADMIN) && !force {
+        if user.user_name == caller_name && platform.contains(&Role::PlatformAdmin) && !force {
             return Err(ApiError::new(
                 Code::RoleAssignmentsUnauthorized,
                 "Removing your own ece_platform_admin role requires force=true.",
@@ -162,9 +145,11 @@ pub async fn remove(
             .filter(|r| !platform.contains(r))
             .cloned()
             .collect();
-        let deployments = stored_deployments(user)
-            .into_iter()
+        let deployments = user
+            .deployments
+            .iter()
             .filter(|d| !deployment.contains(d))
+            .cloned()
             .collect();
         Ok((roles, deployments))
     })
@@ -172,7 +157,7 @@ pub async fn remove(
 }
 
 /// The roles and deployment assignments a change leads to.
-type Assignments = (Vec<String>, Vec<DeploymentRoleAssignment>);
+type Assignments = (Vec<Role>, Vec<DeploymentRoleAssignment>);
 
 /// Applies a role change to `user_id` with compare-and-swap, retrying on concurrent writes.
 async fn change(
@@ -198,15 +183,14 @@ async fn change(
             ));
         }
         let (roles, deployments) = compute(&user)?;
-        let role_assignments = json!({ "deployment": deployments });
-        if roles == user.roles && role_assignments == user.role_assignments {
+        if roles == user.roles && deployments == user.deployments {
             return Ok(Json(EmptyResponse {}));
         }
-        let (roles_before, assignments_before) =
-            (user.roles.clone(), user.role_assignments.clone());
+        let roles_before = json!(user.roles);
+        let assignments_before = json!({ "deployment": user.deployments });
         let updated = UserRecord {
             roles,
-            role_assignments,
+            deployments,
             updated_at: Utc::now(),
             updated_by: Some(by.to_string()),
             ..user
@@ -223,9 +207,12 @@ async fn change(
                 Event::by(caller, "user.role_change")
                     .target(user_id)
                     .detail("roles_before", roles_before)
-                    .detail("roles", updated.roles.clone())
+                    .detail("roles", json!(updated.roles))
                     .detail("role_assignments_before", assignments_before)
-                    .detail("role_assignments", updated.role_assignments.clone()),
+                    .detail(
+                        "role_assignments",
+                        json!({ "deployment": updated.deployments }),
+                    ),
             )
             .await;
             return Ok(Json(EmptyResponse {}));

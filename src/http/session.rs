@@ -14,7 +14,6 @@ use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 
 use crate::domain::model::{
     AuthenticationInfo, AvailableAuthenticationMethods, EmptyResponse, LoginRequest, SessionRecord,
@@ -69,7 +68,7 @@ pub async fn login(
     };
     attempt.succeeded();
 
-    let now = Utc::now();
+    let now = app.settings.clock.now();
     let session = SessionRecord {
         id: crypto::new_id(),
         user_name: user.user_name.clone(),
@@ -135,7 +134,7 @@ pub async fn refresh(
             "Only a bearer token can be refreshed.",
         ));
     };
-    let now = Utc::now();
+    let now = app.settings.clock.now();
     let token = crypto::new_secret();
     // Written by the store in the refresh's own transaction (one commit for both).
     let audit = Event::by(&caller, "refresh")

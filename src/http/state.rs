@@ -73,4 +73,6 @@ pub struct Settings {
     pub refresh_limit: crate::store::RefreshLimit,
     /// How long an expired API key is kept before housekeeping deletes it.
     pub expired_key_retention: chrono::Duration,
+    /// The time sessions and keys expire by (the system clock; tests move it forward).
+    pub clock: crate::domain::clock::Clock,
 }

@@ -32,7 +32,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::rbac::served_at;
-use crate::http::error::{ApiError, Code};
+use crate::http::error::ApiError;
 use crate::http::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -233,11 +233,6 @@ pub fn login_failed() {
 /// Counts a request refused by brute-force protection.
 pub fn login_throttled() {
     metrics::counter!("ece_login_throttled_total").increment(1);
-}
-
-/// Counts a store failure seen by a request.
-pub fn store_error(code: Code) {
-    metrics::counter!("ece_store_errors_total", "code" => code.as_str()).increment(1);
 }
 
 #[cfg(test)]

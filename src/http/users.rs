@@ -8,13 +8,14 @@
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use chrono::Utc;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{query_flag, PathArgs};
 use crate::domain::model::{EmptyResponse, UserRecord};
 use crate::domain::rbac::op;
+use crate::domain::roles::UserName;
 use crate::domain::user_update::{authorize_update, refuse_rename, Editor, Update};
-use crate::domain::users::{to_json, validate_user_name, UserDoc};
+use crate::domain::users::{to_json, UserDoc};
 use crate::http::audit::{self, Event};
 use crate::http::auth::{Authorized, Caller, Method};
 use crate::http::error::{ApiError, ApiResult, Code};
@@ -74,8 +75,11 @@ pub async fn create(
     let missing = |f: &str| {
         ApiError::new(Code::InvalidJson, format!("[{f}] is required.")).with_fields([f.to_string()])
     };
-    let name = doc.user_name.clone().ok_or_else(|| missing("user_name"))?;
-    validate_user_name(&name)?;
+    let name = UserName::parse(
+        doc.user_name
+            .as_deref()
+            .ok_or_else(|| missing("user_name"))?,
+    )?;
     if doc.security.is_none() {
         return Err(missing("security"));
     }
@@ -90,7 +94,7 @@ pub async fn create(
         email: wanted.email,
         enabled: wanted.enabled,
         ..UserRecord::new(
-            &name,
+            name.as_str(),
             app.hasher
                 .hash(password)
                 .await
@@ -115,8 +119,8 @@ pub async fn create(
     audit::record(
         &app,
         Event::by(&caller, "user.create")
-            .target(&name)
-            .detail("roles", user.roles.clone())
+            .target(name.as_str())
+            .detail("roles", json!(user.roles))
             .detail("enabled", user.enabled),
     )
     .await;

@@ -127,7 +127,6 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
     async fn get_user(&self, user_name: &str) -> StoreResult<Option<UserRecord>>;
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
-    async fn count_users(&self) -> StoreResult<i64>;
     /// Writes every field of `user` if its stored version is still `user.version`; bumps it.
     /// When `end_sessions` is set, the user's sessions are revoked in the same transaction,
     /// except `keep_session` (the caller's own, on a self-service password change).
@@ -139,15 +138,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<UserRecord>>;
     /// Deletes the user with their sessions and keys. `false` if there was no such user.
     async fn delete_user(&self, user_name: &str) -> StoreResult<bool>;
-    /// Stamps `last_login_at` (and `first_login_at` the first time) without touching `version`.
-    async fn record_login(&self, user_name: &str, at: Timestamp) -> StoreResult<()>;
 
     // --- sessions ------------------------------------------------------------------------
-    /// Stores a new session with its first token.
-    async fn create_session(&self, session: &SessionRecord, token_hash: &Digest)
-        -> StoreResult<()>;
-    /// A login: stores a new session with its first token, stamps the user's login times (as
-    /// `record_login` at the session's creation) and appends `audit`, in one transaction, so a
+    /// A login: stores a new session with its first token, stamps the user's login times
+    /// (`last_login_at` = the session's creation, `first_login_at` the first time, without
+    /// touching `version`) and appends `audit`, in one transaction, so a
     /// login costs one commit.
     async fn start_session(
         &self,

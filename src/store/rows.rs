@@ -9,8 +9,10 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::{StoreError, StoreResult};
 use crate::domain::model::{
-    AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, TokenRecord, UserRecord,
+    platform_assignments, AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp,
+    TokenRecord, UserRecord,
 };
+use crate::domain::roles::{DeploymentRoleAssignment, Role};
 
 pub fn millis(t: Timestamp) -> i64 {
     t.timestamp_millis()
@@ -153,15 +155,16 @@ pub const USER_COLUMNS: &str = "users.user_name, users.full_name, users.email, u
     users.updated_at, users.updated_by, users.first_login_at, users.last_login_at, users.version";
 
 pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord> {
-    let roles: Vec<String> = serde_json::from_value(json(&r.text("roles")?)?)
+    let roles: Vec<Role> = serde_json::from_value(json(&r.text("roles")?)?)
         .map_err(|e| StoreError::Other(format!("corrupt roles column: {e}")))?;
+    let deployments = deployments(&json(&r.text("role_assignments")?)?)?;
     Ok(UserRecord {
         user_name: r.text("user_name")?,
         full_name: r.opt_text("full_name")?,
         email: r.opt_text("email")?,
         password_hash: r.text("password_hash")?,
         roles,
-        role_assignments: json(&r.text("role_assignments")?)?,
+        deployments,
         enabled: r.flag("enabled")?,
         builtin: r.flag("builtin")?,
         created_at: from_millis(r.int("created_at")?),
@@ -210,15 +213,51 @@ pub fn api_key<R: DecodeRow>(r: &R) -> StoreResult<ApiKeyRecord> {
         key_hash: r.digest("key_hash")?,
         created_at: from_millis(r.int("key_created_at")?),
         expires_at: r.opt_int("expires_at")?.map(from_millis),
-        role_assignments: r
+        platform_roles: r
             .opt_text("key_role_assignments")?
-            .map(|t| json(&t))
-            .transpose()?,
+            .map(|t| platform_roles(&json(&t)?))
+            .transpose()?
+            .flatten(),
     })
 }
 
-pub fn roles_json(roles: &[String]) -> String {
+pub fn roles_json(roles: &[Role]) -> String {
     serde_json::to_string(roles).unwrap_or_else(|_| "[]".into())
+}
+
+/// A user's `role_assignments` column: `{"deployment": [...]}`.
+pub fn deployments_json(deployments: &[DeploymentRoleAssignment]) -> String {
+    serde_json::json!({ "deployment": deployments }).to_string()
+}
+
+fn deployments(v: &Value) -> StoreResult<Vec<DeploymentRoleAssignment>> {
+    match v.get("deployment") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(d) => serde_json::from_value(d.clone())
+            .map_err(|e| StoreError::Other(format!("corrupt role_assignments column: {e}"))),
+    }
+}
+
+/// A key's `role_assignments` column: `{"platform": [{"role_id": ...}]}`.
+pub fn key_roles_json(roles: &[Role]) -> String {
+    platform_assignments(roles).to_string()
+}
+
+/// `None` when the column names no platform roles: the key acts with its owner's roles.
+fn platform_roles(v: &Value) -> StoreResult<Option<Vec<Role>>> {
+    let corrupt =
+        |e: String| StoreError::Other(format!("corrupt key role_assignments column: {e}"));
+    let Some(platform) = v.get("platform").and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    platform
+        .iter()
+        .map(|p| {
+            let id = p.get("role_id").and_then(Value::as_str).unwrap_or("");
+            Role::parse(id).ok_or_else(|| corrupt(format!("unknown role [{id}]")))
+        })
+        .collect::<StoreResult<Vec<Role>>>()
+        .map(Some)
 }
 
 /// Refuses to run against a schema newer than the migrations this binary embeds.

@@ -258,7 +258,7 @@ async fn each_user_has_a_limit_of_active_keys() {
                 key_hash: crypto::digest(&crypto::new_secret()),
                 created_at: now - chrono::Duration::days(2),
                 expires_at: Some(now - chrono::Duration::days(1)),
-                role_assignments: None,
+                platform_roles: None,
             },
             3,
             now,

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use ece_server::domain::rbac::{self, Operation, Scope, OPERATIONS, ROLES};
+use ece_server::domain::rbac::{self, Operation, Scope, OPERATIONS};
+use ece_server::domain::roles::Role;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -14,9 +15,9 @@ use crate::helpers::{spawn_app, Auth, Reply, TestApp, ADMIN_PASSWORD};
 use crate::spec::{spec, REGION_PREFIX};
 
 /// The callers of the matrix: each ECE role alone, and a user without any role.
-fn callers() -> Vec<(&'static str, Vec<String>)> {
-    let mut callers: Vec<(&'static str, Vec<String>)> =
-        ROLES.iter().map(|r| (*r, vec![r.to_string()])).collect();
+fn callers() -> Vec<(&'static str, Vec<Role>)> {
+    let mut callers: Vec<(&'static str, Vec<Role>)> =
+        Role::ALL.iter().map(|r| (r.as_str(), vec![*r])).collect();
     callers.push((NO_ROLE, Vec::new()));
     callers
 }
@@ -185,7 +186,7 @@ async fn matrix(prefix: &str) {
     let app = spawn_app().await;
     let callers = callers();
     for (label, roles) in &callers {
-        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+        let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         let auth = app.create_user(&caller_name(label), &roles).await;
         // The permissions a user is shown are the table's.
         let me = app.get("/user", &auth).await.expect(200);
@@ -196,13 +197,13 @@ async fn matrix(prefix: &str) {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|r| r.as_str().unwrap().to_string())
+                    .map(|r| Role::parse(r.as_str().unwrap()).unwrap())
                     .collect::<Vec<_>>()
             )),
             "{label}"
         );
     }
-    let cases: Vec<(usize, &Operation, &str, &Vec<String>)> = OPERATIONS
+    let cases: Vec<(usize, &Operation, &str, &Vec<Role>)> = OPERATIONS
         .iter()
         .flat_map(|op| {
             callers

@@ -32,11 +32,7 @@ async fn stored_deployments(app: &TestApp, user: &str) -> Value {
         .await
         .unwrap()
         .expect("user exists");
-    record
-        .role_assignments
-        .get("deployment")
-        .cloned()
-        .unwrap_or(json!([]))
+    json!(record.deployments)
 }
 
 #[tokio::test]
@@ -63,7 +59,9 @@ async fn platform_roles_are_added_and_removed_and_apply_at_once() {
     assert_eq!(user["security"]["roles"], json!(["ece_platform_viewer"]));
     assert_eq!(
         user["security"]["permissions"],
-        json!(rbac::permissions(&["ece_platform_viewer".to_string()]))
+        json!(rbac::permissions(&[
+            ece_server::domain::roles::Role::PlatformViewer
+        ]))
     );
     assert_eq!(user["metadata"]["updated_by"], "boss");
     // The session and the key opened before the change see it on their next request.

@@ -1,7 +1,5 @@
 //! Login, bearer sessions, refresh with grace, logout, API-key authentication.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use ece_server::domain::model::ApiKeyRecord;
 use ece_server::http::Settings;
@@ -90,10 +88,11 @@ async fn login_state_path_redirects_with_the_token_in_the_fragment() {
 #[tokio::test]
 async fn refresh_issues_a_new_token_and_the_old_one_dies_after_the_grace_period() {
     let settings = Settings {
-        refresh_grace: chrono::Duration::seconds(1),
+        refresh_grace: chrono::Duration::seconds(30),
         ..Settings::default()
     };
     let app = spawn_with(settings).await;
+    let clock = app.settings.clock.clone();
     let t1 = app.login("admin", ADMIN_PASSWORD).await;
     let body = app
         .post("/users/auth/_refresh", &Auth::Bearer(t1.clone()), json!({}))
@@ -109,7 +108,7 @@ async fn refresh_issues_a_new_token_and_the_old_one_dies_after_the_grace_period(
     app.get("/users/auth", &Auth::Bearer(t2.clone()))
         .await
         .expect(200);
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    clock.advance(chrono::Duration::seconds(31));
     app.get("/users/auth", &Auth::Bearer(t1.clone()))
         .await
         .expect_error(401, "root.unauthenticated");
@@ -133,13 +132,14 @@ async fn refresh_issues_a_new_token_and_the_old_one_dies_after_the_grace_period(
 #[tokio::test]
 async fn refresh_slides_the_expiry_but_not_past_the_absolute_lifetime() {
     let settings = Settings {
-        session_idle: chrono::Duration::seconds(2),
-        session_max: chrono::Duration::seconds(3),
+        session_idle: chrono::Duration::seconds(60),
+        session_max: chrono::Duration::seconds(90),
         ..Settings::default()
     };
     let app = spawn_with(settings).await;
+    let clock = app.settings.clock.clone();
     let t1 = app.login("admin", ADMIN_PASSWORD).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    clock.advance(chrono::Duration::seconds(45));
     let t2 = app
         .post("/users/auth/_refresh", &Auth::Bearer(t1), json!({}))
         .await
@@ -147,13 +147,13 @@ async fn refresh_slides_the_expiry_but_not_past_the_absolute_lifetime() {
         .as_str()
         .unwrap()
         .to_string();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    // 2.5 s after login: past the first idle deadline, alive thanks to the refresh.
+    clock.advance(chrono::Duration::seconds(30));
+    // 75 s after login: past the first idle deadline, alive thanks to the refresh.
     app.get("/users/auth", &Auth::Bearer(t2.clone()))
         .await
         .expect(200);
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    // 3.2 s: past the absolute lifetime whatever the refreshes.
+    clock.advance(chrono::Duration::seconds(20));
+    // 95 s: past the absolute lifetime whatever the refreshes.
     app.get("/users/auth", &Auth::Bearer(t2.clone()))
         .await
         .expect_error(401, "root.unauthenticated");
@@ -165,12 +165,15 @@ async fn refresh_slides_the_expiry_but_not_past_the_absolute_lifetime() {
 #[tokio::test]
 async fn idle_sessions_expire() {
     let settings = Settings {
-        session_idle: chrono::Duration::seconds(1),
+        session_idle: chrono::Duration::seconds(60),
         ..Settings::default()
     };
     let app = spawn_with(settings).await;
     let t = app.login("admin", ADMIN_PASSWORD).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.get("/users/auth", &Auth::Bearer(t.clone()))
+        .await
+        .expect(200);
+    app.settings.clock.advance(chrono::Duration::seconds(61));
     app.get("/users/auth", &Auth::Bearer(t))
         .await
         .expect_error(401, "root.unauthenticated");
@@ -304,7 +307,7 @@ async fn api_keys_authenticate_until_deleted_or_expired() {
             key_hash: crypto::digest(secret),
             created_at: now,
             expires_at: Some(expires_at),
-            role_assignments: None,
+            platform_roles: None,
         };
         app.store
             .insert_api_key(&record, 100, now - chrono::Duration::days(1))

@@ -46,7 +46,9 @@ async fn create_returns_the_user_and_get_returns_the_same() {
     assert_eq!(body["security"]["roles"], json!(["ece_platform_viewer"]));
     assert_eq!(
         body["security"]["permissions"],
-        json!(rbac::permissions(&["ece_platform_viewer".to_string()]))
+        json!(rbac::permissions(&[
+            ece_server::domain::roles::Role::PlatformViewer
+        ]))
     );
     assert_eq!(body["security"]["enabled"], true);
     assert_eq!(
@@ -475,7 +477,9 @@ async fn patch_merges_sets_and_removes_fields() {
     assert_eq!(body["security"]["roles"], json!(["ece_platform_viewer"]));
     assert_eq!(
         body["security"]["permissions"],
-        json!(rbac::permissions(&["ece_platform_viewer".to_string()]))
+        json!(rbac::permissions(&[
+            ece_server::domain::roles::Role::PlatformViewer
+        ]))
     );
     // ...and take effect for the user at once.
     let alice = Auth::basic("alice", "alice-password");

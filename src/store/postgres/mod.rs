@@ -32,7 +32,10 @@ use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow};
 use sqlx::Postgres;
 
-use super::rows::{self, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use super::rows::{
+    self, deployments_json, key_roles_json, millis, roles_json, KEY_COLUMNS, SESSION_COLUMNS,
+    USER_COLUMNS,
+};
 use super::{
     InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult, TokenLookup,
 };
@@ -185,7 +188,7 @@ impl Store for PgStore {
         .bind(&u.email)
         .bind(&u.password_hash)
         .bind(roles_json(&u.roles))
-        .bind(u.role_assignments.to_string())
+        .bind(deployments_json(&u.deployments))
         .bind(u.enabled)
         .bind(u.builtin)
         .bind(millis(u.created_at))
@@ -210,11 +213,6 @@ impl Store for PgStore {
         all.await?.iter().map(rows::user).collect()
     }
 
-    async fn count_users(&self) -> StoreResult<i64> {
-        let q = sqlx::query_scalar("SELECT COUNT(*) FROM users");
-        self.bound.run(q.fetch_one(&self.pool)).await
-    }
-
     async fn update_user_cas(
         &self,
         u: &UserRecord,
@@ -223,7 +221,7 @@ impl Store for PgStore {
     ) -> StoreResult<Option<UserRecord>> {
         let mut tx = self.bound.run(self.pool.begin()).await?;
         // Same columns as SQLite: builtin, creation and login stamps are not the caller's to
-        // change (record_login writes the latter without bumping the version).
+        // change (a login writes the latter without bumping the version).
         let sql = format!(
             "UPDATE users SET full_name = $1, email = $2, password_hash = $3, roles = $4, \
              role_assignments = $5, enabled = $6, updated_at = $7, updated_by = $8, \
@@ -234,7 +232,7 @@ impl Store for PgStore {
             .bind(&u.email)
             .bind(&u.password_hash)
             .bind(roles_json(&u.roles))
-            .bind(u.role_assignments.to_string())
+            .bind(deployments_json(&u.deployments))
             .bind(u.enabled)
             .bind(millis(u.updated_at))
             .bind(&u.updated_by)
@@ -258,17 +256,6 @@ impl Store for PgStore {
         // Sessions, tokens and keys go with the user through ON DELETE CASCADE.
         let q = sqlx::query("DELETE FROM users WHERE user_name = $1").bind(name);
         Ok(self.exec(&self.pool, q).await? > 0)
-    }
-
-    async fn record_login(&self, name: &str, at: Timestamp) -> StoreResult<()> {
-        let q = sqlx::query(RECORD_LOGIN).bind(millis(at)).bind(name);
-        self.exec(&self.pool, q).await.map(drop)
-    }
-
-    async fn create_session(&self, s: &SessionRecord, token_hash: &Digest) -> StoreResult<()> {
-        let mut tx = self.bound.run(self.pool.begin()).await?;
-        self.insert_session(&mut tx, s, token_hash).await?;
-        self.bound.run(tx.commit()).await
     }
 
     async fn start_session(
@@ -447,7 +434,7 @@ impl Store for PgStore {
         .bind(&k.key_hash[..])
         .bind(millis(k.created_at))
         .bind(k.expires_at.map(millis))
-        .bind(k.role_assignments.as_ref().map(Value::to_string));
+        .bind(k.platform_roles.as_deref().map(key_roles_json));
         self.exec(&mut *tx, q).await?;
         self.bound.run(tx.commit()).await?;
         Ok(InsertKeyOutcome::Inserted)

@@ -31,12 +31,12 @@ pub enum BatchWrite {
         limit: crate::store::RefreshLimit,
         audit: Box<AuditRecord>,
     },
-    /// A new session with its first token; for a login (`login`: its audit event) also the
-    /// user's login stamp and that event.
+    /// A login: a new session with its first token, the user's login stamp and the login's
+    /// audit event.
     Session {
         session: Box<SessionRecord>,
         token_hash: Digest,
-        login: Option<Box<AuditRecord>>,
+        login: Box<AuditRecord>,
     },
     Audit(Box<AuditRecord>),
 }
@@ -95,8 +95,7 @@ pub fn run_group<'a>(
                 session,
                 token_hash,
                 login,
-            } => insert_session(&tx, session, token_hash, login.as_deref())
-                .map(|()| BatchReply::Done),
+            } => insert_session(&tx, session, token_hash, login).map(|()| BatchReply::Done),
             BatchWrite::Audit(e) => append_audit(&tx, e).map(|()| BatchReply::Done),
         };
         match result {
@@ -189,7 +188,7 @@ fn insert_session(
     conn: &Connection,
     s: &SessionRecord,
     token_hash: &Digest,
-    login: Option<&AuditRecord>,
+    login: &AuditRecord,
 ) -> StoreResult<()> {
     exec(
         conn,
@@ -205,11 +204,8 @@ fn insert_session(
         ],
     )?;
     exec(conn, INSERT_CURRENT_TOKEN, &[&&token_hash[..], &s.id])?;
-    if let Some(audit) = login {
-        exec(conn, RECORD_LOGIN, &[&millis(s.created_at), &s.user_name])?;
-        append_audit(conn, audit)?;
-    }
-    Ok(())
+    exec(conn, RECORD_LOGIN, &[&millis(s.created_at), &s.user_name])?;
+    append_audit(conn, login)
 }
 
 fn append_audit(conn: &Connection, e: &AuditRecord) -> StoreResult<()> {

@@ -46,8 +46,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// background checkpointer falls behind (SQLite's default is 1000).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
-/// Stamps a user's login times: `?1` the time, `?2` the user name (also used by `sqlite.rs`).
-pub const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
+/// Stamps a user's login times: `?1` the time, `?2` the user name (used by `group.rs`).
+pub(super) const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
     first_login_at = COALESCE(first_login_at, ?1) WHERE user_name = ?2";
 
 // The lookups' SQL, built once: it is the key of each connection's statement cache.

@@ -20,7 +20,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::rows::{self, millis, roles_json, KEY_COLUMNS, USER_COLUMNS};
+use super::rows::{
+    self, deployments_json, key_roles_json, millis, roles_json, KEY_COLUMNS, USER_COLUMNS,
+};
 use super::{
     map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
     StoreResult, TokenLookup,
@@ -123,20 +125,6 @@ impl SqliteStore {
     }
 
     /// A new session through the group commit; with `login`, also its login stamp and event.
-    async fn session(
-        &self,
-        s: &SessionRecord,
-        token_hash: &Digest,
-        login: Option<&super::AuditRecord>,
-    ) -> StoreResult<()> {
-        let write = BatchWrite::Session {
-            session: Box::new(s.clone()),
-            token_hash: *token_hash,
-            login: login.map(|a| Box::new(a.clone())),
-        };
-        self.batched(write).await.map(drop)
-    }
-
     async fn user_in(
         &self,
         conn: &mut sqlx::SqliteConnection,
@@ -208,7 +196,7 @@ impl Store for SqliteStore {
         .bind(&u.email)
         .bind(&u.password_hash)
         .bind(roles_json(&u.roles))
-        .bind(u.role_assignments.to_string())
+        .bind(deployments_json(&u.deployments))
         .bind(u.enabled)
         .bind(u.builtin)
         .bind(millis(u.created_at))
@@ -236,13 +224,6 @@ impl Store for SqliteStore {
         rows.iter().map(rows::user).collect()
     }
 
-    async fn count_users(&self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(map_sqlx)
-    }
-
     async fn update_user_cas(
         &self,
         u: &UserRecord,
@@ -259,7 +240,7 @@ impl Store for SqliteStore {
         .bind(&u.email)
         .bind(&u.password_hash)
         .bind(roles_json(&u.roles))
-        .bind(u.role_assignments.to_string())
+        .bind(deployments_json(&u.deployments))
         .bind(u.enabled)
         .bind(millis(u.updated_at))
         .bind(&u.updated_by)
@@ -294,27 +275,18 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn record_login(&self, name: &str, at: Timestamp) -> StoreResult<()> {
-        sqlx::query(hot_path::RECORD_LOGIN)
-            .bind(millis(at))
-            .bind(name)
-            .execute(&self.writer)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn create_session(&self, s: &SessionRecord, token_hash: &Digest) -> StoreResult<()> {
-        self.session(s, token_hash, None).await
-    }
-
     async fn start_session(
         &self,
         s: &SessionRecord,
         token_hash: &Digest,
         audit: &super::AuditRecord,
     ) -> StoreResult<()> {
-        self.session(s, token_hash, Some(audit)).await
+        let write = BatchWrite::Session {
+            session: Box::new(s.clone()),
+            token_hash: *token_hash,
+            login: Box::new(audit.clone()),
+        };
+        self.batched(write).await.map(drop)
     }
 
     async fn find_token(&self, token_hash: &Digest) -> StoreResult<Option<TokenLookup>> {
@@ -424,7 +396,7 @@ impl Store for SqliteStore {
         .bind(&k.key_hash[..])
         .bind(millis(k.created_at))
         .bind(k.expires_at.map(millis))
-        .bind(k.role_assignments.as_ref().map(Value::to_string))
+        .bind(k.platform_roles.as_deref().map(key_roles_json))
         .execute(&mut *tx)
         .await
         .map_err(map_sqlx)?;
