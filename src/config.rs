@@ -141,6 +141,12 @@ pub struct ServeArgs {
     /// A revocation made on another replica takes effect here within this time.
     #[arg(long, env = "ECE_CREDENTIAL_CACHE_MS", default_value_t = 250)]
     pub credential_cache_ms: u64,
+
+    /// The key that seals realm secrets (LDAP bind and truststore passwords) in the database:
+    /// a file of 64 hex digits, created (mode 0600) if missing. Default: `realm-secrets.key` in
+    /// the data directory. Replicas on one PostgreSQL database must all use the same file.
+    #[arg(long, env = "ECE_REALM_SECRETS_KEY_FILE")]
+    pub realm_secrets_key_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -168,6 +174,7 @@ impl ServeArgs {
             hash_concurrency: self.hash_concurrency,
             tls,
             metrics_listen: self.metrics_listen,
+            realm_secrets_key_file: self.realm_secrets_key_file.clone(),
         })
     }
 

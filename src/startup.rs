@@ -37,6 +37,8 @@ pub struct Config {
     pub tls: Option<TlsAcceptor>,
     /// Serve `/metrics` on this separate address.
     pub metrics_listen: Option<SocketAddr>,
+    /// The key file of the realm secrets; `None`: `realm-secrets.key` in `data_dir`.
+    pub realm_secrets_key_file: Option<PathBuf>,
 }
 
 /// A server with its store open and bootstrapped and its listeners bound, ready to run.
@@ -62,7 +64,8 @@ impl Application {
                 )
             })?;
         crypto_warm_up().await;
-        let state = AppState::new(store, config.settings, config.hash_concurrency);
+        let sealer = realm_sealer(&config)?;
+        let state = AppState::new(store, config.settings, config.hash_concurrency, sealer);
         let listener = TcpListener::bind(config.listen).await.with_context(|| {
             format!("cannot listen on {} (--listen, ECE_LISTEN)", config.listen)
         })?;
@@ -132,6 +135,35 @@ impl Application {
         tracing::info!("ece-server stopped");
         Ok(())
     }
+}
+
+/// The realm secrets key: the file given, else `realm-secrets.key` in the data directory
+/// (created on first start). Replicas on one PostgreSQL database must share one key; without
+/// `--realm-secrets-key-file` each would make its own, so that case is logged loudly (a secret
+/// sealed by another replica then answers `security_realm.secrets_unavailable`, naming both keys).
+fn realm_sealer(config: &Config) -> anyhow::Result<crate::security::sealed::Sealer> {
+    let path = match &config.realm_secrets_key_file {
+        Some(path) => path.clone(),
+        None => {
+            if !config.database_url.starts_with("sqlite:") {
+                tracing::warn!(
+                    "no --realm-secrets-key-file (ECE_REALM_SECRETS_KEY_FILE) with a shared database: using \
+                     {}/realm-secrets.key; every replica must use the same key file",
+                    config.data_dir.display()
+                );
+            }
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
+            config.data_dir.join("realm-secrets.key")
+        }
+    };
+    let sealer = crate::security::sealed::Sealer::load_or_create(&path)?;
+    tracing::info!(path = %path.display(), key_id = sealer.key_id(), "realm secrets key loaded");
+    Ok(sealer)
 }
 
 async fn crypto_warm_up() {

@@ -37,6 +37,7 @@ async fn start(limits: Limits, settings: Settings) -> (SocketAddr, tempfile::Tem
         hash_concurrency: None,
         tls: None,
         metrics_listen: None,
+        realm_secrets_key_file: None,
     };
     let app = Application::build(config).await.unwrap();
     let addr = app.address();

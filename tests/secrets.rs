@@ -3,6 +3,8 @@
 //! `-wal`, `-shm`) and the log are scanned for every one of them (and for the base64 form of each
 //! Basic `Authorization` header sent). Expected hits: none.
 //!
+//! The scenario includes an LDAP realm whose bind and truststore passwords are sealed at rest.
+//!
 //! Also: generated bootstrap passwords go to `bootstrap-secrets.json` with mode 0600, and appear
 //! neither in the database nor in the log (only once on stdout, on purpose).
 
@@ -328,6 +330,41 @@ async fn no_secret_reaches_the_database_files_or_the_debug_log() {
         .unwrap()
         .to_string();
     secret("redirect token", &t4);
+
+    // A security realm with write-only secrets: created, updated with new ones, read back.
+    let realms = "/platform/configuration/security/realms/ldap";
+    let mut realm = json!({
+        "id": "scan", "name": "Scan", "urls": ["ldaps://ldap.example.com"],
+        "bind_anonymously": false, "bind_type": "user_search",
+        "user_search": {"base_dn": "ou=people,dc=example,dc=com"},
+        "bind_dn": "cn=svc,dc=example,dc=com", "bind_password": "Scan-Bind-Pw-5e1d07",
+        "certificate_url": "https://certs.example.com/ca.zip",
+        "certificate_url_truststore_password": "Scan-Truststore-Pw-c3a9"
+    });
+    secret("realm bind password", "Scan-Bind-Pw-5e1d07");
+    secret("realm truststore password", "Scan-Truststore-Pw-c3a9");
+    let (s, _) = call(&c, M::POST, url(realms), admin.clone(), Some(realm.clone())).await;
+    assert_eq!(s, 201);
+    realm["bind_password"] = json!("Scan-Bind-Pw-2-8b44f1");
+    secret("second realm bind password", "Scan-Bind-Pw-2-8b44f1");
+    let (s, _) = call(
+        &c,
+        M::PUT,
+        url(&format!("{realms}/scan")),
+        admin.clone(),
+        Some(realm),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, got) = call(
+        &c,
+        M::GET,
+        url(&format!("{realms}/scan")),
+        admin.clone(),
+        None,
+    )
+    .await;
+    assert_eq!((s, got.get("bind_password")), (200, None));
 
     // Logout.
     let (s, _) = call(

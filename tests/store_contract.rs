@@ -1049,7 +1049,7 @@ async fn schema_guard(ctx: Ctx) -> Res {
     Ok(())
 }
 
-/// Migration 0005 turns the hex-text digests of existing tokens and keys into 32-byte ones: a
+/// Migration 0006 turns the hex-text digests of existing tokens and keys into 32-byte ones: a
 /// store written before it keeps authenticating the same secrets after the upgrade.
 async fn digests_migrate_to_binary(ctx: Ctx) -> Res {
     let backend = if ctx.spare_url.starts_with("sqlite:") {
@@ -1057,14 +1057,14 @@ async fn digests_migrate_to_binary(ctx: Ctx) -> Res {
     } else {
         "postgres"
     };
-    // The migrations before 0005, on the empty spare database.
+    // The migrations before 0006, on the empty spare database.
     let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("migrations")
         .join(backend);
     let before = tempfile::tempdir()?;
     for entry in std::fs::read_dir(&all)? {
         let name = entry?.file_name();
-        if name.to_string_lossy().as_ref() < "0005" {
+        if name.to_string_lossy().as_ref() < "0006" {
             std::fs::copy(all.join(&name), before.path().join(&name))?;
         }
     }
@@ -1234,6 +1234,10 @@ async fn audit_log(ctx: Ctx) -> Res {
     Ok(())
 }
 
+#[path = "store_contract/realms.rs"]
+mod realm_cases;
+use realm_cases::{realms, realms_concurrent, realms_reorder};
+
 // ---------------------------------------------------------------------------------------------
 // One test per (backend, case)
 // ---------------------------------------------------------------------------------------------
@@ -1283,4 +1287,7 @@ contract!(
     digests_migrate_to_binary,
     statement_timeout,
     audit_log,
+    realms,
+    realms_reorder,
+    realms_concurrent,
 );

@@ -50,6 +50,10 @@ pub const EVENTS: &[&str] = &[
     "user.password_reset",
     "user.end_sessions",
     "access.denied",
+    "realm.create",
+    "realm.update",
+    "realm.delete",
+    "realm.reorder",
 ];
 
 /// One security event, before it is stored.

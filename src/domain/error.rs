@@ -70,6 +70,22 @@ codes! {
     RoleAssignmentsInvalidTarget => "role_assignments.invalid_target_user_id", 400;
     RoleAssignmentsInvalid => "role_assignments.invalid_input", 400;
     RoleAssignmentsUnauthorized => "role_assignments.unauthorized_role_assignments", 403;
+    // Security realms (the spec documents the settings errors as 400, conflicts included).
+    RealmIdConflict => "security_realm.id_conflict", 400;
+    RealmInvalidId => "security_realm.invalid_id", 400;
+    RealmInvalidOrder => "security_realm.invalid_order", 400;
+    RealmInvalidType => "security_realm.invalid_type", 400;
+    RealmOrderConflict => "security_realm.order_conflict", 400;
+    RealmInvalidYaml => "security_realm.invalid_yaml", 400;
+    RealmInvalidUrl => "security_realm.invalid_url", 400;
+    RealmLdapInvalidUrl => "security_realm.ldap.invalid_url", 400;
+    RealmAdInvalidUrl => "security_realm.active_directory.invalid_url", 400;
+    RealmInvalidBundleUrl => "security_realm.invalid_bundle_url", 400;
+    RealmInvalidIds => "security_realm.invalid_ids", 400;
+    RealmMissingIds => "security_realm.missing_ids", 400;
+    RealmNotFound => "security_realm.not_found", 404;
+    RealmVersionConflict => "security_realm.version_conflict", 409;
+    RealmSecretsUnavailable => "security_realm.secrets_unavailable", 500;
 }
 
 /// What an error of a lower layer answers with, whoever renders it.

@@ -9,6 +9,7 @@ pub mod duration;
 pub mod error;
 pub mod model;
 pub mod rbac;
+pub mod realms;
 pub mod rfc3339;
 pub mod roles;
 pub mod user_update;

@@ -151,6 +151,17 @@ operations! {
     GetUser => "get-user", "GET", "/users/{user_name}", PlatformRead;
     DeleteUser => "delete-user", "DELETE", "/users/{user_name}", PlatformAdmin;
     UpdateUser => "update-user", "PATCH", "/users/{user_name}", PlatformAdmin;
+    // Security realms (spec/ece-realms-swagger.json, SAML left out).
+    GetSecurityRealmConfigurations => "get-security-realm-configurations", "GET", "/platform/configuration/security/realms", PlatformRead;
+    ReorderSecurityRealms => "reorder-security-realms", "POST", "/platform/configuration/security/realms/_reorder", PlatformAdmin;
+    CreateActiveDirectoryConfiguration => "create-active-directory-configuration", "POST", "/platform/configuration/security/realms/active-directory", PlatformAdmin;
+    GetActiveDirectoryConfiguration => "get-active-directory-configuration", "GET", "/platform/configuration/security/realms/active-directory/{realm_id}", PlatformRead;
+    UpdateActiveDirectoryConfiguration => "update-active-directory-configuration", "PUT", "/platform/configuration/security/realms/active-directory/{realm_id}", PlatformAdmin;
+    DeleteActiveDirectoryConfiguration => "delete-active-directory-configuration", "DELETE", "/platform/configuration/security/realms/active-directory/{realm_id}", PlatformAdmin;
+    CreateLdapConfiguration => "create-ldap-configuration", "POST", "/platform/configuration/security/realms/ldap", PlatformAdmin;
+    GetLdapConfiguration => "get-ldap-configuration", "GET", "/platform/configuration/security/realms/ldap/{realm_id}", PlatformRead;
+    UpdateLdapConfiguration => "update-ldap-configuration", "PUT", "/platform/configuration/security/realms/ldap/{realm_id}", PlatformAdmin;
+    DeleteLdapConfiguration => "delete-ldap-configuration", "DELETE", "/platform/configuration/security/realms/ldap/{realm_id}", PlatformAdmin;
 }
 
 /// Whether a holder of `roles` may call `op`.
@@ -223,20 +234,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thirty_operations_with_unique_ids() {
+    fn forty_operations_with_unique_ids() {
+        // 30 identity operations and 10 security-realm ones.
         let mut ids: Vec<_> = OPERATIONS.iter().map(|o| o.id).collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 30);
+        assert_eq!(ids.len(), 40);
     }
 
     #[test]
     fn admin_gets_everything_viewer_reads() {
         let admin = permissions(&[Role::PlatformAdmin]);
-        assert_eq!(admin.len(), 30);
+        assert_eq!(admin.len(), 40);
         let viewer = permissions(&[Role::PlatformViewer]);
         assert!(viewer.contains(&"get-users".to_string()));
         assert!(!viewer.contains(&"create-user".to_string()));
+        assert!(viewer.contains(&"get-ldap-configuration".to_string()));
+        assert!(!viewer.contains(&"reorder-security-realms".to_string()));
         let nobody = permissions(&[]);
         assert!(nobody.contains(&"get-current-user".to_string()));
         assert!(!nobody.contains(&"get-current-account".to_string()));

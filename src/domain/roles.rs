@@ -64,6 +64,13 @@ impl Role {
     }
 }
 
+/// A role equals its id on the wire (`Role::PlatformAdmin == "ece_platform_admin"`).
+impl PartialEq<&str> for Role {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

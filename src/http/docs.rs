@@ -1,7 +1,9 @@
 //! `GET /api-docs/swagger.json`: the API description of what this server serves.
 //!
 //! It is the official ECE swagger for the identity tags (`spec/ece-identity-swagger.json`,
-//! embedded at build time), trimmed to the operations in `rbac::OPERATIONS`, so it names every
+//! embedded at build time) with the security-realm operations and definitions of
+//! `spec/ece-realms-swagger.json` merged in, trimmed to the operations in `rbac::OPERATIONS`
+//! (so SAML realms, not served, are left out with their `Saml*` definitions): it names every
 //! served operation and only those; a test checks the two agree.
 
 use std::sync::OnceLock;
@@ -14,10 +16,42 @@ use serde_json::Value;
 use crate::domain::rbac::OPERATIONS;
 
 static OFFICIAL: &str = include_str!("../../spec/ece-identity-swagger.json");
+static REALMS: &str = include_str!("../../spec/ece-realms-swagger.json");
+
+/// The two official files as one: the realms file's paths, definitions and tags added to the
+/// identity file's (a definition both have, such as `BasicFailedReply`, is the identity file's).
+pub fn merged() -> Value {
+    let mut doc: Value = serde_json::from_str(OFFICIAL).unwrap_or_default();
+    let realms: Value = serde_json::from_str(REALMS).unwrap_or_default();
+    for section in ["paths", "definitions"] {
+        if let (Some(into), Some(from)) = (
+            doc.get_mut(section).and_then(Value::as_object_mut),
+            realms.get(section).and_then(Value::as_object),
+        ) {
+            for (k, v) in from {
+                if section == "definitions" && k.starts_with("Saml") {
+                    continue;
+                }
+                into.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    if let (Some(into), Some(from)) = (
+        doc.get_mut("tags").and_then(Value::as_array_mut),
+        realms.get("tags").and_then(Value::as_array),
+    ) {
+        for tag in from {
+            if !into.iter().any(|t| t["name"] == tag["name"]) {
+                into.push(tag.clone());
+            }
+        }
+    }
+    doc
+}
 
 /// The official description filtered to the served operations.
 pub fn description() -> Value {
-    let mut doc: Value = serde_json::from_str(OFFICIAL).unwrap_or_default();
+    let mut doc = merged();
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, ops) in paths.iter_mut() {
             if let Some(ops) = ops.as_object_mut() {

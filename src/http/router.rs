@@ -24,7 +24,7 @@ use axum::{Extension, Router};
 use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use super::{account, console, docs, keys, roles, session, users};
+use super::{account, console, docs, keys, realms, roles, session, users};
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
 use crate::http::{auth, telemetry};
@@ -87,6 +87,31 @@ fn routes(state: AppState) -> Router {
         .route(
             "/users/{user_id}/role_assignments",
             post(roles::add).delete(roles::remove),
+        )
+        .route("/platform/configuration/security/realms", get(realms::list))
+        .route(
+            "/platform/configuration/security/realms/_reorder",
+            post(realms::reorder),
+        )
+        .route(
+            "/platform/configuration/security/realms/ldap",
+            post(realms::create_ldap),
+        )
+        .route(
+            "/platform/configuration/security/realms/ldap/{realm_id}",
+            get(realms::get_ldap)
+                .put(realms::update_ldap)
+                .delete(realms::delete_ldap),
+        )
+        .route(
+            "/platform/configuration/security/realms/active-directory",
+            post(realms::create_ad),
+        )
+        .route(
+            "/platform/configuration/security/realms/active-directory/{realm_id}",
+            get(realms::get_ad)
+                .put(realms::update_ad)
+                .delete(realms::delete_ad),
         )
         .route("/api-docs/swagger.json", get(docs::swagger))
         .method_not_allowed_fallback(method_not_allowed);

@@ -21,10 +21,17 @@ pub struct AppState {
     pub row_locks: Arc<crate::store::cas::RowLocks>,
     /// The rate bound on audit events for refused requests.
     pub refusals: Arc<crate::http::audit::Refusals>,
+    /// Seals and opens the realm secrets (`crate::security::sealed`).
+    pub sealer: Arc<crate::security::sealed::Sealer>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, settings: Settings, hash_concurrency: Option<usize>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        hash_concurrency: Option<usize>,
+        sealer: crate::security::sealed::Sealer,
+    ) -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -40,6 +47,7 @@ impl AppState {
                 settings.credential_cache,
             )),
             row_locks: Arc::default(),
+            sealer: Arc::new(sealer),
             settings: Arc::new(settings),
             hasher: PasswordHasherPool::new(threads, queued),
         }

@@ -7,4 +7,5 @@ pub mod cache;
 pub mod credentials;
 pub mod crypto;
 pub mod resolve;
+pub mod sealed;
 pub mod throttle;

@@ -14,9 +14,13 @@
 //!   deadline and are deleted once it passed, only the current token can be refreshed, at most
 //!   `RefreshLimit` refreshes per session and window, concurrent refreshes serialise on the
 //!   session row; its audit event is written in the same transaction.
+//! - Realm writes are serialised (SQLite's one writer; a table lock on PostgreSQL): an insert
+//!   or update checks id and position inside its transaction, `update_realm_cas` and
+//!   `delete_realm` compare versions, and `reorder_realms` renumbers every realm or none.
 
 pub mod cas;
 pub mod postgres;
+mod realms;
 mod redact;
 mod rows;
 pub mod sqlite;
@@ -31,6 +35,7 @@ use serde_json::Value;
 use crate::domain::model::{
     AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, TokenRecord, UserRecord,
 };
+use crate::domain::realms::{RealmRecord, RealmType};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +94,32 @@ pub enum InsertKeyOutcome {
     Inserted,
     LimitReached,
     UserNotFound,
+}
+
+/// What a realm write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RealmWrite {
+    /// Written (for a delete: the realm as it was).
+    Done(RealmRecord),
+    NotFound,
+    /// The stored version is not the expected one; nothing was written.
+    VersionConflict,
+    /// Another realm has this id (insert).
+    IdConflict,
+    /// Another realm has this position.
+    OrderConflict,
+}
+
+/// What a reorder did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReorderOutcome {
+    Done,
+    /// The ids given are not exactly the configured realms: `unknown` name none, `missing` were
+    /// left out. Nothing was written.
+    Mismatch {
+        unknown: Vec<String>,
+        missing: Vec<String>,
+    },
 }
 
 /// A bearer token with its session and user, as one lookup returns them.
@@ -196,6 +227,26 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_all_api_keys(&self, user_name: &str) -> StoreResult<u64>;
     /// Deletes keys that expired before `before` (housekeeping); returns how many.
     async fn purge_api_keys(&self, before: Timestamp) -> StoreResult<u64>;
+
+    // --- security realms -----------------------------------------------------------------
+    /// Every configured realm, in evaluation order.
+    async fn list_realms(&self) -> StoreResult<Vec<RealmRecord>>;
+    async fn get_realm(&self, id: &str) -> StoreResult<Option<RealmRecord>>;
+    /// Inserts `realm` with version 1; `position` 0 takes the next position after the last.
+    async fn insert_realm(&self, realm: &RealmRecord) -> StoreResult<RealmWrite>;
+    /// Replaces name, position, enabled, settings and secrets of the realm with `realm.id` and
+    /// `realm.realm_type` if its stored version is still `realm.version`; bumps it.
+    async fn update_realm_cas(&self, realm: &RealmRecord) -> StoreResult<RealmWrite>;
+    /// Deletes the realm of `id` and `realm_type`, only at `expected_version` when given.
+    async fn delete_realm(
+        &self,
+        id: &str,
+        realm_type: RealmType,
+        expected_version: Option<i64>,
+    ) -> StoreResult<RealmWrite>;
+    /// Gives the realms positions 1, 2, ... in the order of `ids`, which must name every
+    /// configured realm once; bumps every version. All or nothing.
+    async fn reorder_realms(&self, ids: &[String], now: Timestamp) -> StoreResult<ReorderOutcome>;
 
     // --- audit log -----------------------------------------------------------------------
     /// Appends one event (its `id` is ignored and assigned by the database).

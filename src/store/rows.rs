@@ -12,6 +12,7 @@ use crate::domain::model::{
     platform_assignments, AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp,
     TokenRecord, UserRecord,
 };
+use crate::domain::realms::{RealmRecord, RealmType};
 use crate::domain::roles::{DeploymentRoleAssignment, Role};
 
 pub fn millis(t: Timestamp) -> i64 {
@@ -273,6 +274,27 @@ pub fn check_schema_version(
         ))),
         _ => Ok(()),
     }
+}
+
+pub const REALM_COLUMNS: &str =
+    "id, realm_type, name, position, enabled, settings, secrets, version, created_at, updated_at";
+
+pub fn realm<R: DecodeRow>(r: &R) -> StoreResult<RealmRecord> {
+    let realm_type = r.text("realm_type")?;
+    Ok(RealmRecord {
+        id: r.text("id")?,
+        realm_type: RealmType::parse(&realm_type)
+            .ok_or_else(|| StoreError::Other(format!("unknown realm type {realm_type}")))?,
+        name: r.text("name")?,
+        position: i32::try_from(r.int("position")?)
+            .map_err(|_| StoreError::Other("realm position out of range".into()))?,
+        enabled: r.flag("enabled")?,
+        settings: json(&r.text("settings")?)?,
+        sealed_secrets: r.opt_text("secrets")?,
+        version: r.int("version")?,
+        created_at: from_millis(r.int("created_at")?),
+        updated_at: from_millis(r.int("updated_at")?),
+    })
 }
 
 pub const AUDIT_COLUMNS: &str = "id, at, event, outcome, actor, source, target, detail";

@@ -131,6 +131,7 @@ pub fn test_config(
         hash_concurrency: None,
         tls: None,
         metrics_listen: None,
+        realm_secrets_key_file: None,
     }
 }
 
@@ -418,5 +419,46 @@ impl TestApp {
     /// Creates an API key for `auth`'s user with an arbitrary request body.
     pub async fn create_key_with(&self, auth: &Auth, body: Value) -> Reply {
         self.post("/users/auth/keys", auth, body).await
+    }
+}
+
+/// The bind password every realm made by [`realm_doc`] carries (to search replies for it).
+pub const REALM_BIND_PASSWORD: &str = "realm-bind-password-7f3a";
+
+/// A valid settings document of a realm of `kind` (`ldap` or `active-directory`, as the paths
+/// name them) with id `id`.
+pub fn realm_doc(kind: &str, id: &str) -> Value {
+    let mut doc = json!({
+        "id": id,
+        "name": format!("Realm {id}"),
+        "urls": ["ldaps://ldap1.example.com:636", "ldaps://ldap2.example.com"],
+        "bind_anonymously": false,
+        "bind_dn": "cn=svc,dc=example,dc=com",
+        "bind_password": REALM_BIND_PASSWORD,
+        "role_mappings": {
+            "default_roles": [],
+            "rules": [{"type": "group_dn", "value": "cn=admins,ou=groups,dc=example,dc=com",
+                       "roles": ["ece_platform_admin"]}]
+        }
+    });
+    if kind == "ldap" {
+        doc["bind_type"] = json!("user_search");
+        doc["user_search"] = json!({"base_dn": "ou=people,dc=example,dc=com", "scope": "sub_tree"});
+    } else {
+        doc["domain_name"] = json!("example.com");
+    }
+    doc
+}
+
+impl TestApp {
+    /// Creates a realm of `kind` with [`realm_doc`] as the built-in admin.
+    pub async fn create_realm(&self, kind: &str, id: &str) {
+        self.post(
+            &format!("/platform/configuration/security/realms/{kind}"),
+            &Auth::admin(),
+            realm_doc(kind, id),
+        )
+        .await
+        .expect(201);
     }
 }

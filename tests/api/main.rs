@@ -17,6 +17,8 @@ mod hostile;
 mod keys;
 mod ops;
 mod rbac;
+mod realm_secrets;
+mod realms;
 mod regions;
 mod roles;
 mod security;

@@ -191,9 +191,10 @@ async fn create_validates_roles() {
         .await
         .expect(200);
     assert_eq!(body["security"]["roles"], json!(["ece_platform_admin"]));
+    // Every operation: 30 identity ones and 10 security-realm ones.
     assert_eq!(
         body["security"]["permissions"].as_array().unwrap().len(),
-        30
+        40
     );
 }
 

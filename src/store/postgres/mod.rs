@@ -23,6 +23,7 @@
 //! not answer a bounded ping, so no pool slot waits for the kernel to give up on a socket.
 
 mod guard;
+mod realms;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -485,6 +486,45 @@ impl Store for PgStore {
     async fn purge_api_keys(&self, before: Timestamp) -> StoreResult<u64> {
         let q = sqlx::query("DELETE FROM api_keys WHERE expires_at < $1").bind(millis(before));
         self.exec(&self.pool, q).await
+    }
+
+    async fn list_realms(&self) -> StoreResult<Vec<crate::domain::realms::RealmRecord>> {
+        self.realms_list().await
+    }
+
+    async fn get_realm(&self, id: &str) -> StoreResult<Option<crate::domain::realms::RealmRecord>> {
+        self.realm_get(id).await
+    }
+
+    async fn insert_realm(
+        &self,
+        realm: &crate::domain::realms::RealmRecord,
+    ) -> StoreResult<super::RealmWrite> {
+        self.realm_insert(realm).await
+    }
+
+    async fn update_realm_cas(
+        &self,
+        realm: &crate::domain::realms::RealmRecord,
+    ) -> StoreResult<super::RealmWrite> {
+        self.realm_update(realm).await
+    }
+
+    async fn delete_realm(
+        &self,
+        id: &str,
+        realm_type: crate::domain::realms::RealmType,
+        expected_version: Option<i64>,
+    ) -> StoreResult<super::RealmWrite> {
+        self.realm_delete(id, realm_type, expected_version).await
+    }
+
+    async fn reorder_realms(
+        &self,
+        ids: &[String],
+        now: Timestamp,
+    ) -> StoreResult<super::ReorderOutcome> {
+        self.realms_reorder(ids, now).await
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {

@@ -11,6 +11,7 @@
 mod group;
 pub(super) mod hot_path;
 mod key_list;
+mod realms;
 
 use std::str::FromStr;
 
@@ -466,6 +467,45 @@ impl Store for SqliteStore {
             .await
             .map_err(map_sqlx)?;
         Ok(done.rows_affected())
+    }
+
+    async fn list_realms(&self) -> StoreResult<Vec<crate::domain::realms::RealmRecord>> {
+        self.realms_list().await
+    }
+
+    async fn get_realm(&self, id: &str) -> StoreResult<Option<crate::domain::realms::RealmRecord>> {
+        self.realm_get(id).await
+    }
+
+    async fn insert_realm(
+        &self,
+        realm: &crate::domain::realms::RealmRecord,
+    ) -> StoreResult<super::RealmWrite> {
+        self.realm_insert(realm).await
+    }
+
+    async fn update_realm_cas(
+        &self,
+        realm: &crate::domain::realms::RealmRecord,
+    ) -> StoreResult<super::RealmWrite> {
+        self.realm_update(realm).await
+    }
+
+    async fn delete_realm(
+        &self,
+        id: &str,
+        realm_type: crate::domain::realms::RealmType,
+        expected_version: Option<i64>,
+    ) -> StoreResult<super::RealmWrite> {
+        self.realm_delete(id, realm_type, expected_version).await
+    }
+
+    async fn reorder_realms(
+        &self,
+        ids: &[String],
+        now: Timestamp,
+    ) -> StoreResult<super::ReorderOutcome> {
+        self.realms_reorder(ids, now).await
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
