@@ -247,7 +247,7 @@ def seed_keys(db_path, users, keys, phc, first_user=None):
         ((f"seed-{u:06d}", phc, roles, ra, now, now) for u in range(users)),
     )
     hashes = sorted(
-        (hashlib.sha256(f"{KEY_PREFIX}{i:07d}".encode()).hexdigest(), i) for i in range(keys)
+        (hashlib.sha256(f"{KEY_PREFIX}{i:07d}".encode()).digest(), i) for i in range(keys)
     )
     per_user = max(1, keys // users)
     db.executemany(
@@ -269,7 +269,7 @@ def seed_user_keys(db_path, user, n):
         db.executemany(
             "INSERT INTO api_keys (id, user_name, description, key_hash, created_at, expires_at, role_assignments) "
             "VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            ((secrets.token_urlsafe(15), user, f"listed key {i}", hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+            ((secrets.token_urlsafe(15), user, f"listed key {i}", hashlib.sha256(secrets.token_bytes(32)).digest(),
               now + i, now + 86_400_000) for i in range(n)),
         )
     db.close()

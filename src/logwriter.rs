@@ -57,6 +57,18 @@ fn drain(buf: &mut Vec<u8>) {
 #[derive(Clone)]
 pub struct Batched(Arc<Shared>);
 
+impl Batched {
+    /// Appends one complete INFO-level line formatted elsewhere (the access log, see
+    /// `http::telemetry::access`), with the same batching as the formatter's lines.
+    pub fn write_line(&self, line: &[u8]) {
+        let _ = Line {
+            shared: &self.0,
+            urgent: false,
+        }
+        .write(line);
+    }
+}
+
 /// Writes out the remaining lines when dropped; keep it alive as long as the program logs.
 pub struct Guard {
     shared: Arc<Shared>,

@@ -45,11 +45,19 @@ async fn main() -> anyhow::Result<()> {
     // written in batches (see ece_server::logwriter); `_logs` writes out the rest when main ends.
     let filter = EnvFilter::try_from_env("ECE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, _logs) = ece_server::logwriter::stderr();
+    // Colour codes only for a terminal: in a log file or a pipe they are noise (and cost
+    // formatting time on every request).
+    let ansi = std::io::stderr().is_terminal();
+    if !ansi {
+        // Access lines are written by hand, in the same layout, into the same batches.
+        let access = writer.clone();
+        ece_server::http::telemetry::access::install(cli.log_format == "json", move |line| {
+            access.write_line(line)
+        });
+    }
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        // Colour codes only for a terminal: in a log file or a pipe they are noise (and cost
-        // formatting time on every request).
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi)
         .with_writer(writer);
     if cli.log_format == "json" {
         logs.json()

@@ -505,8 +505,8 @@ async fn eventually(r: &Replica, path: &str, auth: &Auth, status: u16, within: D
     }
 }
 
-fn digest(token: &str) -> String {
-    ece_server::security::crypto::digest(token)
+fn digest(token: &str) -> Vec<u8> {
+    ece_server::security::crypto::digest(token).to_vec()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -981,7 +981,7 @@ async fn concurrent_refreshes_across_replicas_leave_one_current_token() {
                     .fetch_one(&db)
                     .await
                     .unwrap();
-            let hashes: Vec<String> = issued.iter().map(|t| digest(t)).collect();
+            let hashes: Vec<Vec<u8>> = issued.iter().map(|t| digest(t)).collect();
             let owners: Vec<String> = sqlx::query_scalar(
                 "SELECT session_id FROM session_tokens WHERE token_hash = ANY($1)",
             )
@@ -991,7 +991,7 @@ async fn concurrent_refreshes_across_replicas_leave_one_current_token() {
             .unwrap();
             assert_eq!(owners.len(), 1, "the issued token is stored");
             assert!(owners.iter().all(|s| s == &session), "all in one session");
-            let current: Vec<String> = sqlx::query_scalar(
+            let current: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT token_hash FROM session_tokens WHERE session_id = $1 AND valid_until IS NULL",
         )
         .bind(&session)

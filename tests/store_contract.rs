@@ -19,7 +19,9 @@ use chrono::TimeZone;
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
-use ece_server::domain::model::{ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord};
+use ece_server::domain::model::{
+    ApiKeyRecord, Digest, SessionRecord, Timestamp, TokenRecord, UserRecord,
+};
 use ece_server::domain::roles::{DeploymentRoleAssignment, Role};
 use ece_server::store::InsertKeyOutcome::{Inserted, LimitReached, UserNotFound};
 use ece_server::store::{
@@ -200,6 +202,11 @@ fn user(name: &str) -> UserRecord {
 /// A login as the server makes it: the session, its first token, the login stamps and an
 /// audit event, in one transaction. (The event names no target, so that the cases that list
 /// the targets of refresh events see only those.)
+/// The stored digest of a named test token or key (the store keeps 32-byte SHA-256 digests).
+fn h(name: &str) -> Digest {
+    ece_server::security::crypto::digest(name)
+}
+
 async fn create_session(s: &dyn Store, session: &SessionRecord, token: &str) -> StoreResult<()> {
     let audit = AuditRecord {
         id: 0,
@@ -211,7 +218,7 @@ async fn create_session(s: &dyn Store, session: &SessionRecord, token: &str) -> 
         target: None,
         detail: json!({"session": session.id}),
     };
-    s.start_session(session, token, &audit).await
+    s.start_session(session, &h(token), &audit).await
 }
 
 async fn user_count(s: &dyn Store) -> StoreResult<usize> {
@@ -235,7 +242,7 @@ fn key(id: &str, user: &str, created: i64, expires: Option<i64>) -> ApiKeyRecord
         id: id.into(),
         user_name: user.into(),
         description: format!("key {id}"),
-        key_hash: format!("hash-{id}"),
+        key_hash: h(&format!("hash-{id}")),
         created_at: at(created),
         expires_at: expires.map(at),
         platform_roles: None,
@@ -259,11 +266,11 @@ async fn user_names(s: &dyn Store) -> StoreResult<Vec<String>> {
 
 /// `valid_until` of a token: `None` when the token is unknown, `Some(None)` when current.
 async fn token_state(s: &dyn Store, hash: &str) -> StoreResult<Option<Option<Timestamp>>> {
-    Ok(s.find_token(hash).await?.map(|l| l.token.valid_until))
+    Ok(s.find_token(&h(hash)).await?.map(|l| l.token.valid_until))
 }
 
 async fn revoked(s: &dyn Store, token: &str) -> StoreResult<bool> {
-    let found = s.find_token(token).await?.expect("token exists");
+    let found = s.find_token(&h(token)).await?.expect("token exists");
     Ok(found.session.revoked)
 }
 
@@ -298,8 +305,16 @@ async fn refresh_limited(
         target: Some(new.into()),
         detail: json!({}),
     };
-    s.refresh_session(old, new, at(now), at(grace), at(idle), limit, &audit)
-        .await
+    s.refresh_session(
+        &h(old),
+        &h(new),
+        at(now),
+        at(grace),
+        at(idle),
+        limit,
+        &audit,
+    )
+    .await
 }
 
 /// Runs `n` copies of `task` at once; returns their results (a panicking task fails the test).
@@ -495,16 +510,16 @@ async fn user_delete_cascades(ctx: Ctx) -> Res {
     assert!(s.delete_user("alice").await?);
     assert!(!s.delete_user("alice").await?);
     assert_eq!(s.get_user("alice").await?, None);
-    assert!(s.find_token("t-a").await?.is_none());
-    assert!(s.find_api_key("hash-ka").await?.is_none());
+    assert!(s.find_token(&h("t-a")).await?.is_none());
+    assert!(s.find_api_key(&h("hash-ka")).await?.is_none());
     assert!(s.list_api_keys(Some("alice")).await?.is_empty());
     // Re-creating the name does not resurrect anything.
     s.insert_user(&user("alice")).await?;
-    assert!(s.find_token("t-a").await?.is_none());
+    assert!(s.find_token(&h("t-a")).await?.is_none());
     assert!(s.get_api_key("alice", "ka").await?.is_none());
     // Bob is untouched.
-    assert!(s.find_token("t-b").await?.is_some());
-    assert!(s.find_api_key("hash-kb").await?.is_some());
+    assert!(s.find_token(&h("t-b")).await?.is_some());
+    assert!(s.find_api_key(&h("hash-kb")).await?.is_some());
     assert_eq!(user_count(s).await?, 2);
     Ok(())
 }
@@ -547,9 +562,9 @@ async fn start_session(ctx: Ctx) -> Res {
         target: Some("alice".into()),
         detail: json!({"session": "s1"}),
     };
-    s.start_session(&sess, "t1", &audit).await?;
+    s.start_session(&sess, &h("t1"), &audit).await?;
     // One transaction did all three: the session and token, the login stamp, the audit event.
-    assert_eq!(s.find_token("t1").await?.unwrap().session, sess);
+    assert_eq!(s.find_token(&h("t1")).await?.unwrap().session, sess);
     let u = s.get_user("alice").await?.unwrap();
     assert_eq!(
         (u.first_login_at, u.last_login_at),
@@ -562,8 +577,8 @@ async fn start_session(ctx: Ctx) -> Res {
         ("login", &json!({"session": "s1"}))
     );
     // A duplicate session id fails as a whole: no second audit event.
-    assert!(s.start_session(&sess, "t2", &audit).await.is_err());
-    assert!(s.find_token("t2").await?.is_none());
+    assert!(s.start_session(&sess, &h("t2"), &audit).await.is_err());
+    assert!(s.find_token(&h("t2")).await?.is_none());
     assert_eq!(s.list_audit(&AuditFilter::default()).await?.len(), 1);
     Ok(())
 }
@@ -573,9 +588,9 @@ async fn sessions(ctx: Ctx) -> Res {
     add_users(s, &["alice"]).await?;
     let sess = session("s1", "alice");
     create_session(s, &sess, "t1").await?;
-    let found = s.find_token("t1").await?.unwrap();
+    let found = s.find_token(&h("t1")).await?.unwrap();
     let token = TokenRecord {
-        token_hash: "t1".into(),
+        token_hash: h("t1"),
         session_id: "s1".into(),
         valid_until: None,
     };
@@ -587,7 +602,7 @@ async fn sessions(ctx: Ctx) -> Res {
         ..user("alice")
     };
     assert_eq!(found.user, logged_in);
-    assert!(s.find_token("unknown").await?.is_none());
+    assert!(s.find_token(&h("unknown")).await?.is_none());
 
     let dup_token = create_session(s, &session("s2", "alice"), "t1").await;
     assert!(
@@ -597,7 +612,7 @@ async fn sessions(ctx: Ctx) -> Res {
     let dup_id = create_session(s, &session("s1", "alice"), "t-other").await;
     assert!(matches!(dup_id, Err(StoreError::Conflict(_))), "{dup_id:?}");
     assert!(
-        s.find_token("t-other").await?.is_none(),
+        s.find_token(&h("t-other")).await?.is_none(),
         "a failed create must roll back"
     );
     let orphan = create_session(s, &session("s3", "ghost"), "t3").await;
@@ -618,7 +633,7 @@ async fn refresh(ctx: Ctx) -> Res {
     assert_eq!(sess.idle_expires_at, at(11 * MIN));
     assert_eq!(token_state(s, "t1").await?, Some(Some(at(MIN + 30_000))));
     assert_eq!(token_state(s, "t2").await?, Some(None));
-    assert_eq!(s.find_token("t2").await?.unwrap().session, sess);
+    assert_eq!(s.find_token(&h("t2")).await?.unwrap().session, sess);
 
     // The idle expiry is capped by the absolute one (T0+60min).
     let out = refresh_at(s, ("t2", "t3"), 2 * MIN, 3 * MIN, 600 * MIN).await?;
@@ -626,7 +641,7 @@ async fn refresh(ctx: Ctx) -> Res {
         panic!("{out:?}")
     };
     assert_eq!(sess.idle_expires_at, at(60 * MIN));
-    assert_eq!(s.find_token("t3").await?.unwrap().session, sess);
+    assert_eq!(s.find_token(&h("t3")).await?.unwrap().session, sess);
 
     // A replaced token, even inside its grace period, cannot start a second chain: nothing is
     // stored. The current one refreshes, and the tokens whose grace is over (t1) are deleted.
@@ -854,12 +869,15 @@ async fn revoke_and_purge(ctx: Ctx) -> Res {
     assert_eq!(s.purge_sessions(at(5 * MIN)).await?, 5);
     for gone in ["t-a1", "t-a2", "t-a3", "t-b2", "t-b3"] {
         assert!(
-            s.find_token(gone).await?.is_none(),
+            s.find_token(&h(gone)).await?.is_none(),
             "{gone} should be purged"
         );
     }
     for kept in ["t-b1", "t-b4"] {
-        assert!(s.find_token(kept).await?.is_some(), "{kept} should be kept");
+        assert!(
+            s.find_token(&h(kept)).await?.is_some(),
+            "{kept} should be kept"
+        );
     }
     assert_eq!(s.purge_sessions(at(5 * MIN)).await?, 0);
     Ok(())
@@ -900,9 +918,9 @@ async fn api_keys(ctx: Ctx) -> Res {
     assert_eq!(s.list_api_keys(None).await?, all);
     assert_eq!(s.get_api_key("alice", "k2").await?, Some(k2.clone()));
     assert_eq!(s.get_api_key("bob", "k2").await?, None);
-    let found = s.find_api_key("hash-k2").await?.unwrap();
+    let found = s.find_api_key(&h("hash-k2")).await?.unwrap();
     assert_eq!((found.key, found.user), (k2, user("alice")));
-    assert!(s.find_api_key("hash-none").await?.is_none());
+    assert!(s.find_api_key(&h("hash-none")).await?.is_none());
 
     // Deleting by id only touches the named user's keys; each key counts once.
     let ids = ["k1", "missing", "k3", "k1"].map(String::from);
@@ -1028,6 +1046,83 @@ async fn schema_guard(ctx: Ctx) -> Res {
         let kind = err.downcast_ref::<StoreError>();
         assert!(matches!(kind, Some(StoreError::SchemaTooNew(_))), "{err:#}");
     }
+    Ok(())
+}
+
+/// Migration 0006 turns the hex-text digests of existing tokens and keys into 32-byte ones: a
+/// store written before it keeps authenticating the same secrets after the upgrade.
+async fn digests_migrate_to_binary(ctx: Ctx) -> Res {
+    let backend = if ctx.spare_url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    // The migrations before 0006, on the empty spare database.
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let before = tempfile::tempdir()?;
+    for entry in std::fs::read_dir(&all)? {
+        let name = entry?.file_name();
+        if name.to_string_lossy().as_ref() < "0006" {
+            std::fs::copy(all.join(&name), before.path().join(&name))?;
+        }
+    }
+    let no_migrate = StoreOptions {
+        migrate: false,
+        ..opts()
+    };
+    // Opened first: it creates the SQLite file.
+    let old_store = open(&ctx.spare_url, &no_migrate).await?;
+    let old_schema = sqlx::migrate::Migrator::new(before.path()).await?;
+    // Through a pool: `Migrator::run` on a `&mut` connection is not `Send` in a spawned case.
+    if backend == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(&ctx.spare_url).await?;
+        old_schema.run(&pool).await?;
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&ctx.spare_url).await?;
+        old_schema.run(&pool).await?;
+        pool.close().await;
+    }
+    let mut raw = Raw::connect(&ctx.spare_url).await;
+    old_store.insert_user(&user("alice")).await?;
+    // Rows as the server wrote them before: lowercase hex text.
+    let (token_hex, key_hex) = (hex::encode(h("old-token")), hex::encode(h("old-key")));
+    raw.exec(&format!(
+        "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at) \
+         VALUES ('s1', 'alice', {T0}, {}, {})",
+        T0 + 60 * MIN,
+        T0 + 60 * MIN
+    ))
+    .await;
+    raw.exec(&format!(
+        "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES ('{token_hex}', 's1', NULL)"
+    ))
+    .await;
+    raw.exec(&format!(
+        "INSERT INTO api_keys (id, user_name, description, key_hash, created_at, expires_at, role_assignments) \
+         VALUES ('k1', 'alice', 'old', '{key_hex}', {T0}, NULL, NULL)"
+    ))
+    .await;
+    let upgraded = open(&ctx.spare_url, &opts()).await?;
+    let token = upgraded
+        .find_token(&h("old-token"))
+        .await?
+        .expect("token kept");
+    assert_eq!(
+        (token.token.token_hash, token.session.id.as_str()),
+        (h("old-token"), "s1")
+    );
+    let key = upgraded
+        .find_api_key(&h("old-key"))
+        .await?
+        .expect("key kept");
+    assert_eq!(
+        (key.key.id.as_str(), key.key.key_hash),
+        ("k1", h("old-key"))
+    );
+    assert_eq!(upgraded.list_api_keys(Some("alice")).await?, [key.key]);
     Ok(())
 }
 
@@ -1189,6 +1284,7 @@ contract!(
     insert_user_concurrent,
     update_user_concurrent,
     schema_guard,
+    digests_migrate_to_binary,
     statement_timeout,
     audit_log,
     realms,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod rbac;
 pub mod realms;
+pub mod rfc3339;
 pub mod roles;
 pub mod user_update;
 pub mod users;

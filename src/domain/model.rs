@@ -14,7 +14,12 @@ pub type Timestamp = DateTime<Utc>;
 
 /// Serialises a timestamp the way the official API does (`2024-01-02T03:04:05.678Z`).
 pub fn ts<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    // On the stack: listings serialise two of these per item (see `rfc3339`).
+    let mut buf = [0u8; 24];
+    match super::rfc3339::millis(t, &mut buf) {
+        Some(text) => s.serialize_str(text),
+        None => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    }
 }
 
 fn ts_opt<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
@@ -25,7 +30,11 @@ fn ts_opt<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error>
 }
 
 pub fn fmt_ts(t: &Timestamp) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    let mut buf = [0u8; 24];
+    match super::rfc3339::millis(t, &mut buf) {
+        Some(text) => text.to_string(),
+        None => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,13 +110,17 @@ impl UserRecord {
     }
 }
 
+/// The SHA-256 digest of a bearer token or API key secret: what the store keeps and is queried
+/// with, as 32 raw bytes end to end (a BLOB / BYTEA column; hex text would double the index).
+pub type Digest = [u8; 32];
+
 /// An API key's stored form: only the SHA-256 of the secret is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyRecord {
     pub id: String,
     pub user_name: String,
     pub description: String,
-    pub key_hash: String,
+    pub key_hash: Digest,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     /// The platform roles the key was restricted to when created (`None`: the owner's roles). A
@@ -138,7 +151,7 @@ impl SessionRecord {
 /// One bearer token of a session, as returned by a token lookup.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
-    pub token_hash: String,
+    pub token_hash: Digest,
     pub session_id: String,
     /// `None` while the token is the session's current one; once replaced by a refresh, the end
     /// of its grace period.

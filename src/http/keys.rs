@@ -4,19 +4,22 @@
 //! The secret is returned once, by create; only its SHA-256 is stored. A deleted key stops
 //! authenticating at the next request, since every request looks the key up.
 
+mod listing;
+
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::PathArgs;
 use crate::domain::duration::{self, Expiration};
-use crate::domain::model::{ApiKeyRecord, ApiKeyResponse, ApiKeysResponse, EmptyResponse};
+use crate::domain::model::{ApiKeyRecord, ApiKeyResponse, EmptyResponse, Timestamp};
 use crate::domain::rbac::op;
 use crate::domain::roles::Role;
 use crate::http::audit::{self, Event};
-use crate::http::auth::Authorized;
+use crate::http::auth::{Authorized, Caller};
 use crate::http::error::{ApiError, ApiResult, Code};
 use crate::http::json::ValidJson;
 use crate::http::AppState;
@@ -77,6 +80,8 @@ fn key_not_found(id: &str) -> ApiError {
     )
 }
 
+/// `POST /users/auth/keys`: a new key for the caller, with its secret in the reply (the only
+/// time it is shown).
 pub async fn create(
     State(app): State<AppState>,
     caller: Authorized<op::CreateApiKey>,
@@ -89,32 +94,10 @@ pub async fn create(
              roles the key needs and create the key as that user.",
         ));
     }
-    let description = req.description.trim().to_string();
-    if description.is_empty()
-        || description.chars().count() > 255
-        || description.chars().any(char::is_control)
-    {
-        return Err(invalid(
-            "description",
-            "The description must be 1 to 255 characters, without control characters.",
-        ));
-    }
+    let description = valid_description(&req.description)?;
     let now = app.settings.clock.now();
-    let expires_at = match req.expiration.as_deref().map(duration::parse) {
-        None => Some(now + app.settings.default_api_key_lifetime),
-        Some(Ok(Expiration::After(d))) => Some(now + d),
-        Some(Ok(Expiration::Never)) => None,
-        Some(Err(message)) => return Err(invalid("expiration", message)),
-    };
-    let platform_roles = match req.role_assignments {
-        None | Some(Value::Null) => None,
-        Some(ra) => restrict_roles(&ra, &caller.roles)?,
-    };
-    // Not specified: the key takes the creator's roles. When the creator is itself a restricted
-    // API key, that is the restriction, not the owner's full set of roles: a key never mints a
-    // key with more than it has.
-    let platform_roles = platform_roles
-        .or_else(|| (caller.roles != caller.user.roles).then(|| caller.roles.clone()));
+    let expires_at = expiry(&app, req.expiration.as_deref(), now)?;
+    let platform_roles = key_roles(&caller, req.role_assignments)?;
     let key = crypto::new_secret();
     let record = ApiKeyRecord {
         id: crypto::new_id(),
@@ -125,23 +108,7 @@ pub async fn create(
         expires_at,
         platform_roles,
     };
-    match app
-        .store
-        .insert_api_key(&record, app.settings.max_api_keys_per_user, now)
-        .await?
-    {
-        InsertKeyOutcome::Inserted => {}
-        InsertKeyOutcome::LimitReached => {
-            return Err(ApiError::new(
-                Code::ApiKeyInvalidInput,
-                format!(
-                    "You already have {} active API keys, the most allowed; delete one first.",
-                    app.settings.max_api_keys_per_user
-                ),
-            ))
-        }
-        InsertKeyOutcome::UserNotFound => return Err(ApiError::unauthenticated()),
-    }
+    store_new_key(&app, &record, now).await?;
     tracing::info!(user = %record.user_name, key_id = %record.id, "API key created");
     audit::record(
         &app,
@@ -153,6 +120,66 @@ pub async fn create(
     let mut response = ApiKeyResponse::from_record(&record);
     response.key = Some(key);
     Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// The trimmed description: 1 to 255 characters, none of them a control character.
+fn valid_description(raw: &str) -> ApiResult<String> {
+    let description = raw.trim().to_string();
+    if description.is_empty()
+        || description.chars().count() > 255
+        || description.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            "description",
+            "The description must be 1 to 255 characters, without control characters.",
+        ));
+    }
+    Ok(description)
+}
+
+/// When a new key expires: the default lifetime unless the request says otherwise.
+fn expiry(
+    app: &AppState,
+    expiration: Option<&str>,
+    now: Timestamp,
+) -> ApiResult<Option<Timestamp>> {
+    match expiration.map(duration::parse) {
+        None => Ok(Some(now + app.settings.default_api_key_lifetime)),
+        Some(Ok(Expiration::After(d))) => Ok(Some(now + d)),
+        Some(Ok(Expiration::Never)) => Ok(None),
+        Some(Err(message)) => Err(invalid("expiration", message)),
+    }
+}
+
+/// The platform roles a new key is restricted to: those asked for (each one the creator holds),
+/// else, when not specified, the creator's. When the creator is itself a restricted API key,
+/// that is the restriction, not the owner's full set of roles: a key never mints a key with more
+/// than it has.
+fn key_roles(caller: &Caller, asked: Option<Value>) -> ApiResult<Option<Vec<Role>>> {
+    let asked = match asked {
+        None | Some(Value::Null) => None,
+        Some(ra) => restrict_roles(&ra, &caller.roles)?,
+    };
+    Ok(asked.or_else(|| (caller.roles != caller.user.roles).then(|| caller.roles.clone())))
+}
+
+/// Stores the key unless its owner is at the per-user limit (or gone).
+async fn store_new_key(app: &AppState, record: &ApiKeyRecord, now: Timestamp) -> ApiResult<()> {
+    match app
+        .store
+        .insert_api_key(record, app.settings.max_api_keys_per_user, now)
+        .await?
+    {
+        InsertKeyOutcome::Inserted => Ok(()),
+        InsertKeyOutcome::LimitReached => Err(ApiError::new(
+            Code::ApiKeyInvalidInput,
+            format!(
+                "You already have {} active API keys, the most allowed; delete one first.",
+                app.settings.max_api_keys_per_user
+            ),
+        )),
+        InsertKeyOutcome::UserNotFound => Err(ApiError::unauthenticated()),
+    }
 }
 
 /// Checks the roles a key asks for: platform roles only, each one the creator holds. `None` when
@@ -199,18 +226,12 @@ fn restrict_roles(ra: &Value, creator_roles: &[Role]) -> ApiResult<Option<Vec<Ro
     Ok(Some(roles))
 }
 
-fn list_response(keys: Vec<ApiKeyRecord>) -> Json<ApiKeysResponse> {
-    Json(ApiKeysResponse {
-        keys: keys.iter().map(ApiKeyResponse::from_record).collect(),
-    })
-}
-
 pub async fn list_own(
     State(app): State<AppState>,
     caller: Authorized<op::GetApiKeys>,
-) -> ApiResult<Json<ApiKeysResponse>> {
-    Ok(list_response(
-        app.store
+) -> ApiResult<Response> {
+    Ok(listing::response(
+        &app.store
             .list_api_keys(Some(&caller.user.user_name))
             .await?,
     ))
@@ -219,8 +240,8 @@ pub async fn list_own(
 pub async fn list_all(
     State(app): State<AppState>,
     _: Authorized<op::GetUsersApiKeys>,
-) -> ApiResult<Json<ApiKeysResponse>> {
-    Ok(list_response(app.store.list_api_keys(None).await?))
+) -> ApiResult<Response> {
+    Ok(listing::response(&app.store.list_api_keys(None).await?))
 }
 
 pub async fn get_own(
@@ -300,10 +321,10 @@ pub async fn list_user(
     State(app): State<AppState>,
     _: Authorized<op::GetUserApiKeys>,
     PathArgs(user_id): PathArgs<String>,
-) -> ApiResult<Json<ApiKeysResponse>> {
+) -> ApiResult<Response> {
     existing_user(&app, &user_id).await?;
-    Ok(list_response(
-        app.store.list_api_keys(Some(&user_id)).await?,
+    Ok(listing::response(
+        &app.store.list_api_keys(Some(&user_id)).await?,
     ))
 }
 

@@ -6,18 +6,22 @@
 //!
 //! Every operation is also served under `/api/v1/regions/{region}/...`: the official Go SDK (and so
 //! `ecctl` and Terraform) sends the operations outside its "regionless" list (`/account`,
-//! `/platform/...`) there, with region `ece-region` for ECE. [`strip_region`] rewrites such a path
+//! `/platform/...`) there, with region `ece-region` for ECE. [`StripRegion`] rewrites such a path
 //! to the plain one before routing, so both forms reach the same handler, with the same
 //! authentication, RBAC, replies and errors; an unknown region gets an ECE 404.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::{Method, Uri};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
 use axum::routing::{get, post};
-use axum::Router;
-use tower::ServiceBuilder;
+use axum::{Extension, Router};
+use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::{account, console, docs, keys, realms, roles, session, users};
@@ -31,12 +35,12 @@ pub const REGION: &str = "ece-region";
 pub fn router(state: AppState) -> Router {
     // The outer router only hands every request to the rewrite and then to the route table: a
     // layer on the route table itself would run after routing, too late to change the path.
-    let routes = routes(state);
-    Router::new().fallback_service(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(strip_region))
-            .service(routes),
-    )
+    // A plain service rather than a `from_fn` middleware: that one boxed its future and cloned
+    // the route table into a `Next` on every request, for a rewrite almost no request needs.
+    Router::new().fallback_service(StripRegion {
+        routes: routes(state),
+        refused: Router::new().fallback(refuse_region),
+    })
 }
 
 fn routes(state: AppState) -> Router {
@@ -151,45 +155,77 @@ fn routes(state: AppState) -> Router {
 }
 
 /// `/api/v1/regions/{region}/rest` → `/api/v1/rest` for the installation's region; any other
-/// region is an ECE 404 naming the region that exists. Other paths pass unchanged.
-async fn strip_region(mut req: Request, next: Next) -> Response {
-    const PREFIX: &str = "/api/v1/regions/";
-    let Some(rest) = req.uri().path().strip_prefix(PREFIX) else {
-        return next.run(req).await;
-    };
-    let (region, tail) = rest.split_once('/').map_or((rest, ""), |(r, t)| (r, t));
+/// region is an ECE 404 naming the region that exists. Other paths pass unchanged, after one
+/// prefix comparison.
+#[derive(Clone)]
+struct StripRegion {
+    routes: Router,
+    /// Answers the requests whose region is refused (the reason rides in an extension), so that
+    /// both outcomes are the same future type and nothing is boxed.
+    refused: Router,
+}
+
+/// Why a regional path was refused.
+#[derive(Clone)]
+enum Refused {
+    UnknownRegion(String),
+    /// The rewritten path is not a valid URI (cannot happen for a path that parsed; kept safe).
+    BadPath,
+}
+
+impl Service<Request> for StripRegion {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        const PREFIX: &str = "/api/v1/regions/";
+        if !req.uri().path().starts_with(PREFIX) {
+            return self.routes.call(req);
+        }
+        match regional(req.uri(), &req.uri().path()[PREFIX.len()..]) {
+            Ok(uri) => {
+                *req.uri_mut() = uri;
+                self.routes.call(req)
+            }
+            Err(why) => {
+                req.extensions_mut().insert(why);
+                self.refused.call(req)
+            }
+        }
+    }
+}
+
+/// The plain URI of a regional one whose path after `/api/v1/regions/` is `rest`.
+fn regional(uri: &Uri, rest: &str) -> Result<Uri, Refused> {
+    let (region, tail) = rest.split_once('/').unwrap_or((rest, ""));
     if region != REGION {
-        let shown: String = region.chars().take(64).collect();
-        return ApiError::new(
+        return Err(Refused::UnknownRegion(region.chars().take(64).collect()));
+    }
+    let mut path_and_query = format!("/api/v1/{tail}");
+    if let Some(query) = uri.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().map_err(|_| Refused::BadPath)?);
+    Uri::from_parts(parts).map_err(|_| Refused::BadPath)
+}
+
+async fn refuse_region(Extension(why): Extension<Refused>, uri: OriginalUri) -> Response {
+    match why {
+        Refused::UnknownRegion(shown) => ApiError::new(
             Code::ResourceNotFound,
             format!("Region [{shown}] does not exist: this installation serves region [{REGION}] (/api/v1/regions/{REGION}/...)."),
         )
         .with_fields(["region"])
-        .into_response();
+        .into_response(),
+        Refused::BadPath => not_found(uri).await.into_response(),
     }
-    let mut path_and_query = format!("/api/v1/{tail}");
-    if let Some(query) = req.uri().query() {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
-    }
-    let mut parts = req.uri().clone().into_parts();
-    match path_and_query.parse() {
-        Ok(pq) => parts.path_and_query = Some(pq),
-        Err(_) => {
-            return not_found(OriginalUri(req.uri().clone()))
-                .await
-                .into_response()
-        }
-    }
-    match Uri::from_parts(parts) {
-        Ok(uri) => *req.uri_mut() = uri,
-        Err(_) => {
-            return not_found(OriginalUri(req.uri().clone()))
-                .await
-                .into_response()
-        }
-    }
-    next.run(req).await
 }
 
 /// Names the path the client sent (the regional form too, not the rewritten one).

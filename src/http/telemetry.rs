@@ -8,8 +8,17 @@
 //! - `ece_active_sessions`, read from the store at scrape time.
 //!
 //! Every request gets an `x-request-id` (the client's, if it sent a sane one), echoed in the reply
-//! and recorded on every log line of the request's span.
+//! and written on its access line ([`access`]). With debug logging on, the request also runs in a
+//! `request` span carrying the id, so every line it logs names it.
+//!
+//! Per request this costs no allocation beyond the id's header value: the metric handles are
+//! looked up once per thread and operation, the access line is written by hand, and the span is
+//! only created when a subscriber listens at DEBUG.
 
+pub mod access;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -61,8 +70,52 @@ fn new_request_id() -> HeaderValue {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| crate::security::crypto::random_token(9));
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{prefix}-{n:x}"))
+    // 12 characters of prefix, a dash and at most 16 hex digits: built on the stack, not with
+    // `format!`.
+    let mut buf = [0u8; 64];
+    let len = prefix.len();
+    buf[..len].copy_from_slice(prefix.as_bytes());
+    buf[len] = b'-';
+    let digits = if n == 0 {
+        1
+    } else {
+        (16 - n.leading_zeros() / 4) as usize
+    };
+    for (i, slot) in buf[len + 1..len + 1 + digits].iter_mut().enumerate() {
+        let shift = 4 * (digits - 1 - i);
+        *slot = b"0123456789abcdef"[((n >> shift) & 15) as usize];
+    }
+    HeaderValue::from_bytes(&buf[..len + 1 + digits])
         .expect("base64url and hex are valid in a header")
+}
+
+/// The request counter and duration histogram of one operation and status.
+#[derive(Clone)]
+struct Handles {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+/// The handles of `op` (one of the `&'static str` operation ids) and `status`. Registering by
+/// name builds a label vector and hashes it into the recorder's registry on every call; each
+/// worker thread does that once per (operation, status) and keeps the handles.
+fn handles(op: &'static str, status: u16) -> Handles {
+    thread_local! {
+        static CACHE: RefCell<HashMap<(usize, u16), Handles>> = RefCell::new(HashMap::new());
+    }
+    // Operation ids are static strings from one table: their address identifies them.
+    let key = (op.as_ptr() as usize, status);
+    CACHE.with(|cache| {
+        if let Some(h) = cache.borrow().get(&key) {
+            return h.clone();
+        }
+        let h = Handles {
+            requests: metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status_label(status)),
+            duration: metrics::histogram!("ece_http_request_duration_seconds", "operation" => op),
+        };
+        cache.borrow_mut().insert(key, h.clone());
+        h
+    })
 }
 
 /// The `status` label of a status code, without allocating per request: every code from 100 to
@@ -79,11 +132,7 @@ pub async fn track(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&REQUEST_ID)
-        .filter(|v| {
-            v.len() <= 128
-                && v.to_str()
-                    .is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic()))
-        })
+        .filter(|v| v.len() <= 128 && v.as_bytes().iter().all(u8::is_ascii_graphic))
         .cloned()
         .unwrap_or_else(new_request_id);
     req.headers_mut().insert(REQUEST_ID, id.clone());
@@ -94,22 +143,40 @@ pub async fn track(mut req: Request, next: Next) -> Response {
             .get::<MatchedPath>()
             .map(MatchedPath::as_str),
     );
-    let span = tracing::info_span!("request", id = %id.to_str().unwrap_or(""), %method, path = %req.uri().path(), op);
+    // The path is kept for the access line: the request itself moves into the handler.
+    let uri = req.uri().clone();
+    // Disabled (no allocation, no formatting) unless a subscriber listens at DEBUG.
+    let span = tracing::debug_span!("request", id = %id.to_str().unwrap_or(""), %method, path = %uri.path(), op);
     let start = Instant::now();
     let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
-    span.in_scope(|| {
-        tracing::info!(
+    if tracing::enabled!(tracing::Level::INFO) {
+        let record = access::Record {
+            id: id.as_bytes(),
+            method: method.as_str(),
+            path: uri.path(),
+            op,
             status,
-            ms = elapsed.as_secs_f64() * 1000.0,
-            "request finished"
-        )
-    });
-    metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!("ece_http_request_duration_seconds", "operation" => op)
-        .record(elapsed.as_secs_f64());
+            elapsed,
+        };
+        if !access::write(&record) {
+            span.in_scope(|| {
+                tracing::info!(
+                    id = %id.to_str().unwrap_or(""),
+                    %method,
+                    path = %uri.path(),
+                    op,
+                    status,
+                    ms = elapsed.as_secs_f64() * 1000.0,
+                    "request finished"
+                )
+            });
+        }
+    }
+    let metrics = handles(op, status);
+    metrics.requests.increment(1);
+    metrics.duration.record(elapsed.as_secs_f64());
     res.headers_mut().insert(REQUEST_ID, id);
     res
 }

@@ -43,14 +43,16 @@ pub fn new_id() -> String {
     }
 }
 
-/// The digest stored in place of a token or key.
-pub fn digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+/// The digest stored in place of a token or key: 32 raw bytes, never hex text (the store's
+/// indexes and the credential cache key on it as it is).
+pub fn digest(secret: &str) -> crate::domain::model::Digest {
+    Sha256::digest(secret.as_bytes()).into()
 }
 
 /// Constant-time equality for digests and other secrets-derived strings.
-pub fn ct_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+pub fn ct_eq(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
+    let (a, b) = (a.as_ref(), b.as_ref());
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// Argon2id hashing on a small pool of dedicated threads, with bounded concurrency.
@@ -496,7 +498,7 @@ mod tests {
         let (a, b) = (new_secret(), new_secret());
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
-        assert_eq!(digest("abc").len(), 64);
+        assert_eq!(digest("abc").len(), 32);
         assert!(ct_eq(&digest("abc"), &digest("abc")));
         assert!(!ct_eq(&digest("abc"), &digest("abd")));
     }

@@ -19,7 +19,7 @@ pub enum Method {
     },
     Bearer {
         session_id: String,
-        token_digest: String,
+        token_digest: crate::domain::model::Digest,
         expires_at: Timestamp,
     },
 }

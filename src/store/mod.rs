@@ -6,7 +6,8 @@
 //! Invariants every implementation keeps (the store-contract tests check them on each backend):
 //! - Writes that must not lose updates use optimistic concurrency: `*_cas` methods write only when
 //!   the stored `version` still equals the one the caller read, and bump it.
-//! - Secrets never reach the store: tokens and API keys arrive as SHA-256 hex digests, passwords as
+//! - Secrets never reach the store: tokens and API keys arrive as SHA-256 digests
+//!   (32 raw bytes, [`Digest`]), passwords as
 //!   Argon2id PHC strings.
 //! - Deleting a user removes their sessions and API keys in the same transaction.
 //! - `refresh_session` is atomic: one current token per session, the replaced ones get a grace
@@ -32,7 +33,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::domain::model::{
-    AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, TokenRecord, UserRecord,
+    AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, TokenRecord, UserRecord,
 };
 use crate::domain::realms::{RealmRecord, RealmType};
 
@@ -177,10 +178,10 @@ pub trait Store: Send + Sync + 'static {
     async fn start_session(
         &self,
         session: &SessionRecord,
-        token_hash: &str,
+        token_hash: &Digest,
         audit: &AuditRecord,
     ) -> StoreResult<()>;
-    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>>;
+    async fn find_token(&self, token_hash: &Digest) -> StoreResult<Option<TokenLookup>>;
     /// Replaces the session's current token by `new_token_hash`. Tokens replaced now keep working
     /// until `grace_until`; tokens whose grace ended by `now` are deleted. The session's idle
     /// expiry becomes `idle_expires_at` (capped by the absolute expiry). Checks, at `now` inside
@@ -191,8 +192,8 @@ pub trait Store: Send + Sync + 'static {
     #[allow(clippy::too_many_arguments)]
     async fn refresh_session(
         &self,
-        old_token_hash: &str,
-        new_token_hash: &str,
+        old_token_hash: &Digest,
+        new_token_hash: &Digest,
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
@@ -216,7 +217,7 @@ pub trait Store: Send + Sync + 'static {
         max_active: u32,
         now: Timestamp,
     ) -> StoreResult<InsertKeyOutcome>;
-    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>>;
+    async fn find_api_key(&self, key_hash: &Digest) -> StoreResult<Option<KeyLookup>>;
     /// Keys of one user (`Some`) or of everybody (`None`), oldest first.
     async fn list_api_keys(&self, user_name: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>>;
     async fn get_api_key(&self, user_name: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>>;

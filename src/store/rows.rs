@@ -9,8 +9,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::{StoreError, StoreResult};
 use crate::domain::model::{
-    platform_assignments, AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, TokenRecord,
-    UserRecord,
+    platform_assignments, AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp,
+    TokenRecord, UserRecord,
 };
 use crate::domain::realms::{RealmRecord, RealmType};
 use crate::domain::roles::{DeploymentRoleAssignment, Role};
@@ -38,6 +38,14 @@ pub trait DecodeRow {
     fn int(&self, col: &str) -> StoreResult<i64>;
     fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
     fn flag(&self, col: &str) -> StoreResult<bool>;
+    /// A 32-byte digest column (BLOB / BYTEA).
+    fn digest(&self, col: &str) -> StoreResult<Digest>;
+}
+
+fn digest_of(bytes: &[u8], col: &str) -> StoreResult<Digest> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Other(format!("{col} is not a 32-byte digest")))
 }
 
 impl<R> DecodeRow for R
@@ -47,6 +55,7 @@ where
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn text(&self, col: &str) -> StoreResult<String> {
         self.try_get(col).map_err(super::map_sqlx)
@@ -62,6 +71,9 @@ where
     }
     fn flag(&self, col: &str) -> StoreResult<bool> {
         self.try_get(col).map_err(super::map_sqlx)
+    }
+    fn digest(&self, col: &str) -> StoreResult<Digest> {
+        digest_of(self.try_get::<&[u8], _>(col).map_err(super::map_sqlx)?, col)
     }
 }
 
@@ -116,6 +128,17 @@ impl DecodeRow for LiteRow<'_, '_> {
     }
     fn flag(&self, col: &str) -> StoreResult<bool> {
         self.get(col)
+    }
+    fn digest(&self, col: &str) -> StoreResult<Digest> {
+        // Borrowed from SQLite's row buffer: no allocation for the 32 bytes.
+        let value = self
+            .row
+            .get_ref(self.index(col)?)
+            .map_err(super::sqlite::hot_path::map_lite)?;
+        let bytes = value
+            .as_blob()
+            .map_err(|e| StoreError::Other(format!("{col}: {e}")))?;
+        digest_of(bytes, col)
     }
 }
 
@@ -172,7 +195,7 @@ pub fn session<R: DecodeRow>(r: &R) -> StoreResult<SessionRecord> {
 
 pub fn token<R: DecodeRow>(r: &R) -> StoreResult<TokenRecord> {
     Ok(TokenRecord {
-        token_hash: r.text("token_hash")?,
+        token_hash: r.digest("token_hash")?,
         session_id: r.text("session_id")?,
         valid_until: r.opt_int("valid_until")?.map(from_millis),
     })
@@ -188,7 +211,7 @@ pub fn api_key<R: DecodeRow>(r: &R) -> StoreResult<ApiKeyRecord> {
         id: r.text("key_id")?,
         user_name: r.text("key_user")?,
         description: r.text("description")?,
-        key_hash: r.text("key_hash")?,
+        key_hash: r.digest("key_hash")?,
         created_at: from_millis(r.int("key_created_at")?),
         expires_at: r.opt_int("expires_at")?.map(from_millis),
         platform_roles: r

@@ -462,7 +462,8 @@ async fn every_security_event_is_audited_without_secrets() {
             "the audit log contains a secret"
         );
         assert!(
-            !text.contains(&crypto::digest(s)),
+            !text.contains(&hex::encode(crypto::digest(s)))
+                && !text.contains(&format!("{:?}", crypto::digest(s))),
             "the audit log contains a digest"
         );
     }

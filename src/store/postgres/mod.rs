@@ -40,7 +40,9 @@ use super::rows::{
 use super::{
     InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult, TokenLookup,
 };
-use crate::domain::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{
+    AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, UserRecord,
+};
 use guard::Bound;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -115,7 +117,7 @@ impl PgStore {
         &self,
         tx: &mut sqlx::PgConnection,
         s: &SessionRecord,
-        token_hash: &str,
+        token_hash: &Digest,
     ) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, \
@@ -128,7 +130,7 @@ impl PgStore {
         .bind(millis(s.absolute_expires_at))
         .bind(s.revoked);
         self.exec(&mut *tx, q).await?;
-        let q = sqlx::query(INSERT_TOKEN).bind(token_hash).bind(&s.id);
+        let q = sqlx::query(INSERT_TOKEN).bind(&token_hash[..]).bind(&s.id);
         self.exec(&mut *tx, q).await.map(drop)
     }
 }
@@ -260,7 +262,7 @@ impl Store for PgStore {
     async fn start_session(
         &self,
         s: &SessionRecord,
-        token_hash: &str,
+        token_hash: &Digest,
         audit: &super::AuditRecord,
     ) -> StoreResult<()> {
         let mut tx = self.bound.run(self.pool.begin()).await?;
@@ -273,7 +275,7 @@ impl Store for PgStore {
         self.bound.run(tx.commit()).await
     }
 
-    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
+    async fn find_token(&self, token_hash: &Digest) -> StoreResult<Option<TokenLookup>> {
         let sql = format!(
             "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS}, \
              {USER_COLUMNS} FROM session_tokens \
@@ -289,14 +291,14 @@ impl Store for PgStore {
                 user,
             })
         };
-        self.fetch(&self.pool, sqlx::query(&sql).bind(token_hash), decode)
+        self.fetch(&self.pool, sqlx::query(&sql).bind(&token_hash[..]), decode)
             .await
     }
 
     async fn refresh_session(
         &self,
-        old_hash: &str,
-        new_hash: &str,
+        old_hash: &Digest,
+        new_hash: &Digest,
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
@@ -310,7 +312,7 @@ impl Store for PgStore {
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE sessions.id = \
              (SELECT session_id FROM session_tokens WHERE token_hash = $1) FOR UPDATE"
         );
-        let q = sqlx::query(&sql).bind(old_hash);
+        let q = sqlx::query(&sql).bind(&old_hash[..]);
         let Some(mut session) = self.fetch(&mut *tx, q, rows::session).await? else {
             return Ok(RefreshOutcome::Invalid);
         };
@@ -318,7 +320,7 @@ impl Store for PgStore {
         // what the refresh we may have waited for committed (e.g. the grace deadline it set).
         let sql = "SELECT token_hash, session_id, valid_until FROM session_tokens \
                    WHERE token_hash = $1";
-        let q = sqlx::query(sql).bind(old_hash);
+        let q = sqlx::query(sql).bind(&old_hash[..]);
         let Some(token) = self.fetch(&mut *tx, q, rows::token).await? else {
             return Ok(RefreshOutcome::Invalid);
         };
@@ -366,7 +368,9 @@ impl Store for PgStore {
                    WHERE session_id = $2 AND valid_until IS NULL";
         let q = sqlx::query(sql).bind(millis(grace_until)).bind(&session.id);
         self.exec(&mut *tx, q).await?;
-        let q = sqlx::query(INSERT_TOKEN).bind(new_hash).bind(&session.id);
+        let q = sqlx::query(INSERT_TOKEN)
+            .bind(&new_hash[..])
+            .bind(&session.id);
         self.exec(&mut *tx, q).await?;
         self.exec(&mut *tx, insert_audit(audit)).await?;
         self.bound.run(tx.commit()).await?;
@@ -428,7 +432,7 @@ impl Store for PgStore {
         .bind(&k.id)
         .bind(&k.user_name)
         .bind(&k.description)
-        .bind(&k.key_hash)
+        .bind(&k.key_hash[..])
         .bind(millis(k.created_at))
         .bind(k.expires_at.map(millis))
         .bind(k.platform_roles.as_deref().map(key_roles_json));
@@ -437,7 +441,7 @@ impl Store for PgStore {
         Ok(InsertKeyOutcome::Inserted)
     }
 
-    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>> {
+    async fn find_api_key(&self, key_hash: &Digest) -> StoreResult<Option<KeyLookup>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys \
              JOIN users ON users.user_name = api_keys.user_name WHERE api_keys.key_hash = $1"
@@ -446,7 +450,7 @@ impl Store for PgStore {
             let (key, user) = (rows::api_key(r)?, rows::user(r)?);
             Ok(KeyLookup { key, user })
         };
-        self.fetch(&self.pool, sqlx::query(&sql).bind(key_hash), decode)
+        self.fetch(&self.pool, sqlx::query(&sql).bind(&key_hash[..]), decode)
             .await
     }
 

@@ -9,8 +9,8 @@
 //! - [`Readers`]: a small pool of read-only connections. Each lookup is one indexed statement
 //!   (WAL readers never wait for the writer), so it blocks the async worker for microseconds,
 //!   about as long as polling the channel of sqlx's worker would.
-//! - [`run_group`]: one transaction with every queued refresh and audit event, run on a blocking
-//!   thread (one hand-off per group instead of one per statement).
+//! - [`run_group`] (in `group.rs`): one transaction with every queued refresh and audit event, run
+//!   on a blocking thread (one hand-off per group instead of one per statement).
 //!
 //! Everything else (migrations, other writes, listings) still goes through sqlx in `sqlite.rs`,
 //! which keeps the single writer connection; the group commit holds that connection while it
@@ -22,12 +22,22 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::domain::model::{AccountRecord, SessionRecord, Timestamp, UserRecord};
-use crate::store::rows::{self, millis, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
-use crate::store::{AuditRecord, KeyLookup, RefreshOutcome, StoreError, StoreResult, TokenLookup};
+use crate::domain::model::{AccountRecord, Digest, UserRecord};
+// The group commit lives in `group.rs`; its types are named from here as before.
+pub use super::group::{run_group, BatchReply, BatchWrite, GroupError};
+use crate::store::rows::{self, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use crate::store::{KeyLookup, StoreError, StoreResult, TokenLookup};
 
 /// Idle read connections kept; more are opened under load and closed when returned.
 const MAX_IDLE_READERS: usize = 8;
+
+/// Page cache per read connection, in KiB (SQLite's default is 2 MiB). A key or token lookup in
+/// a large store descends two or three B-trees; what misses this cache is a `pread` of a 4 KiB
+/// page (a system call and a copy). Lookups run inline on the runtime's worker threads, so about
+/// as many readers are busy at once as there are cores: 8 MiB each stays well inside the RSS
+/// budget (bench/README.md), and a small store never fills it. Not `mmap_size`: every
+/// connection maps the file separately, so each touched page would count once per reader.
+const READER_CACHE_KIB: u32 = 8192;
 
 /// How often the background checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
@@ -36,8 +46,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// background checkpointer falls behind (SQLite's default is 1000).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
-/// Stamps a user's login times: `?1` the time, `?2` the user name.
-const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
+/// Stamps a user's login times: `?1` the time, `?2` the user name (used by `group.rs`).
+pub(super) const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
     first_login_at = COALESCE(first_login_at, ?1) WHERE user_name = ?2";
 
 // The lookups' SQL, built once: it is the key of each connection's statement cache.
@@ -54,13 +64,6 @@ static SELECT_KEY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys JOIN users ON users.user_name = api_keys.user_name \
          WHERE api_keys.key_hash = ?"
-    )
-});
-static SELECT_TOKEN_SESSION: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
-         FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
-         WHERE session_tokens.token_hash = ?"
     )
 });
 
@@ -95,11 +98,13 @@ impl Readers {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(map_lite)?;
         conn.busy_timeout(self.busy_timeout).map_err(map_lite)?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};"))
+            .map_err(map_lite)?;
         Ok(conn)
     }
 
     /// Runs `f` on an idle connection (or a new one) and gives the connection back.
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match idle {
             Some(conn) => conn,
@@ -131,9 +136,9 @@ impl Readers {
         self.with(|c| one(c, &SELECT_USER, [name], |r| rows::user(&r)))
     }
 
-    pub fn token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
+    pub fn token(&self, token_hash: &Digest) -> StoreResult<Option<TokenLookup>> {
         self.with(|c| {
-            one(c, &SELECT_TOKEN, [token_hash], |r| {
+            one(c, &SELECT_TOKEN, [&token_hash[..]], |r| {
                 Ok(TokenLookup {
                     token: rows::token(&r)?,
                     session: rows::session(&r)?,
@@ -143,9 +148,9 @@ impl Readers {
         })
     }
 
-    pub fn api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>> {
+    pub fn api_key(&self, key_hash: &Digest) -> StoreResult<Option<KeyLookup>> {
         self.with(|c| {
-            one(c, &SELECT_KEY, [key_hash], |r| {
+            one(c, &SELECT_KEY, [&key_hash[..]], |r| {
                 Ok(KeyLookup {
                     key: rows::api_key(&r)?,
                     user: rows::user(&r)?,
@@ -156,7 +161,7 @@ impl Readers {
 }
 
 /// The first row of a cached statement, decoded; `None` when there is none.
-fn one<T, P: rusqlite::Params>(
+pub(super) fn one<T, P: rusqlite::Params>(
     conn: &Connection,
     sql: &str,
     params: P,
@@ -171,45 +176,13 @@ fn one<T, P: rusqlite::Params>(
 }
 
 /// Runs one cached statement.
-fn exec(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> StoreResult<()> {
+pub(super) fn exec(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_lite)?;
     stmt.execute(params).map(drop).map_err(map_lite)
-}
-
-/// A write that the group commit runs inside a shared transaction.
-pub enum BatchWrite {
-    /// A refresh and the audit event recording it (written only if the refresh succeeds).
-    Refresh {
-        old_hash: String,
-        new_hash: String,
-        now: Timestamp,
-        grace_until: Timestamp,
-        idle_expires_at: Timestamp,
-        limit: crate::store::RefreshLimit,
-        audit: Box<AuditRecord>,
-    },
-    /// A login: a new session with its first token, the user's login stamp and the login's
-    /// audit event.
-    Session {
-        session: Box<SessionRecord>,
-        token_hash: String,
-        login: Box<AuditRecord>,
-    },
-    Audit(Box<AuditRecord>),
-}
-
-pub enum BatchReply {
-    Refresh(RefreshOutcome),
-    /// An audit append or a session, done.
-    Done,
-}
-
-/// Why a group failed.
-pub enum GroupError {
-    /// Write `i` failed; the group was rolled back.
-    Write(usize, StoreError),
-    /// The group failed as a whole.
-    All(StoreError),
 }
 
 /// Opens the group commit's connection (read-write, `synchronous=FULL` like every writer).
@@ -252,177 +225,4 @@ pub fn spawn_checkpointer(path: PathBuf, alive: std::sync::Weak<()>) {
     {
         tracing::warn!(error = %e, "no background checkpointer; SQLite checkpoints on commit");
     }
-}
-
-/// Runs every write of `writes` in one transaction and commits it (one fsync for all).
-pub fn run_group<'a>(
-    conn: &mut Connection,
-    writes: impl Iterator<Item = &'a BatchWrite>,
-) -> Result<Vec<BatchReply>, GroupError> {
-    let all = |e| GroupError::All(map_lite(e));
-    // IMMEDIATE: take the write lock at BEGIN (waiting up to the busy timeout for, say, an
-    // `ece-server user` command in another process) rather than fail when upgrading later.
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(all)?;
-    let mut replies = Vec::new();
-    for (i, write) in writes.enumerate() {
-        let result = match write {
-            BatchWrite::Refresh {
-                old_hash,
-                new_hash,
-                now,
-                grace_until,
-                idle_expires_at,
-                limit,
-                audit,
-            } => refresh(
-                &tx,
-                (old_hash, new_hash),
-                *now,
-                *grace_until,
-                *idle_expires_at,
-                *limit,
-            )
-            .and_then(|outcome| {
-                if matches!(outcome, RefreshOutcome::Refreshed(_)) {
-                    append_audit(&tx, audit)?;
-                }
-                Ok(BatchReply::Refresh(outcome))
-            }),
-            BatchWrite::Session {
-                session,
-                token_hash,
-                login,
-            } => insert_session(&tx, session, token_hash, login).map(|()| BatchReply::Done),
-            BatchWrite::Audit(e) => append_audit(&tx, e).map(|()| BatchReply::Done),
-        };
-        match result {
-            Ok(reply) => replies.push(reply),
-            // Dropping `tx` rolls the group back.
-            Err(e @ StoreError::Unavailable(_)) => return Err(GroupError::All(e)),
-            Err(e) => return Err(GroupError::Write(i, e)),
-        }
-    }
-    tx.commit().map_err(all)?;
-    Ok(replies)
-}
-
-fn refresh(
-    conn: &Connection,
-    (old_hash, new_hash): (&str, &str),
-    now: Timestamp,
-    grace_until: Timestamp,
-    idle_expires_at: Timestamp,
-    limit: crate::store::RefreshLimit,
-) -> StoreResult<RefreshOutcome> {
-    let found = one(conn, &SELECT_TOKEN_SESSION, [old_hash], |r| {
-        Ok((rows::token(&r)?, rows::session(&r)?))
-    })?;
-    let Some((token, mut session)) = found else {
-        return Ok(RefreshOutcome::Invalid);
-    };
-    if !crate::store::token_usable(&token, &session, now) {
-        return Ok(RefreshOutcome::Invalid);
-    }
-    if token.valid_until.is_some() {
-        return Ok(RefreshOutcome::Replaced);
-    }
-    session.idle_expires_at = idle_expires_at.min(session.absolute_expires_at);
-    // Counts the refresh in the session's window (a new window if the last one is over), and
-    // slides the idle expiry; changes nothing when the window's budget is spent.
-    let (now_ms, window_ms) = (millis(now), limit.window.num_milliseconds());
-    let counted = conn
-        .prepare_cached(
-            "UPDATE sessions SET \
-               refresh_count = CASE WHEN refresh_window_start + ?2 <= ?1 THEN 1 \
-                                    ELSE refresh_count + 1 END, \
-               refresh_window_start = CASE WHEN refresh_window_start + ?2 <= ?1 THEN ?1 \
-                                           ELSE refresh_window_start END, \
-               idle_expires_at = ?3 \
-             WHERE id = ?4 AND (refresh_window_start + ?2 <= ?1 OR refresh_count < ?5)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(rusqlite::params![
-                now_ms,
-                window_ms,
-                millis(session.idle_expires_at),
-                session.id,
-                limit.max
-            ])
-        })
-        .map_err(map_lite)?;
-    if counted == 0 {
-        let start: i64 = conn
-            .query_row(
-                "SELECT refresh_window_start FROM sessions WHERE id = ?",
-                [&session.id],
-                |r| r.get(0),
-            )
-            .map_err(map_lite)?;
-        let retry_at = rows::from_millis(start + window_ms);
-        return Ok(RefreshOutcome::Limited { retry_at });
-    }
-    // Tokens whose grace is over can never authenticate again: keep no row for them.
-    exec(
-        conn,
-        "DELETE FROM session_tokens WHERE session_id = ? AND valid_until <= ?",
-        &[&session.id, &now_ms],
-    )?;
-    // Every token still current (normally one) now only has the grace period left.
-    exec(
-        conn,
-        "UPDATE session_tokens SET valid_until = ? WHERE session_id = ? AND valid_until IS NULL",
-        &[&millis(grace_until), &session.id],
-    )?;
-    exec(conn, INSERT_CURRENT_TOKEN, &[&new_hash, &session.id])?;
-    Ok(RefreshOutcome::Refreshed(session))
-}
-
-/// Stores `token_hash` as the current token of a session (`valid_until` NULL).
-const INSERT_CURRENT_TOKEN: &str =
-    "INSERT INTO session_tokens (token_hash, session_id, valid_until) VALUES (?, ?, NULL)";
-
-fn insert_session(
-    conn: &Connection,
-    s: &SessionRecord,
-    token_hash: &str,
-    login: &AuditRecord,
-) -> StoreResult<()> {
-    exec(
-        conn,
-        "INSERT INTO sessions (id, user_name, created_at, idle_expires_at, absolute_expires_at, revoked) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-        &[
-            &s.id,
-            &s.user_name,
-            &millis(s.created_at),
-            &millis(s.idle_expires_at),
-            &millis(s.absolute_expires_at),
-            &s.revoked,
-        ],
-    )?;
-    exec(conn, INSERT_CURRENT_TOKEN, &[&token_hash, &s.id])?;
-    exec(conn, RECORD_LOGIN, &[&millis(s.created_at), &s.user_name])?;
-    append_audit(conn, login)
-}
-
-fn append_audit(conn: &Connection, e: &AuditRecord) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO audit_events (at, event, outcome, actor, source, target, detail) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .map_err(map_lite)?;
-    stmt.execute(rusqlite::params![
-        millis(e.at),
-        e.event,
-        e.outcome,
-        e.actor,
-        e.source,
-        e.target,
-        e.detail.to_string()
-    ])
-    .map(drop)
-    .map_err(map_lite)
 }

@@ -8,7 +8,9 @@
 //! sessions, refreshes and audit events) bypass sqlx and use rusqlite directly: see
 //! [`hot_path`].
 
+mod group;
 pub(super) mod hot_path;
+mod key_list;
 mod realms;
 
 use std::str::FromStr;
@@ -26,7 +28,9 @@ use super::{
     map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
     StoreResult, TokenLookup,
 };
-use crate::domain::model::{AccountRecord, ApiKeyRecord, SessionRecord, Timestamp, UserRecord};
+use crate::domain::model::{
+    AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, UserRecord,
+};
 use hot_path::{BatchReply, BatchWrite, GroupError, Readers};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -275,25 +279,25 @@ impl Store for SqliteStore {
     async fn start_session(
         &self,
         s: &SessionRecord,
-        token_hash: &str,
+        token_hash: &Digest,
         audit: &super::AuditRecord,
     ) -> StoreResult<()> {
         let write = BatchWrite::Session {
             session: Box::new(s.clone()),
-            token_hash: token_hash.to_string(),
+            token_hash: *token_hash,
             login: Box::new(audit.clone()),
         };
         self.batched(write).await.map(drop)
     }
 
-    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenLookup>> {
+    async fn find_token(&self, token_hash: &Digest) -> StoreResult<Option<TokenLookup>> {
         self.fast.token(token_hash)
     }
 
     async fn refresh_session(
         &self,
-        old_hash: &str,
-        new_hash: &str,
+        old_hash: &Digest,
+        new_hash: &Digest,
         now: Timestamp,
         grace_until: Timestamp,
         idle_expires_at: Timestamp,
@@ -301,8 +305,8 @@ impl Store for SqliteStore {
         audit: &super::AuditRecord,
     ) -> StoreResult<RefreshOutcome> {
         let write = BatchWrite::Refresh {
-            old_hash: old_hash.to_string(),
-            new_hash: new_hash.to_string(),
+            old_hash: *old_hash,
+            new_hash: *new_hash,
             now,
             grace_until,
             idle_expires_at,
@@ -390,7 +394,7 @@ impl Store for SqliteStore {
         .bind(&k.id)
         .bind(&k.user_name)
         .bind(&k.description)
-        .bind(&k.key_hash)
+        .bind(&k.key_hash[..])
         .bind(millis(k.created_at))
         .bind(k.expires_at.map(millis))
         .bind(k.platform_roles.as_deref().map(key_roles_json))
@@ -401,11 +405,14 @@ impl Store for SqliteStore {
         Ok(InsertKeyOutcome::Inserted)
     }
 
-    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<KeyLookup>> {
+    async fn find_api_key(&self, key_hash: &Digest) -> StoreResult<Option<KeyLookup>> {
         self.fast.api_key(key_hash)
     }
 
     async fn list_api_keys(&self, user: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>> {
+        if let Some(user) = user {
+            return self.fast.api_keys_of(user);
+        }
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR user_name = ?1) ORDER BY created_at, id"
         );
