@@ -196,6 +196,7 @@ fn user(name: &str) -> UserRecord {
         first_login_at: None,
         last_login_at: None,
         version: 1,
+        realm: None,
     }
 }
 

@@ -64,6 +64,7 @@ codes! {
     UserRolesForbidden => "user.roles.forbidden", 400;
     UserRestrictedField => "user.restricted_field", 400;
     UserCannotModify => "user.cannot_modify", 400;
+    UserCannotModifyExternal => "user.cannot_modify_external", 400;
     UserRestrictedDeletion => "user.restricted_deletion", 400;
     UserPasswordInvalid => "user.password.invalid", 400;
     // Role assignments.

@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::domain::realms::RealmType;
 use crate::domain::roles::{DeploymentRoleAssignment, Role};
 
 pub type Timestamp = DateTime<Utc>;
@@ -78,9 +79,25 @@ pub struct UserRecord {
     pub last_login_at: Option<Timestamp>,
     /// Optimistic-concurrency version, bumped by every write.
     pub version: i64,
+    /// The realm that owns this user: `None` for native users. Set when an external user is first
+    /// recorded (at its first directory sign-in) and never changed afterwards.
+    pub realm: Option<RealmRef>,
+}
+
+/// The configured realm an external user signed in through (`security.security_realm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmRef {
+    pub id: String,
+    pub realm_type: RealmType,
 }
 
 impl UserRecord {
+    /// Whether the user belongs to a directory realm: its profile and roles come from there, so
+    /// the API does not change them (`user.cannot_modify_external`).
+    pub fn is_external(&self) -> bool {
+        self.realm.is_some()
+    }
+
     /// A new native user: enabled, not built-in, no profile, no deployment role assignments,
     /// created (and last updated) `now` by `created_by`.
     pub fn new(
@@ -106,6 +123,7 @@ impl UserRecord {
             first_login_at: None,
             last_login_at: None,
             version: 1,
+            realm: None,
         }
     }
 }

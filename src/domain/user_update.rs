@@ -77,6 +77,14 @@ pub fn authorize_update(
         || wanted.email != current.email
         || wanted.roles != current.roles
         || wanted.enabled != current.enabled;
+    // External users' profile and roles are recomputed from the directory at every sign-in, and
+    // their password is the directory's: nothing here would last, so nothing is accepted.
+    if current.is_external() && (profile_changed || wanted.password.is_some()) {
+        return Err(Error::new(
+            Code::UserCannotModifyExternal,
+            "External users cannot be modified.",
+        ));
+    }
     // Built-in users keep their profile and roles; they may only change their own password.
     if current.builtin && (profile_changed || (wanted.password.is_some() && !editor.self_service)) {
         return Err(Error::new(
@@ -113,6 +121,7 @@ mod tests {
             last_login_at: None,
             deployments: Vec::new(),
             version: 1,
+            realm: None,
         }
     }
 
@@ -224,6 +233,40 @@ mod tests {
             authorize_update(key, &bob, &full_name).unwrap(),
             Update::Write
         );
+    }
+
+    #[test]
+    fn external_users_are_restated_never_changed() {
+        let carol = UserRecord {
+            realm: Some(crate::domain::model::RealmRef {
+                id: "corp".into(),
+                realm_type: crate::domain::realms::RealmType::Ldap,
+            }),
+            ..user("carol", false)
+        };
+        assert_eq!(
+            authorize_update(ADMIN, &carol, &same(&carol)).unwrap(),
+            Update::Nothing
+        );
+        let email = Wanted {
+            email: Some("carol@example.com".into()),
+            ..same(&carol)
+        };
+        let own = Editor {
+            user_name: "carol",
+            self_service: true,
+            restricted_key: false,
+        };
+        let password = Wanted {
+            password: Some("a new password".into()),
+            ..same(&carol)
+        };
+        for (editor, wanted) in [(ADMIN, &email), (own, &email), (own, &password), (ADMIN, &password)] {
+            assert_eq!(
+                refused(authorize_update(editor, &carol, wanted)).0,
+                Code::UserCannotModifyExternal
+            );
+        }
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub fn to_json(u: &UserRecord) -> Value {
             "roles": u.roles,
             "permissions": rbac::permissions(&u.roles),
             "enabled": u.enabled,
-            "security_realm": { "type": "native", "id": "native" },
+            "security_realm": match &u.realm {
+                None => json!({ "type": "native", "id": "native" }),
+                Some(r) => json!({ "type": r.realm_type.as_str(), "id": r.id }),
+            },
         },
     });
     if let Some(v) = &u.full_name {

@@ -176,6 +176,13 @@ async fn change(
                 format!("The target user [{user_id}] does not exist."),
             ));
         };
+        // An external user's roles are the realm's role mappings, recomputed at every sign-in.
+        if user.is_external() {
+            return Err(ApiError::new(
+                Code::UserCannotModifyExternal,
+                "The roles of external users come from their realm's role mappings.",
+            ));
+        }
         if user.builtin {
             return Err(ApiError::new(
                 Code::RoleAssignmentsUnauthorized,

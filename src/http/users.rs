@@ -159,6 +159,14 @@ pub async fn delete(
         .get_user(&name)
         .await?
         .ok_or_else(|| not_found(&name))?;
+    // An external user would come back at its next sign-in: the realm (disable it, or change its
+    // role mappings) decides who signs in, not this endpoint.
+    if user.is_external() {
+        return Err(ApiError::new(
+            Code::UserCannotModifyExternal,
+            "External users cannot be deleted.",
+        ));
+    }
     if user.builtin {
         return Err(ApiError::new(
             Code::UserRestrictedDeletion,

@@ -10,7 +10,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use super::{StoreError, StoreResult};
 use crate::domain::model::{
     platform_assignments, AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp,
-    TokenRecord, UserRecord,
+    RealmRef, TokenRecord, UserRecord,
 };
 use crate::domain::realms::{RealmRecord, RealmType};
 use crate::domain::roles::{DeploymentRoleAssignment, Role};
@@ -153,12 +153,22 @@ pub fn account<R: DecodeRow>(r: &R) -> StoreResult<AccountRecord> {
 /// Columns of `users`, in the order `user()` expects none: it reads by name.
 pub const USER_COLUMNS: &str = "users.user_name, users.full_name, users.email, users.password_hash, \
     users.roles, users.role_assignments, users.enabled, users.builtin, users.created_at, users.created_by, \
-    users.updated_at, users.updated_by, users.first_login_at, users.last_login_at, users.version";
+    users.updated_at, users.updated_by, users.first_login_at, users.last_login_at, users.version, \
+    users.realm_id, users.realm_type";
 
 pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord> {
     let roles: Vec<Role> = serde_json::from_value(json(&r.text("roles")?)?)
         .map_err(|e| StoreError::Other(format!("corrupt roles column: {e}")))?;
     let deployments = deployments(&json(&r.text("role_assignments")?)?)?;
+    let realm = match (r.opt_text("realm_id")?, r.opt_text("realm_type")?) {
+        (Some(id), Some(t)) => Some(RealmRef {
+            id,
+            realm_type: RealmType::parse(&t)
+                .ok_or_else(|| StoreError::Other(format!("corrupt realm_type column: {t}")))?,
+        }),
+        (None, None) => None,
+        _ => return Err(StoreError::Other("realm_id and realm_type must be set together".into())),
+    };
     Ok(UserRecord {
         user_name: r.text("user_name")?,
         full_name: r.opt_text("full_name")?,
@@ -175,6 +185,7 @@ pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord> {
         first_login_at: r.opt_int("first_login_at")?.map(from_millis),
         last_login_at: r.opt_int("last_login_at")?.map(from_millis),
         version: r.int("version")?,
+        realm,
     })
 }
 

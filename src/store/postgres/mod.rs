@@ -181,8 +181,8 @@ impl Store for PgStore {
         let q = sqlx::query(
             "INSERT INTO users (user_name, full_name, email, password_hash, roles, role_assignments, \
              enabled, builtin, created_at, created_by, updated_at, updated_by, first_login_at, \
-             last_login_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)",
+             last_login_at, version, realm_id, realm_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16)",
         )
         .bind(&u.user_name)
         .bind(&u.full_name)
@@ -197,7 +197,9 @@ impl Store for PgStore {
         .bind(millis(u.updated_at))
         .bind(&u.updated_by)
         .bind(u.first_login_at.map(millis))
-        .bind(u.last_login_at.map(millis));
+        .bind(u.last_login_at.map(millis))
+        .bind(u.realm.as_ref().map(|r| r.id.as_str()))
+        .bind(u.realm.as_ref().map(|r| r.realm_type.as_str()));
         self.exec(&self.pool, q).await.map(drop)
     }
 

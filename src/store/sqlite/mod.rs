@@ -189,8 +189,9 @@ impl Store for SqliteStore {
     async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (user_name, full_name, email, password_hash, roles, role_assignments, enabled, \
-             builtin, created_at, created_by, updated_at, updated_by, first_login_at, last_login_at, version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+             builtin, created_at, created_by, updated_at, updated_by, first_login_at, last_login_at, version, \
+             realm_id, realm_type) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
         )
         .bind(&u.user_name)
         .bind(&u.full_name)
@@ -206,6 +207,8 @@ impl Store for SqliteStore {
         .bind(&u.updated_by)
         .bind(u.first_login_at.map(millis))
         .bind(u.last_login_at.map(millis))
+        .bind(u.realm.as_ref().map(|r| r.id.as_str()))
+        .bind(u.realm.as_ref().map(|r| r.realm_type.as_str()))
         .execute(&self.writer)
         .await
         .map_err(map_sqlx)?;
