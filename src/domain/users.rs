@@ -137,7 +137,9 @@ impl UserDoc {
             }
         }
         if let Some(realm) = &sec.security_realm {
-            if !(is_empty(realm) || realm.get("type") == Some(&json!("native"))) {
+            // An external user's document restates its own realm (a merge patch keeps it).
+            let restated = unchanged(&["security", "security_realm"], realm);
+            if !(is_empty(realm) || realm.get("type") == Some(&json!("native")) || restated) {
                 return Err(restricted("security.security_realm"));
             }
         }

@@ -11,6 +11,7 @@ mod cache;
 mod console;
 mod contention;
 mod durability;
+mod external_users;
 mod errors;
 mod growth;
 mod hostile;

@@ -6,7 +6,10 @@ use ece_server::domain::realms::{RealmRecord, RealmType};
 use ece_server::store::{RealmWrite, ReorderOutcome};
 use serde_json::json;
 
-use super::{at, concurrently, Ctx, Res};
+use ece_server::domain::model::{RealmRef, UserRecord};
+use ece_server::domain::roles::Role;
+
+use super::{at, concurrently, create_session, h, key, session, user, Ctx, Res};
 
 fn realm(id: &str, t: RealmType, position: i32) -> RealmRecord {
     RealmRecord {
@@ -198,5 +201,40 @@ pub async fn realms_concurrent(ctx: Ctx) -> Res {
         .filter(|w| matches!(w, Ok(RealmWrite::Done(_))))
         .count();
     assert_eq!(won, 1, "one compare-and-swap per version");
+    Ok(())
+}
+
+/// External users (signed in through a realm) keep their realm through every read path: the
+/// plain lookup, the list, a compare-and-swap update, a token and an API key lookup.
+pub(super) async fn external_users(ctx: Ctx) -> Res {
+    let s = &*ctx.store;
+    let carol = UserRecord {
+        password_hash: String::new(),
+        realm: Some(RealmRef {
+            id: "corp-ldap".into(),
+            realm_type: RealmType::ActiveDirectory,
+        }),
+        ..user("carol")
+    };
+    s.insert_user(&carol).await?;
+    s.insert_user(&user("alice")).await?;
+    assert_eq!(s.get_user("carol").await?, Some(carol.clone()));
+    assert_eq!(s.get_user("alice").await?.unwrap().realm, None);
+    let listed = s.list_users().await?;
+    assert_eq!(listed.iter().find(|u| u.user_name == "carol"), Some(&carol));
+
+    let edit = UserRecord {
+        roles: vec![Role::PlatformAdmin],
+        ..carol.clone()
+    };
+    let stored = s.update_user_cas(&edit, false, None).await?.unwrap();
+    assert_eq!(stored.realm, carol.realm);
+
+    create_session(s, &session("sc", "carol"), "t-carol").await?;
+    let by_token = s.find_token(&h("t-carol")).await?.unwrap();
+    assert_eq!(by_token.user.realm, carol.realm);
+    s.insert_api_key(&key("k1", "carol", 0, None), 10, at(0)).await?;
+    let by_key = s.find_api_key(&key("k1", "carol", 0, None).key_hash).await?.unwrap();
+    assert_eq!(by_key.user.realm, carol.realm);
     Ok(())
 }
