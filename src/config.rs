@@ -142,6 +142,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_CREDENTIAL_CACHE_MS", default_value_t = 250)]
     pub credential_cache_ms: u64,
 
+    /// Bound on connecting to one directory server of a realm (TCP, TLS, StartTLS), per URL
+    /// tried at a sign-in (milliseconds).
+    #[arg(long, env = "ECE_DIRECTORY_CONNECT_TIMEOUT_MS", default_value_t = 3000)]
+    pub directory_connect_timeout_ms: u64,
+
+    /// Bound on each directory operation (bind, search) of a realm sign-in (milliseconds).
+    #[arg(long, env = "ECE_DIRECTORY_TIMEOUT_MS", default_value_t = 5000)]
+    pub directory_timeout_ms: u64,
+
     /// The key that seals realm secrets (LDAP bind and truststore passwords) in the database:
     /// a file of 64 hex digits, created (mode 0600) if missing. Default: `realm-secrets.key` in
     /// the data directory. Replicas on one PostgreSQL database must all use the same file.
@@ -273,6 +282,10 @@ impl From<&ServeArgs> for Settings {
             hash_queue: args.hash_queue,
             // Capped: replicas must enforce each other's revocations within a second.
             credential_cache: Duration::from_millis(args.credential_cache_ms.min(1000)),
+            directory_timeouts: crate::security::realm_signin::Timeouts {
+                connect: Duration::from_millis(args.directory_connect_timeout_ms.max(1)),
+                operation: Duration::from_millis(args.directory_timeout_ms.max(1)),
+            },
             refresh_limit: crate::store::RefreshLimit::per_minute(args.refresh_max_per_minute),
             expired_key_retention: chrono::Duration::days(i64::from(
                 args.expired_key_retention_days,

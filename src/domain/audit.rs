@@ -54,6 +54,7 @@ pub const EVENTS: &[&str] = &[
     "realm.update",
     "realm.delete",
     "realm.reorder",
+    "realm.signin",
 ];
 
 /// One security event, before it is stored.

@@ -11,6 +11,7 @@ mod docs;
 pub mod error;
 pub mod json;
 mod keys;
+mod realm_login;
 mod realms;
 mod roles;
 mod router;

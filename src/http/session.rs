@@ -38,6 +38,8 @@ pub async fn login(
     // Brute-force protection, before the lookup and the hash: a throttled request costs neither.
     let attempt = crate::http::brute_force::begin(&app, &req.username, source, "password")
         .map_err(ApiError::from)?;
+    let username = req.username.clone();
+    let password = req.password.clone();
     let user = match app.store.get_user(&req.username).await {
         Ok(user) => user,
         Err(e) => {
@@ -58,9 +60,24 @@ pub async fn login(
             });
         }
     };
+    // Not a native user's password: the realms (for unknown names and external users only).
     let user = match user {
-        Some(u) if verified && u.enabled => u,
-        _ => {
+        Some(u) if verified && u.enabled => Some(u),
+        known => {
+            match crate::http::realm_login::via_realms(&app, source, &username, &password, known.as_ref())
+                .await
+            {
+                Ok(signed) => signed.filter(|u| u.enabled),
+                Err(e) => {
+                    attempt.undecided();
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    let user = match user {
+        Some(u) => u,
+        None => {
             crate::http::telemetry::login_failed();
             crate::http::brute_force::failed(&app, attempt, "password").await;
             return Err(ApiError::unauthenticated());

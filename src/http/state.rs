@@ -77,6 +77,8 @@ pub struct Settings {
     pub hash_queue: Option<usize>,
     /// How long store answers about credentials and the account are reused (`crate::security::cache`).
     pub credential_cache: Duration,
+    /// Bounds of a realm sign-in's directory conversations (`--directory-*timeout-ms`).
+    pub directory_timeouts: crate::security::realm_signin::Timeouts,
     /// How many refreshes one session may make per window (`_refresh` answers 429 beyond).
     pub refresh_limit: crate::store::RefreshLimit,
     /// How long an expired API key is kept before housekeeping deletes it.

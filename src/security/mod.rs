@@ -7,6 +7,7 @@ pub mod cache;
 pub mod credentials;
 pub mod crypto;
 pub mod directory;
+pub mod realm_signin;
 pub mod resolve;
 pub mod sealed;
 pub mod throttle;

@@ -217,3 +217,9 @@ mod tests {
         assert!(Sealer::load_or_create(&path).is_err());
     }
 }
+
+/// What the sealed secrets of a realm are bound to: a sealed value moved to another realm (or
+/// another type of realm) does not open.
+pub fn realm_context(t: crate::domain::realms::RealmType, id: &str) -> String {
+    format!("ece-realm:{}:{id}", t.as_str())
+}

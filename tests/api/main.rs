@@ -19,6 +19,11 @@ mod keys;
 mod ops;
 mod rbac;
 mod realm_secrets;
+mod realm_signin;
+/// The slapd harness of tests/directory, shared: this suite uses part of it.
+#[allow(dead_code)]
+#[path = "../directory/slapd.rs"]
+mod slapd;
 mod realms;
 mod regions;
 mod roles;

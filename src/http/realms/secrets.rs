@@ -6,10 +6,7 @@ use crate::domain::realms::{RealmRecord, RealmSecrets, RealmType};
 use crate::http::error::{ApiError, ApiResult, Code};
 use crate::http::AppState;
 
-/// What the sealed secrets of a realm are bound to.
-pub fn seal_context(t: RealmType, id: &str) -> String {
-    format!("ece-realm:{}:{id}", t.as_str())
-}
+pub use crate::security::sealed::realm_context as seal_context;
 
 pub fn open_secrets(app: &AppState, realm: &RealmRecord) -> ApiResult<RealmSecrets> {
     let Some(sealed) = &realm.sealed_secrets else {

@@ -1,0 +1,114 @@
+//! `_login` through an LDAP realm against a real OpenLDAP `slapd` (the harness of
+//! tests/directory): the realm is created through the API, directory users sign in and become
+//! external users with their mapped roles, and every failure (wrong password, no mapped role,
+//! injection, a stopped directory) is the same 401 while native users are unaffected.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Auth, TestApp};
+use crate::slapd::Slapd;
+
+const REALM: &str = "example-ldap";
+
+fn ldap_realm(url: &str) -> Value {
+    json!({
+        "id": REALM,
+        "name": "Example LDAP",
+        "urls": [url],
+        "bind_anonymously": false,
+        "bind_dn": "cn=reader,ou=system,dc=example,dc=org",
+        "bind_password": "reader-pw",
+        "bind_type": "user_search",
+        "user_search": {"base_dn": "ou=people,dc=example,dc=org", "scope": "sub_tree"},
+        "user_group_attribute": "memberOf",
+        "role_mappings": {
+            "default_roles": [],
+            "rules": [
+                {"type": "group_dn", "value": "cn=admins,ou=groups,dc=example,dc=org",
+                 "roles": ["ece_platform_admin"]},
+                {"type": "group_dn", "value": "cn=ops,ou=groups,dc=example,dc=org",
+                 "roles": ["ece_platform_viewer"]}
+            ]
+        }
+    })
+}
+
+async fn login_status(app: &TestApp, user: &str, password: &str) -> u16 {
+    let reply = app
+        .post(
+            "/users/auth/_login",
+            &Auth::None,
+            json!({"username": user, "password": password}),
+        )
+        .await;
+    if reply.status == 401 {
+        assert_eq!(reply.body["errors"][0]["code"], "root.unauthenticated");
+    }
+    reply.status
+}
+
+#[tokio::test]
+async fn directory_users_sign_in_through_an_ldap_realm() {
+    let Some(directory) = Slapd::start("directory_users_sign_in_through_an_ldap_realm") else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.post(
+        "/platform/configuration/security/realms/ldap",
+        &Auth::admin(),
+        ldap_realm(&directory.ldap_url),
+    )
+    .await
+    .expect(201);
+
+    // alice is in cn=admins: a token, and she is now an external user of the realm.
+    let token = app.login("alice", "alice-pw").await;
+    let me = app.get("/user", &Auth::Bearer(token.clone())).await.expect(200);
+    assert_eq!(me["user_name"], "alice");
+    assert_eq!(
+        me["security"]["security_realm"],
+        json!({"type": "ldap", "id": REALM})
+    );
+    assert_eq!(me["security"]["roles"], json!(["ece_platform_admin"]));
+    // bob is in cn=ops: a viewer. A second sign-in finds the recorded user.
+    app.login("bob", "bob-pw").await;
+    let bob = app.login("bob", "bob-pw").await;
+    let bob_me = app.get("/user", &Auth::Bearer(bob)).await.expect(200);
+    assert_eq!(bob_me["security"]["roles"], json!(["ece_platform_viewer"]));
+
+    // Every failure is the same 401.
+    assert_eq!(login_status(&app, "alice", "wrong-pw").await, 401);
+    assert_eq!(login_status(&app, "carol", "carol-pw").await, 401, "no mapped role");
+    assert_eq!(app.get("/users/carol", &Auth::admin()).await.status, 404);
+    assert_eq!(login_status(&app, "*", "alice-pw").await, 401, "injection");
+    assert_eq!(login_status(&app, "nobody", "x-pw").await, 401);
+    // A directory user named like a native user is the native user: `admin` of the directory
+    // (admin-pw) does not get in; the native admin does.
+    assert_eq!(login_status(&app, "admin", "admin-pw").await, 401);
+    assert_eq!(app.auth_status(&Auth::admin()).await, 200);
+
+    // The external user is not changed through the API.
+    app.patch("/users/alice", &Auth::admin(), json!({"full_name": "Alice"}))
+        .await
+        .expect_error(400, "user.cannot_modify_external");
+
+    // The directory stops: its users get the same 401, the audit log says why, natives sign in.
+    drop(directory);
+    assert_eq!(login_status(&app, "alice", "alice-pw").await, 401);
+    assert_eq!(app.auth_status(&Auth::admin()).await, 200);
+    let events = app
+        .store
+        .list_audit(&Default::default())
+        .await
+        .unwrap();
+    let last = events
+        .iter()
+        .filter(|e| e.event == "realm.signin")
+        .last()
+        .expect("a realm.signin event");
+    assert_eq!(last.detail["realm"], REALM);
+    assert_eq!(last.detail["result"], "unavailable");
+    assert!(last.detail["cause"].is_string(), "{:?}", last.detail);
+    let everything = serde_json::to_string(&events.iter().map(|e| &e.detail).collect::<Vec<_>>()).unwrap();
+    assert!(!everything.contains("alice-pw") && !everything.contains("reader-pw"));
+}
