@@ -1,5 +1,8 @@
 //! Basic credentials (`Authorization: Basic`): the credential cache first, then brute-force
-//! protection and an Argon2id check on the bounded hashing pool. The throttle and the hashing
+//! protection and an Argon2id check on the bounded hashing pool, then (for names that are not a
+//! native user's) the LDAP and Active Directory realms (`crate::http::realm_login`). A directory
+//! password is reused from the cache only within its short fresh window (`LOOKUP_TTL`); after
+//! that the directory is asked again. The throttle and the hashing
 //! pool can refuse to decide; [`Unresolved`] says why, and `crate::http::auth` turns it into the
 //! reply (429, 503 or 500).
 
@@ -44,8 +47,11 @@ pub async fn resolve(
         let read = app.authcache.stamp();
         let stored = app.store.get_user(&user).await?;
         match stored {
+            // Not for external users: their stored hash is empty, so it says nothing about
+            // whether the directory still takes the password. They are asked again.
             Some(u)
                 if u.enabled
+                    && !u.is_external()
                     && u.user_name == hit.user.user_name
                     && crypto::ct_eq(&u.password_hash, &hit.user.password_hash) =>
             {
@@ -87,7 +93,7 @@ pub async fn resolve(
         }
     };
     let phc = stored.as_ref().map(|u| u.password_hash.clone());
-    let ok = match app.hasher.try_verify(password, phc).await {
+    let ok = match app.hasher.try_verify(password.clone(), phc).await {
         Ok(ok) => ok,
         Err(not_checked) => {
             attempt.undecided();
@@ -97,13 +103,28 @@ pub async fn resolve(
             });
         }
     };
-    match stored {
-        Some(u) if ok && u.enabled => {
+    // Not a native user's password: the realms (for unknown names and external users only).
+    let signed_in = match stored {
+        Some(u) if ok && u.enabled => Some(u),
+        known => {
+            match crate::http::realm_login::via_realms(app, source, &user, &password, known.as_ref())
+                .await
+            {
+                Ok(signed) => signed.filter(|u| u.enabled),
+                Err(e) => {
+                    attempt.undecided();
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    match signed_in {
+        Some(u) => {
             attempt.succeeded();
             app.authcache.put_basic(cache_key, u.clone(), read);
             Ok(Some(Caller::by_password(u, source)))
         }
-        _ => {
+        None => {
             app.authcache.forget_basic(&cache_key);
             crate::http::telemetry::login_failed();
             crate::http::brute_force::failed(app, attempt, "basic").await;

@@ -76,6 +76,15 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
     let bob_me = app.get("/user", &Auth::Bearer(bob)).await.expect(200);
     assert_eq!(bob_me["security"]["roles"], json!(["ece_platform_viewer"]));
 
+    // Basic with the directory password works too; a wrong one does not.
+    let basic = Auth::basic("bob", "bob-pw");
+    assert_eq!(app.get("/user", &basic).await.expect(200)["user_name"], "bob");
+    assert_eq!(app.get("/user", &basic).await.status, 200);
+    assert_eq!(app.auth_status(&Auth::basic("bob", "wrong-pw")).await, 401);
+    // Native users are unaffected by the realm.
+    let native = app.create_user("dave", &["ece_platform_viewer"]).await;
+    assert_eq!(app.auth_status(&native).await, 200);
+
     // Every failure is the same 401.
     assert_eq!(login_status(&app, "alice", "wrong-pw").await, 401);
     assert_eq!(login_status(&app, "carol", "carol-pw").await, 401, "no mapped role");
@@ -96,6 +105,11 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
     drop(directory);
     assert_eq!(login_status(&app, "alice", "alice-pw").await, 401);
     assert_eq!(app.auth_status(&Auth::admin()).await, 200);
+    assert_eq!(app.auth_status(&native).await, 200);
+    // A write on this replica ends the fresh window of bob's cached Basic credential: his
+    // directory password is not accepted on the strength of the cache, the directory is asked.
+    app.create_user("erin", &["ece_platform_viewer"]).await;
+    assert_eq!(app.auth_status(&basic).await, 401);
     let events = app
         .store
         .list_audit(&Default::default())
