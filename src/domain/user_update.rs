@@ -261,7 +261,12 @@ mod tests {
             password: Some("a new password".into()),
             ..same(&carol)
         };
-        for (editor, wanted) in [(ADMIN, &email), (own, &email), (own, &password), (ADMIN, &password)] {
+        for (editor, wanted) in [
+            (ADMIN, &email),
+            (own, &email),
+            (own, &password),
+            (ADMIN, &password),
+        ] {
             assert_eq!(
                 refused(authorize_update(editor, &carol, wanted)).0,
                 Code::UserCannotModifyExternal

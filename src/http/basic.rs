@@ -107,8 +107,14 @@ pub async fn resolve(
     let signed_in = match stored {
         Some(u) if ok && u.enabled => Some(u),
         known => {
-            match crate::http::realm_login::via_realms(app, source, &user, &password, known.as_ref())
-                .await
+            match crate::http::realm_login::via_realms(
+                app,
+                source,
+                &user,
+                &password,
+                known.as_ref(),
+            )
+            .await
             {
                 Ok(signed) => signed.filter(|u| u.enabled),
                 Err(e) => {

@@ -44,7 +44,11 @@ pub async fn via_realms(
             .increment(1);
         let mut event = Event::anonymous("realm.signin", source)
             .target(username)
-            .outcome(if o.outcome == "success" { Outcome::Success } else { Outcome::Failure })
+            .outcome(if o.outcome == "success" {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            })
             .detail("realm", o.realm_id.as_str())
             .detail("result", o.outcome);
         if let Some(cause) = &o.cause {
@@ -60,7 +64,11 @@ pub async fn via_realms(
 }
 
 /// Creates or refreshes the external user; `None` when the name belongs to someone else.
-async fn record(app: &AppState, username: &str, signed: SignedIn) -> StoreResult<Option<UserRecord>> {
+async fn record(
+    app: &AppState,
+    username: &str,
+    signed: SignedIn,
+) -> StoreResult<Option<UserRecord>> {
     // Two attempts: a concurrent first sign-in of the same user may insert between our read
     // and our insert, or bump the version between our read and our update.
     for _ in 0..3 {
@@ -107,5 +115,7 @@ async fn record(app: &AppState, username: &str, signed: SignedIn) -> StoreResult
             }
         }
     }
-    Err(StoreError::Other("external user record kept changing".into()))
+    Err(StoreError::Other(
+        "external user record kept changing".into(),
+    ))
 }

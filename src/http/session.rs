@@ -64,8 +64,14 @@ pub async fn login(
     let user = match user {
         Some(u) if verified && u.enabled => Some(u),
         known => {
-            match crate::http::realm_login::via_realms(&app, source, &username, &password, known.as_ref())
-                .await
+            match crate::http::realm_login::via_realms(
+                &app,
+                source,
+                &username,
+                &password,
+                known.as_ref(),
+            )
+            .await
             {
                 Ok(signed) => signed.filter(|u| u.enabled),
                 Err(e) => {

@@ -138,10 +138,28 @@ fn config(
                 (None, Some(g)) => Some(group_search(g)?),
                 (None, None) => None,
             };
-            let anonymous = s.bind_anonymously || s.bind_type == LdapBindType::UserTemplates;
-            let (urls, lb, cert, dn, mappings) =
-                (s.urls, s.load_balance, s.certificate_url, s.bind_dn, s.role_mappings);
-            (DirectoryKind::Ldap, urls, lb, cert, anonymous, dn, user, groups, mappings)
+            // DN templates need no service account: without a bind_dn, searches (groups) run
+            // anonymously.
+            let anonymous = s.bind_anonymously
+                || (s.bind_type == LdapBindType::UserTemplates && s.bind_dn.is_none());
+            let (urls, lb, cert, dn, mappings) = (
+                s.urls,
+                s.load_balance,
+                s.certificate_url,
+                s.bind_dn,
+                s.role_mappings,
+            );
+            (
+                DirectoryKind::Ldap,
+                urls,
+                lb,
+                cert,
+                anonymous,
+                dn,
+                user,
+                groups,
+                mappings,
+            )
         }
         RealmType::ActiveDirectory => {
             let s: ActiveDirectorySettings = serde_json::from_value(doc).map_err(bad)?;
@@ -155,9 +173,24 @@ fn config(
             let kind = DirectoryKind::ActiveDirectory {
                 domain_name: s.domain_name.clone(),
             };
-            let (urls, lb, cert, dn, mappings) =
-                (s.urls, s.load_balance, s.certificate_url, s.bind_dn, s.role_mappings);
-            (kind, urls, lb, cert, s.bind_anonymously, dn, user, groups, mappings)
+            let (urls, lb, cert, dn, mappings) = (
+                s.urls,
+                s.load_balance,
+                s.certificate_url,
+                s.bind_dn,
+                s.role_mappings,
+            );
+            (
+                kind,
+                urls,
+                lb,
+                cert,
+                s.bind_anonymously,
+                dn,
+                user,
+                groups,
+                mappings,
+            )
         }
     };
     if let Some(url) = cert {
@@ -228,4 +261,119 @@ fn group_search(g: &GroupSearch) -> Result<GroupLookup, String> {
         scope: scope(g.scope),
         filter: g.filter.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn realm(
+        t: RealmType,
+        settings: serde_json::Value,
+        sealer: &Sealer,
+        secrets: serde_json::Value,
+    ) -> RealmRecord {
+        let now = chrono::Utc::now();
+        RealmRecord {
+            id: "r1".into(),
+            realm_type: t,
+            name: "R1".into(),
+            position: 0,
+            enabled: true,
+            settings,
+            sealed_secrets: Some(
+                sealer.seal(&realm_context(t, "r1"), secrets.to_string().as_bytes()),
+            ),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    const T: Timeouts = Timeouts {
+        connect: Duration::from_millis(10),
+        operation: Duration::from_millis(20),
+    };
+
+    #[test]
+    fn an_ldap_realm_becomes_a_directory_config() {
+        let sealer = Sealer::from_key(&[7; 32]);
+        let r = realm(
+            RealmType::Ldap,
+            json!({"name": "R1", "urls": ["ldap://a", "ldap://b"], "bind_anonymously": false,
+                   "bind_type": "user_search", "bind_dn": "cn=svc",
+                   "user_search": {"base_dn": "ou=people", "scope": "one_level"},
+                   "user_group_attribute": "memberOf",
+                   "load_balance": {"type": "round_robin"},
+                   "role_mappings": {"default_roles": ["ece_platform_viewer"], "rules": []}}),
+            &sealer,
+            json!({"bind_password": "svc-pw"}),
+        );
+        let (cfg, mappings) = config(&r, &sealer, T).unwrap();
+        assert_eq!(cfg.urls, ["ldap://a", "ldap://b"]);
+        assert_eq!(cfg.load_balance, LoadBalance::RoundRobin);
+        assert!(
+            matches!(&cfg.bind, Bind::Dn { dn, password } if dn == "cn=svc" && password == "svc-pw")
+        );
+        assert!(
+            matches!(&cfg.user, UserLookup::Search(u) if u.base_dn == "ou=people" && u.scope == Scope::OneLevel)
+        );
+        assert!(matches!(&cfg.groups, Some(GroupLookup::UserAttribute(a)) if a == "memberOf"));
+        assert_eq!(
+            (cfg.connect_timeout, cfg.operation_timeout),
+            (T.connect, T.operation)
+        );
+        assert_eq!(mappings.default_roles, ["ece_platform_viewer"]);
+    }
+
+    #[test]
+    fn templates_bind_anonymously_and_a_certificate_url_is_refused() {
+        let sealer = Sealer::from_key(&[7; 32]);
+        let doc = json!({"name": "R1", "urls": ["ldap://a"], "bind_anonymously": false,
+                         "bind_type": "user_templates", "user_dn_templates": ["uid={0},ou=people"]});
+        let (cfg, _) = config(
+            &realm(RealmType::Ldap, doc.clone(), &sealer, json!({})),
+            &sealer,
+            T,
+        )
+        .unwrap();
+        assert!(matches!(cfg.bind, Bind::Anonymous));
+        assert!(matches!(&cfg.user, UserLookup::Templates(t) if t == &["uid={0},ou=people"]));
+        let mut with_ca = doc;
+        with_ca["certificate_url"] = json!("https://example.com/ca.zip");
+        let err = config(
+            &realm(RealmType::Ldap, with_ca, &sealer, json!({})),
+            &sealer,
+            T,
+        )
+        .unwrap_err();
+        assert!(err.contains("certificate_url"), "{err}");
+        // Secrets sealed for another realm do not open.
+        let mut moved = realm(RealmType::Ldap, json!({}), &sealer, json!({}));
+        moved.id = "r2".into();
+        assert!(config(&moved, &sealer, T).unwrap_err().contains("secrets"));
+    }
+
+    #[test]
+    fn an_active_directory_realm_uses_its_own_lookup() {
+        let sealer = Sealer::from_key(&[7; 32]);
+        let r = realm(
+            RealmType::ActiveDirectory,
+            json!({"name": "R1", "urls": ["ldaps://dc"], "domain_name": "corp.example",
+                   "bind_anonymously": true}),
+            &sealer,
+            json!({}),
+        );
+        let (cfg, mappings) = config(&r, &sealer, T).unwrap();
+        assert_eq!(
+            cfg.kind,
+            DirectoryKind::ActiveDirectory {
+                domain_name: "corp.example".into()
+            }
+        );
+        assert!(matches!(cfg.user, UserLookup::Default));
+        assert!(cfg.groups.is_none());
+        assert!(mappings.rules.is_empty());
+    }
 }

@@ -9,8 +9,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::{StoreError, StoreResult};
 use crate::domain::model::{
-    platform_assignments, AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp,
-    RealmRef, TokenRecord, UserRecord,
+    platform_assignments, AccountRecord, ApiKeyRecord, Digest, RealmRef, SessionRecord, Timestamp,
+    TokenRecord, UserRecord,
 };
 use crate::domain::realms::{RealmRecord, RealmType};
 use crate::domain::roles::{DeploymentRoleAssignment, Role};
@@ -167,7 +167,11 @@ pub fn user<R: DecodeRow>(r: &R) -> StoreResult<UserRecord> {
                 .ok_or_else(|| StoreError::Other(format!("corrupt realm_type column: {t}")))?,
         }),
         (None, None) => None,
-        _ => return Err(StoreError::Other("realm_id and realm_type must be set together".into())),
+        _ => {
+            return Err(StoreError::Other(
+                "realm_id and realm_type must be set together".into(),
+            ))
+        }
     };
     Ok(UserRecord {
         user_name: r.text("user_name")?,

@@ -16,7 +16,13 @@ async fn record_external(app: &TestApp, name: &str) {
             id: "corp".into(),
             realm_type: RealmType::Ldap,
         }),
-        ..UserRecord::new(name, String::new(), vec![Role::PlatformViewer], None, chrono::Utc::now())
+        ..UserRecord::new(
+            name,
+            String::new(),
+            vec![Role::PlatformViewer],
+            None,
+            chrono::Utc::now(),
+        )
     };
     app.store.insert_user(&user).await.unwrap();
 }
@@ -48,7 +54,9 @@ async fn external_users_show_their_realm_and_cannot_be_modified() {
     .await
     .expect_error(400, "user.cannot_modify_external");
     // Restating the stored document is not a change.
-    app.patch("/users/carol", &admin, json!({})).await.expect(200);
+    app.patch("/users/carol", &admin, json!({}))
+        .await
+        .expect(200);
     app.delete("/users/carol", &admin, None)
         .await
         .expect_error(400, "user.cannot_modify_external");

@@ -11,8 +11,8 @@ mod cache;
 mod console;
 mod contention;
 mod durability;
-mod external_users;
 mod errors;
+mod external_users;
 mod growth;
 mod hostile;
 mod keys;
@@ -20,14 +20,14 @@ mod ops;
 mod rbac;
 mod realm_secrets;
 mod realm_signin;
-/// The slapd harness of tests/directory, shared: this suite uses part of it.
-#[allow(dead_code)]
-#[path = "../directory/slapd.rs"]
-mod slapd;
 mod realms;
 mod regions;
 mod roles;
 mod security;
 mod session;
+/// The slapd harness of tests/directory, shared: this suite uses part of it.
+#[allow(dead_code)]
+#[path = "../directory/slapd.rs"]
+mod slapd;
 mod transport;
 mod users;

@@ -63,7 +63,10 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
 
     // alice is in cn=admins: a token, and she is now an external user of the realm.
     let token = app.login("alice", "alice-pw").await;
-    let me = app.get("/user", &Auth::Bearer(token.clone())).await.expect(200);
+    let me = app
+        .get("/user", &Auth::Bearer(token.clone()))
+        .await
+        .expect(200);
     assert_eq!(me["user_name"], "alice");
     assert_eq!(
         me["security"]["security_realm"],
@@ -78,7 +81,10 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
 
     // Basic with the directory password works too; a wrong one does not.
     let basic = Auth::basic("bob", "bob-pw");
-    assert_eq!(app.get("/user", &basic).await.expect(200)["user_name"], "bob");
+    assert_eq!(
+        app.get("/user", &basic).await.expect(200)["user_name"],
+        "bob"
+    );
     assert_eq!(app.get("/user", &basic).await.status, 200);
     assert_eq!(app.auth_status(&Auth::basic("bob", "wrong-pw")).await, 401);
     // Native users are unaffected by the realm.
@@ -87,7 +93,11 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
 
     // Every failure is the same 401.
     assert_eq!(login_status(&app, "alice", "wrong-pw").await, 401);
-    assert_eq!(login_status(&app, "carol", "carol-pw").await, 401, "no mapped role");
+    assert_eq!(
+        login_status(&app, "carol", "carol-pw").await,
+        401,
+        "no mapped role"
+    );
     assert_eq!(app.get("/users/carol", &Auth::admin()).await.status, 404);
     assert_eq!(login_status(&app, "*", "alice-pw").await, 401, "injection");
     assert_eq!(login_status(&app, "nobody", "x-pw").await, 401);
@@ -97,9 +107,13 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
     assert_eq!(app.auth_status(&Auth::admin()).await, 200);
 
     // The external user is not changed through the API.
-    app.patch("/users/alice", &Auth::admin(), json!({"full_name": "Alice"}))
-        .await
-        .expect_error(400, "user.cannot_modify_external");
+    app.patch(
+        "/users/alice",
+        &Auth::admin(),
+        json!({"full_name": "Alice"}),
+    )
+    .await
+    .expect_error(400, "user.cannot_modify_external");
 
     // The directory stops: its users get the same 401, the audit log says why, natives sign in.
     drop(directory);
@@ -110,11 +124,7 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
     // directory password is not accepted on the strength of the cache, the directory is asked.
     app.create_user("erin", &["ece_platform_viewer"]).await;
     assert_eq!(app.auth_status(&basic).await, 401);
-    let events = app
-        .store
-        .list_audit(&Default::default())
-        .await
-        .unwrap();
+    let events = app.store.list_audit(&Default::default()).await.unwrap();
     let last = events
         .iter()
         .filter(|e| e.event == "realm.signin")
@@ -123,6 +133,7 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
     assert_eq!(last.detail["realm"], REALM);
     assert_eq!(last.detail["result"], "unavailable");
     assert!(last.detail["cause"].is_string(), "{:?}", last.detail);
-    let everything = serde_json::to_string(&events.iter().map(|e| &e.detail).collect::<Vec<_>>()).unwrap();
+    let everything =
+        serde_json::to_string(&events.iter().map(|e| &e.detail).collect::<Vec<_>>()).unwrap();
     assert!(!everything.contains("alice-pw") && !everything.contains("reader-pw"));
 }

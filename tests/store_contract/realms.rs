@@ -233,8 +233,12 @@ pub(super) async fn external_users(ctx: Ctx) -> Res {
     create_session(s, &session("sc", "carol"), "t-carol").await?;
     let by_token = s.find_token(&h("t-carol")).await?.unwrap();
     assert_eq!(by_token.user.realm, carol.realm);
-    s.insert_api_key(&key("k1", "carol", 0, None), 10, at(0)).await?;
-    let by_key = s.find_api_key(&key("k1", "carol", 0, None).key_hash).await?.unwrap();
+    s.insert_api_key(&key("k1", "carol", 0, None), 10, at(0))
+        .await?;
+    let by_key = s
+        .find_api_key(&key("k1", "carol", 0, None).key_hash)
+        .await?
+        .unwrap();
     assert_eq!(by_key.user.realm, carol.realm);
     Ok(())
 }
