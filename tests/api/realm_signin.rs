@@ -137,3 +137,69 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
         serde_json::to_string(&events.iter().map(|e| &e.detail).collect::<Vec<_>>()).unwrap();
     assert!(!everything.contains("alice-pw") && !everything.contains("reader-pw"));
 }
+
+#[tokio::test]
+async fn realms_are_asked_in_order_and_active_directory_users_sign_in() {
+    let Some(directory) =
+        Slapd::start("realms_are_asked_in_order_and_active_directory_users_sign_in")
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let admin = Auth::admin();
+    app.post(
+        "/platform/configuration/security/realms/ldap",
+        &admin,
+        ldap_realm(&directory.ldap_url),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/platform/configuration/security/realms/active-directory",
+        &admin,
+        json!({
+            "id": "corp-ad",
+            "name": "Corp AD",
+            "urls": [directory.ldap_url],
+            "domain_name": "corp.example",
+            "bind_anonymously": false,
+            "bind_dn": "cn=svc-ldap,cn=Users,dc=corp,dc=example",
+            "bind_password": "svc-pw",
+            "role_mappings": {
+                "default_roles": [],
+                "rules": [{"type": "group_dn", "value": "cn=Engineers,cn=Groups,dc=corp,dc=example",
+                           "roles": ["ece_platform_viewer"]}]
+            }
+        }),
+    )
+    .await
+    .expect(201);
+    // The LDAP realm (first) does not know dave; the Active Directory one (second) does.
+    let token = app.login("dave", "dave-pw").await;
+    let me = app.get("/user", &Auth::Bearer(token)).await.expect(200);
+    assert_eq!(
+        me["security"]["security_realm"],
+        json!({"type": "active_directory", "id": "corp-ad"})
+    );
+    assert_eq!(me["security"]["roles"], json!(["ece_platform_viewer"]));
+    assert_eq!(me["full_name"], "Dave D. Doe");
+    assert_eq!(me["email"], "dave@corp.example");
+    // erin is in no mapped group: refused.
+    assert_eq!(login_status(&app, "erin", "erin-pw").await, 401);
+    let events = app.store.list_audit(&Default::default()).await.unwrap();
+    let realms_asked: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e.event == "realm.signin" && e.target.as_deref() == Some("dave"))
+        .map(|e| {
+            (
+                e.detail["realm"].as_str().unwrap().to_string(),
+                e.detail["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        realms_asked.contains(&(REALM.into(), "invalid_credentials".into()))
+            && realms_asked.contains(&("corp-ad".into(), "success".into())),
+        "{realms_asked:?}"
+    );
+}
