@@ -66,7 +66,7 @@ impl Application {
         crypto_warm_up().await;
         let sealer = realm_sealer(&config)?;
         let state = AppState::new(store, config.settings, config.hash_concurrency, sealer);
-        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        let listener = listen(config.listen).with_context(|| {
             format!("cannot listen on {} (--listen, ECE_LISTEN)", config.listen)
         })?;
         let metrics = match config.metrics_listen {
@@ -221,4 +221,22 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received, finishing in-flight requests");
+}
+
+/// How many finished handshakes the kernel may hold for the API port before the server accepts
+/// them (capped by `net.core.somaxconn`). Tokio's default is 1,024: a burst of more connections
+/// than that while the server is busy would see the excess handshakes dropped, and those clients
+/// would believe themselves connected to a server that never heard of them.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As TcpListener::bind does: a restarted server can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }

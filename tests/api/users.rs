@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use ece_server::domain::rbac;
+use ece_server::http::Settings;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_fields, spawn_app, Auth, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{error_fields, spawn_app, spawn_with, Auth, TestApp, ADMIN_PASSWORD};
 use crate::spec::assert_definition;
 
 /// Creates `name` with `roles` and a known password; returns (Basic credentials, password).
@@ -1140,7 +1141,13 @@ async fn metadata_tracks_who_and_when() {
 
 #[tokio::test]
 async fn concurrent_creates_of_one_name_make_exactly_one_user() {
-    let app = spawn_app().await;
+    // Every create hashes its password first: 50 Argon2 hashes on a loaded 2-core machine can
+    // outlast the default 30 s request timeout, which is not what this test is about.
+    let app = spawn_with(Settings {
+        request_timeout: Duration::from_secs(300),
+        ..Settings::default()
+    })
+    .await;
     let n = 50;
     let creates = (0..n).map(|i| {
         app.create_user_with(json!({

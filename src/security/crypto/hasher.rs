@@ -1,0 +1,440 @@
+//! Argon2id password hashing on a bounded pool of dedicated, low-priority threads (see
+//! [`PasswordHasherPool`]), and the dummy hash that unknown users are checked against.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::rngs::OsRng;
+use subtle::ConstantTimeEq;
+
+use super::new_secret;
+
+/// Argon2id hashing on a small pool of dedicated threads, with bounded concurrency.
+///
+/// - At most `max_concurrent` threads hash at once; further requests queue without blocking the
+///   async runtime. Threads start on demand and exit after [`HASHER_IDLE`] without work.
+/// - Sign-in checks ([`PasswordHasherPool::try_verify`]) queue only while fewer than `max_queued`
+///   jobs wait: beyond that they are refused at once ([`QueueFull`]), so a flood cannot make a
+///   real user's check wait behind thousands of others. A job whose caller stopped waiting (the
+///   client hung up, the request timed out) is skipped before it starts.
+/// - Each thread verifies into one Argon2 memory buffer (19 MiB) that it reuses while busy: no
+///   19 MiB allocation and page faults per login. The buffer is wiped and freed when the thread
+///   exits, and the allocator is asked to give the memory back, so an idle server stays small.
+/// - On Linux the threads run at a lower priority (nice 10): under a login flood the cores still
+///   hash at full speed when nothing else wants them, but ordinary requests preempt the hashing
+///   instead of queueing behind it.
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    shared: Arc<PoolShared>,
+}
+
+/// How long a hashing thread waits for work before exiting (and freeing its memory).
+pub const HASHER_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+struct PoolShared {
+    state: std::sync::Mutex<PoolState>,
+    ready: std::sync::Condvar,
+    max: usize,
+    max_queued: usize,
+    submitted: std::sync::atomic::AtomicU64,
+    skipped: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+/// The hashing queue is full: the check was not queued (reply 429 with `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// Why a sign-in check gave no answer. Neither is a wrong password: the caller counts nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotChecked {
+    /// The queue was full ([`QueueFull`]).
+    QueueFull,
+    /// The hashing thread dropped the job without an answer (it panicked, or the pool is gone).
+    PoolFailed,
+}
+
+impl From<QueueFull> for NotChecked {
+    fn from(_: QueueFull) -> Self {
+        NotChecked::QueueFull
+    }
+}
+
+/// Counters of a [`PasswordHasherPool`] since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HasherStats {
+    /// Jobs queued.
+    pub submitted: u64,
+    /// Jobs dropped before they started because their caller had gone.
+    pub skipped: u64,
+    /// Checks refused because the queue was full.
+    pub refused: u64,
+}
+
+struct PoolState {
+    jobs: std::collections::VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+}
+
+enum Job {
+    Hash(String, tokio::sync::oneshot::Sender<anyhow::Result<String>>),
+    Verify(String, Option<String>, tokio::sync::oneshot::Sender<bool>),
+}
+
+impl Job {
+    /// Whether the caller stopped waiting for the result.
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Hash(_, tx) => tx.is_closed(),
+            Job::Verify(_, _, tx) => tx.is_closed(),
+        }
+    }
+}
+
+impl PasswordHasherPool {
+    /// A pool of at most `max_concurrent` threads; sign-in checks queue while fewer than
+    /// `max_queued` jobs wait.
+    pub fn new(max_concurrent: usize, max_queued: usize) -> Self {
+        PasswordHasherPool {
+            shared: Arc::new(PoolShared {
+                state: std::sync::Mutex::new(PoolState {
+                    jobs: std::collections::VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                }),
+                ready: std::sync::Condvar::new(),
+                max: max_concurrent.max(1),
+                max_queued: max_queued.max(1),
+                submitted: Default::default(),
+                skipped: Default::default(),
+                refused: Default::default(),
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> HasherStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        HasherStats {
+            submitted: self.shared.submitted.load(Relaxed),
+            skipped: self.shared.skipped.load(Relaxed),
+            refused: self.shared.refused.load(Relaxed),
+        }
+    }
+
+    /// Queues `job`; with `bounded`, only if fewer than `max_queued` jobs wait.
+    fn submit(&self, job: Job, bounded: bool) -> Result<(), QueueFull> {
+        let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if bounded && state.jobs.len() >= self.shared.max_queued {
+            // Jobs whose callers left make room first.
+            state.jobs.retain(|j| !j.abandoned());
+            if state.jobs.len() >= self.shared.max_queued {
+                drop(state);
+                self.shared
+                    .refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(QueueFull);
+            }
+        }
+        state.jobs.push_back(job);
+        self.shared
+            .submitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if state.idle > 0 {
+            self.shared.ready.notify_one();
+        } else if state.threads < self.shared.max {
+            state.threads += 1;
+            let shared = self.shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("argon2".into())
+                .spawn(move || hasher_thread(&shared));
+            if spawned.is_err() {
+                // No thread could be started: the queued jobs wait for a running one, or fail.
+                state.threads -= 1;
+                if state.threads == 0 {
+                    state.jobs.clear(); // dropping the senders fails the waiting requests
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.submit(Job::Hash(password, tx), false);
+        rx.await
+            .map_err(|_| anyhow::anyhow!("password hashing is unavailable"))?
+    }
+
+    /// Checks a password against a PHC string. `None` checks against a dummy hash and fails, so
+    /// that an unknown user costs as much as a wrong password.
+    /// A failed pool answers `false` here, after an ERROR line; sign-in checks use
+    /// [`try_verify`](Self::try_verify), which says so instead.
+    pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.submit(Job::Verify(password, phc, tx), false);
+        rx.await.unwrap_or_else(|_| {
+            tracing::error!("the password hashing pool dropped a check without an answer");
+            false
+        })
+    }
+
+    /// [`verify`](Self::verify) for sign-in checks: refused at once when the queue is full.
+    pub async fn try_verify(
+        &self,
+        password: String,
+        phc: Option<String>,
+    ) -> Result<bool, NotChecked> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(Job::Verify(password, phc, tx), true)?;
+        rx.await.map_err(|_| NotChecked::PoolFailed)
+    }
+}
+
+fn hasher_thread(shared: &PoolShared) {
+    lower_priority();
+    let mut memory: Vec<argon2::Block> = Vec::new();
+    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(job) = state.jobs.pop_front() {
+            drop(state);
+            if job.abandoned() {
+                shared
+                    .skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            match job {
+                Job::Hash(password, tx) => {
+                    let _ = tx.send(hash_password(&password));
+                }
+                Job::Verify(password, phc, tx) => {
+                    let known = phc.is_some();
+                    let phc = phc.unwrap_or_else(|| dummy_hash().to_string());
+                    let ok = verify_with_memory(&password, &phc, &mut memory) && known;
+                    let _ = tx.send(ok);
+                }
+            }
+            state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        state.idle += 1;
+        let (guard, waited) = shared
+            .ready
+            .wait_timeout(state, HASHER_IDLE)
+            .unwrap_or_else(|e| e.into_inner());
+        state = guard;
+        state.idle -= 1;
+        if waited.timed_out() && state.jobs.is_empty() {
+            state.threads -= 1;
+            let last = state.threads == 0;
+            drop(state);
+            // Wipe what the last hashes left behind, free it and hand it back to the OS.
+            memory
+                .iter_mut()
+                .for_each(|b| *b = argon2::Block::default());
+            drop(memory);
+            if last {
+                release_free_memory();
+            }
+            return;
+        }
+    }
+}
+
+/// Verifies `password` against `phc`, computing Argon2 in `memory` (grown as the parameters need).
+fn verify_with_memory(password: &str, phc: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    use argon2::{Algorithm, Params, Version};
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(expected), Some(salt)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.hash,
+        parsed.salt,
+    ) else {
+        return verify_password(password, phc);
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return verify_password(password, phc);
+    };
+    let argon = Argon2::new(algorithm, version, params);
+    let blocks = argon.params().block_count();
+    if memory.len() < blocks {
+        *memory = vec![argon2::Block::default(); blocks];
+    }
+    let mut out = [0u8; 64];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return verify_password(password, phc);
+    };
+    argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
+        .is_ok()
+        && bool::from(out.ct_eq(expected.as_bytes()))
+}
+
+/// Hashing threads yield to request handling (Linux: per-thread nice value).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority has no memory-safety preconditions; `0` is the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
+/// Returns freed heap memory to the OS (glibc keeps freed 19 MiB blocks in its arenas otherwise).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        // The verifier compares the derived hash in constant time.
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A hash of a random password with the server's parameters, computed once.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_password(&new_secret()).expect("argon2 with default parameters cannot fail")
+    })
+}
+
+/// Computes the dummy hash ahead of the first login so that it does not skew that login's timing.
+pub fn warm_up() {
+    let _ = dummy_hash();
+    release_free_memory();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_then_verify() {
+        let phc = hash_password("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse", &phc));
+        assert!(!verify_password("wrong", &phc));
+        assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn verifying_in_reused_memory_matches_the_reference() {
+        let phc = hash_password("correct horse").unwrap();
+        let mut memory = Vec::new();
+        for _ in 0..2 {
+            assert!(verify_with_memory("correct horse", &phc, &mut memory));
+            assert!(!verify_with_memory("wrong", &phc, &mut memory));
+        }
+        assert!(!verify_with_memory("x", "not a phc string", &mut memory));
+        // Other parameters (an older or tuned hash) verify too.
+        let params = argon2::Params::new(8 * 1024, 1, 1, None).unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        let other = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_with_memory("pw", &other, &mut memory));
+        assert!(!verify_with_memory("pw2", &other, &mut memory));
+    }
+
+    #[tokio::test]
+    async fn the_pool_hashes_and_verifies() {
+        let pool = PasswordHasherPool::new(2, 64);
+        let phc = pool.hash("a password".into()).await.unwrap();
+        let checks: Vec<_> = (0..4)
+            .map(|i| {
+                let (pool, phc) = (pool.clone(), phc.clone());
+                tokio::spawn(async move {
+                    let pw = if i % 2 == 0 { "a password" } else { "another" };
+                    pool.verify(pw.into(), Some(phc)).await
+                })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for c in checks {
+            got.push(c.await.unwrap());
+        }
+        assert_eq!(got, [true, false, true, false]);
+        assert!(!pool.verify("a password".into(), None).await);
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_and_abandoned_jobs_are_skipped() {
+        let pool = PasswordHasherPool::new(1, 2);
+        let phc = hash_password("pw").unwrap();
+        // Eight checks submitted at once (each task reaches the queue before any hash, which
+        // takes milliseconds, can finish): one hashing and two queued at most, the rest refused
+        // at once while the others still wait (at least one, even if the test thread is preempted
+        // for a whole hash in between).
+        let mut jobs = Vec::new();
+        for i in 0..8 {
+            let (pool, phc) = (pool.clone(), phc.clone());
+            let pw = if i < 3 { "pw" } else { "x" };
+            jobs.push(tokio::spawn(async move {
+                pool.try_verify(pw.into(), Some(phc)).await
+            }));
+        }
+        let results: Vec<_> = join_handles(jobs).await;
+        let refused = results
+            .iter()
+            .filter(|r| **r == Err(NotChecked::QueueFull))
+            .count();
+        assert!(refused >= 1, "a full queue refuses: {results:?}");
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(_) | Err(NotChecked::QueueFull))));
+        // Abandoned: a caller that stops waiting before its job starts costs no hash.
+        let blocker = {
+            let (pool, phc) = (pool.clone(), phc.clone());
+            tokio::spawn(async move { pool.verify("pw".into(), Some(phc)).await })
+        };
+        let gone = {
+            let (pool, phc) = (pool.clone(), phc.clone());
+            tokio::spawn(async move { pool.try_verify("pw".into(), Some(phc)).await })
+        };
+        tokio::task::yield_now().await;
+        gone.abort();
+        let _ = gone.await;
+        assert!(blocker.await.unwrap());
+        // The worker thread has passed the abandoned job by now (or will, before idling).
+        assert!(pool.verify("pw".into(), Some(phc)).await);
+        assert_eq!(pool.stats().skipped, 1);
+    }
+
+    async fn join_handles<T>(jobs: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+        let mut out = Vec::new();
+        for j in jobs {
+            out.push(j.await.unwrap());
+        }
+        out
+    }
+}
