@@ -7,9 +7,10 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use crate::domain::model::Timestamp;
+/// A point in time, in UTC (what records store and the clock tells).
+pub type Timestamp = DateTime<Utc>;
 
 /// The system clock, plus an offset that only [`Clock::advance`] changes. Clones share the
 /// offset, so a test advances the clock of a running server through its copy of the settings.

@@ -4,14 +4,14 @@
 //! milliseconds and a `Z`, the `date-time` format the swagger declares. Field names of wire types
 //! follow `ece-identity-swagger.json` exactly; optional fields are omitted rather than sent as `null`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::domain::realms::RealmType;
 use crate::domain::roles::{DeploymentRoleAssignment, Role};
 
-pub type Timestamp = DateTime<Utc>;
+pub use crate::domain::clock::Timestamp;
 
 /// Serialises a timestamp the way the official API does (`2024-01-02T03:04:05.678Z`).
 pub fn ts<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {

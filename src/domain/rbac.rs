@@ -164,10 +164,19 @@ operations! {
     DeleteLdapConfiguration => "delete-ldap-configuration", "DELETE", "/platform/configuration/security/realms/ldap/{realm_id}", PlatformAdmin;
 }
 
+/// Whether `role` grants operations of `scope`.
+pub fn grants(role: Role, scope: Scope) -> bool {
+    match scope {
+        Scope::Public | Scope::SelfService | Scope::AccountRead => true,
+        Scope::PlatformRead => matches!(role, Role::PlatformAdmin | Role::PlatformViewer),
+        Scope::PlatformAdmin => role == Role::PlatformAdmin,
+    }
+}
+
 /// Whether a holder of `roles` may call `op`.
 pub fn allowed(roles: &[Role], op: &Operation) -> bool {
     matches!(op.scope, Scope::Public | Scope::SelfService)
-        || roles.iter().any(|r| r.grants(op.scope))
+        || roles.iter().any(|r| grants(*r, op.scope))
 }
 
 /// The operationIds `roles` grant, in table order (the `User.security.permissions` field).

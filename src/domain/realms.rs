@@ -17,7 +17,7 @@ pub use validate::{validate_realm_id, validate_settings, Validated};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::model::Timestamp;
+use crate::domain::clock::Timestamp;
 
 /// The id under which the native users are listed. Always evaluated first, never stored,
 /// never deleted; a configured realm cannot take this id.

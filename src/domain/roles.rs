@@ -7,7 +7,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::error::{Code, Error, Result};
-use crate::domain::rbac::Scope;
 
 /// The roles ECE knows. The order is the one lists of roles are kept in: platform roles first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -47,15 +46,6 @@ impl Role {
     /// Deployment-scoped roles are the only ones a deployment role assignment may name.
     pub fn is_deployment_scoped(self) -> bool {
         matches!(self, Role::DeploymentManager | Role::DeploymentViewer)
-    }
-
-    /// Whether the role grants operations of `scope`.
-    pub fn grants(self, scope: Scope) -> bool {
-        match scope {
-            Scope::Public | Scope::SelfService | Scope::AccountRead => true,
-            Scope::PlatformRead => matches!(self, Role::PlatformAdmin | Role::PlatformViewer),
-            Scope::PlatformAdmin => self == Role::PlatformAdmin,
-        }
     }
 
     /// Every role id, for messages that list the valid ones.

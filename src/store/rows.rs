@@ -107,9 +107,7 @@ impl<'a, 'b> LiteRow<'a, 'b> {
     }
 
     fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> StoreResult<T> {
-        self.row
-            .get(self.index(col)?)
-            .map_err(super::sqlite::hot_path::map_lite)
+        self.row.get(self.index(col)?).map_err(map_lite)
     }
 }
 
@@ -131,10 +129,7 @@ impl DecodeRow for LiteRow<'_, '_> {
     }
     fn digest(&self, col: &str) -> StoreResult<Digest> {
         // Borrowed from SQLite's row buffer: no allocation for the 32 bytes.
-        let value = self
-            .row
-            .get_ref(self.index(col)?)
-            .map_err(super::sqlite::hot_path::map_lite)?;
+        let value = self.row.get_ref(self.index(col)?).map_err(map_lite)?;
         let bytes = value
             .as_blob()
             .map_err(|e| StoreError::Other(format!("{col}: {e}")))?;
@@ -333,4 +328,15 @@ pub fn audits_oldest_first<R: DecodeRow>(found: &[R]) -> StoreResult<Vec<super::
     let mut events = found.iter().map(audit).collect::<StoreResult<Vec<_>>>()?;
     events.reverse();
     Ok(events)
+}
+
+/// Maps a rusqlite error to the store's error kinds (busy or locked past the timeout: 503).
+pub(crate) fn map_lite(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
 }

@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 
 use rusqlite::Connection;
 
-use super::hot_path::{exec, map_lite, one, RECORD_LOGIN};
+use super::hot_path::{exec, one, RECORD_LOGIN};
 use crate::domain::model::{Digest, SessionRecord, Timestamp};
-use crate::store::rows::{self, millis, SESSION_COLUMNS};
+use crate::store::rows::{self, map_lite, millis, SESSION_COLUMNS};
 use crate::store::{AuditRecord, RefreshOutcome, StoreError, StoreResult};
 
 static SELECT_TOKEN_SESSION: LazyLock<String> = LazyLock::new(|| {

@@ -25,7 +25,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::domain::model::{AccountRecord, Digest, UserRecord};
 // The group commit lives in `group.rs`; its types are named from here as before.
 pub use super::group::{run_group, BatchReply, BatchWrite, GroupError};
-use crate::store::rows::{self, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use crate::store::rows::{self, map_lite, LiteRow, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::store::{KeyLookup, StoreError, StoreResult, TokenLookup};
 
 /// Idle read connections kept; more are opened under load and closed when returned.
@@ -66,17 +66,6 @@ static SELECT_KEY: LazyLock<String> = LazyLock::new(|| {
          WHERE api_keys.key_hash = ?"
     )
 });
-
-/// Maps a rusqlite error to the store's error kinds (busy or locked past the timeout: 503).
-pub(crate) fn map_lite(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            StoreError::Unavailable(e.to_string())
-        }
-        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
-        _ => StoreError::Other(e.to_string()),
-    }
-}
 
 /// Read-only connections to the store's file.
 pub struct Readers {

@@ -8,9 +8,9 @@
 
 use std::sync::LazyLock;
 
-use super::hot_path::{map_lite, Readers};
+use super::hot_path::Readers;
 use crate::domain::model::ApiKeyRecord;
-use crate::store::rows::{self, LiteRow, KEY_COLUMNS};
+use crate::store::rows::{self, map_lite, LiteRow, KEY_COLUMNS};
 use crate::store::StoreResult;
 
 /// Served by the `api_keys_by_user (user_name, created_at)` index, in listing order.
