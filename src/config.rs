@@ -226,6 +226,14 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
+    /// Opens (and with `migrate`, migrates) the store these options name.
+    pub async fn open_store(
+        &self,
+        migrate: bool,
+    ) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
+        crate::datafiles::open(&self.url(), &self.store_options(migrate)).await
+    }
+
     /// The options of an empty command line, whatever the environment says.
     pub fn defaults() -> DbArgs {
         empty_command_line()

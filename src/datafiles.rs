@@ -14,13 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::DbArgs;
 use crate::store::{self, Store, StoreOptions};
-
-/// Opens (and with `migrate`, migrates) the store `db` names.
-pub async fn open_store(db: &DbArgs, migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
-    open(&db.url(), &db.store_options(migrate)).await
-}
 
 /// Opens the store at `url` with `options`.
 pub async fn open(url: &str, options: &StoreOptions) -> anyhow::Result<Arc<dyn Store>> {

@@ -8,6 +8,6 @@ use crate::config::DbArgs;
 /// (the caller prints it).
 pub async fn run(db: &DbArgs) -> anyhow::Result<String> {
     let url = db.url();
-    crate::datafiles::open_store(db, true).await?;
+    db.open_store(true).await?;
     Ok(crate::store::redact(&url))
 }

@@ -48,7 +48,7 @@ pub async fn open_existing(db: &DbArgs) -> anyhow::Result<Arc<dyn Store>> {
             file.display()
         );
     }
-    crate::datafiles::open_store(db, false).await
+    db.open_store(false).await
 }
 
 pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
