@@ -70,17 +70,14 @@ fn new_request_id() -> HeaderValue {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| crate::security::crypto::random_token(9));
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    // 12 characters of prefix, a dash and at most 16 hex digits: built on the stack, not with
+    // 12 characters of prefix, a dash and 4 to 16 hex digits: built on the stack, not with
     // `format!`.
     let mut buf = [0u8; 64];
     let len = prefix.len();
     buf[..len].copy_from_slice(prefix.as_bytes());
     buf[len] = b'-';
-    let digits = if n == 0 {
-        1
-    } else {
-        (16 - n.leading_zeros() / 4) as usize
-    };
+    // At least 4 digits, so that every id is at least 17 characters long.
+    let digits = ((16 - n.leading_zeros() / 4) as usize).max(4);
     for (i, slot) in buf[len + 1..len + 1 + digits].iter_mut().enumerate() {
         let shift = 4 * (digits - 1 - i);
         *slot = b"0123456789abcdef"[((n >> shift) & 15) as usize];
