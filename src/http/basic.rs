@@ -104,24 +104,12 @@ pub async fn resolve(
         }
     };
     // Not a native user's password: the realms (for unknown names and external users only).
-    let signed_in = match stored {
-        Some(u) if ok && u.enabled => Some(u),
-        known => {
-            match crate::http::realm_login::via_realms(
-                app,
-                source,
-                &user,
-                &password,
-                known.as_ref(),
-            )
-            .await
-            {
-                Ok(signed) => signed.filter(|u| u.enabled),
-                Err(e) => {
-                    attempt.undecided();
-                    return Err(e.into());
-                }
-            }
+    let signed_in = crate::http::realm_login::signed_in(app, source, &user, &password, stored, ok);
+    let signed_in = match signed_in.await {
+        Ok(signed_in) => signed_in,
+        Err(e) => {
+            attempt.undecided();
+            return Err(e.into());
         }
     };
     match signed_in {

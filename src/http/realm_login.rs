@@ -15,9 +15,28 @@ use crate::http::AppState;
 use crate::security::realm_signin::{sign_in, SignedIn};
 use crate::store::{StoreError, StoreResult};
 
+/// Who a password check signed in, for `_login` and Basic alike: `stored` (what the store holds
+/// under `username`) when its password was `verified` and it is enabled; otherwise, for an unknown
+/// name or an external user, the enabled user the first willing realm vouches for; else `None`.
+pub async fn signed_in(
+    app: &AppState,
+    source: Option<IpAddr>,
+    username: &str,
+    password: &str,
+    stored: Option<UserRecord>,
+    verified: bool,
+) -> StoreResult<Option<UserRecord>> {
+    match stored {
+        Some(u) if verified && u.enabled => Ok(Some(u)),
+        known => Ok(via_realms(app, source, username, password, known.as_ref())
+            .await?
+            .filter(|u| u.enabled)),
+    }
+}
+
 /// The external user `username` signed in as, or `None` when no realm let them in. `known`: what
 /// the store holds under that name (a native user there is refused without asking any realm).
-pub async fn via_realms(
+async fn via_realms(
     app: &AppState,
     source: Option<IpAddr>,
     username: &str,

@@ -61,24 +61,13 @@ pub async fn login(
         }
     };
     // Not a native user's password: the realms (for unknown names and external users only).
-    let user = match user {
-        Some(u) if verified && u.enabled => Some(u),
-        known => {
-            match crate::http::realm_login::via_realms(
-                &app,
-                source,
-                &username,
-                &password,
-                known.as_ref(),
-            )
-            .await
-            {
-                Ok(signed) => signed.filter(|u| u.enabled),
-                Err(e) => {
-                    attempt.undecided();
-                    return Err(e.into());
-                }
-            }
+    let signed_in =
+        crate::http::realm_login::signed_in(&app, source, &username, &password, user, verified);
+    let user = match signed_in.await {
+        Ok(user) => user,
+        Err(e) => {
+            attempt.undecided();
+            return Err(e.into());
         }
     };
     let user = match user {
