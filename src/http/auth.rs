@@ -79,7 +79,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     let cache = served_operation(&req).map_or(CacheEffect::Keep, |op| op.cache);
     let refreshed = match (&state, cache) {
         (AuthState::Authenticated(c), CacheEffect::ForgetCallerToken) => match &c.method {
-            Method::Bearer { token_digest, .. } => Some(token_digest.clone()),
+            Method::Bearer { token_digest, .. } => Some(*token_digest),
             _ => None,
         },
         _ => None,

@@ -77,7 +77,7 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
         assert_eq!(digest("abc").len(), 32);
-        assert!(ct_eq(&digest("abc"), &digest("abc")));
-        assert!(!ct_eq(&digest("abc"), &digest("abd")));
+        assert!(ct_eq(digest("abc"), digest("abc")));
+        assert!(!ct_eq(digest("abc"), digest("abd")));
     }
 }

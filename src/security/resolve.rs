@@ -63,7 +63,7 @@ pub async fn bearer(
     let Some(found) = found else {
         return Ok(None);
     };
-    if !crypto::ct_eq(&found.token.token_hash, &hash)
+    if !crypto::ct_eq(found.token.token_hash, hash)
         || !token_usable(&found.token, &found.session, now)
         || !found.user.enabled
     {
@@ -104,7 +104,7 @@ pub async fn api_key(
         return Ok(None);
     };
     let expired = found.key.expires_at.is_some_and(|t| t <= now);
-    if !crypto::ct_eq(&found.key.key_hash, &hash) || expired || !found.user.enabled {
+    if !crypto::ct_eq(found.key.key_hash, hash) || expired || !found.user.enabled {
         return Ok(None);
     }
     Ok(Some(Caller {

@@ -170,6 +170,12 @@ impl Sealer {
     }
 }
 
+/// What the sealed secrets of a realm are bound to: a sealed value moved to another realm (or
+/// another type of realm) does not open.
+pub fn realm_context(t: crate::domain::realms::RealmType, id: &str) -> String {
+    format!("ece-realm:{}:{id}", t.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,10 +222,4 @@ mod tests {
         std::fs::write(&path, "not a key").unwrap();
         assert!(Sealer::load_or_create(&path).is_err());
     }
-}
-
-/// What the sealed secrets of a realm are bound to: a sealed value moved to another realm (or
-/// another type of realm) does not open.
-pub fn realm_context(t: crate::domain::realms::RealmType, id: &str) -> String {
-    format!("ece-realm:{}:{id}", t.as_str())
 }

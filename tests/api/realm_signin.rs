@@ -128,7 +128,7 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
     let last = events
         .iter()
         .filter(|e| e.event == "realm.signin")
-        .last()
+        .next_back()
         .expect("a realm.signin event");
     assert_eq!(last.detail["realm"], REALM);
     assert_eq!(last.detail["result"], "unavailable");
