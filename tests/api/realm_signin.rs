@@ -127,8 +127,7 @@ async fn directory_users_sign_in_through_an_ldap_realm() {
     let events = app.store.list_audit(&Default::default()).await.unwrap();
     let last = events
         .iter()
-        .filter(|e| e.event == "realm.signin")
-        .next_back()
+        .rfind(|e| e.event == "realm.signin")
         .expect("a realm.signin event");
     assert_eq!(last.detail["realm"], REALM);
     assert_eq!(last.detail["result"], "unavailable");

@@ -18,10 +18,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::domain::rfc3339::{self, civil_from_days};
 
-/// Where finished lines go (the batched stderr writer) and in which format.
+/// Writes one finished line (the batched stderr writer).
+type WriteLine = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Where finished lines go and in which format.
 struct Sink {
     json: bool,
-    write: Box<dyn Fn(&[u8]) + Send + Sync>,
+    write: WriteLine,
 }
 
 static SINK: OnceLock<Sink> = OnceLock::new();
