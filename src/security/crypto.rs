@@ -53,7 +53,7 @@ pub fn ct_eq(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
 
 mod hasher;
 pub use hasher::{
-    hash_password, verify_password, warm_up, HasherStats, NotChecked, PasswordHasherPool,
+    hash_password, verify_password, warm_up, HasherStats, NotChecked, PasswordHasherPool, Paused,
     QueueFull, HASHER_IDLE,
 };
 

@@ -132,40 +132,33 @@ async fn unanswered_login(base: &str, user: &str) -> tokio::net::TcpStream {
 
 #[tokio::test]
 async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
-    const BUSY: u64 = 40;
-    // One hashing thread, kept busy by 40 other checks (over a second of hashing even on a fast
-    // machine), so that the victim's are still queued when their clients hang up.
+    // One hashing thread, held by the test, so that the victim's checks are certainly still
+    // queued when their clients hang up (real hashing time would make this a race).
     let settings = Settings {
         hash_queue: Some(64),
         ..throttled(3, 0)
     };
     let (base, state, _dir) = spawn_keeping_state(settings, Some(1)).await;
     let client = reqwest::Client::new();
-    let busy: Vec<_> = (0..BUSY)
-        .map(|i| {
-            let (client, base) = (client.clone(), base.clone());
-            tokio::spawn(async move { login(&client, &base, &format!("busy-{i}"), "x").await })
-        })
-        .collect();
-    assert!(eventually(|| state.hasher.stats().submitted >= BUSY).await);
+    let paused = state.hasher.pause();
+    let before = state.hasher.stats().submitted;
     let mut hung = Vec::new();
     for _ in 0..3 {
         hung.push(unanswered_login(&base, "victim").await);
     }
-    // Once their checks are queued for hashing (behind the busy ones), the clients hang up.
-    assert!(eventually(|| state.hasher.stats().submitted >= BUSY + 3).await);
+    // Once their checks are queued for hashing (behind the held thread), the clients hang up.
+    assert!(eventually(|| state.hasher.stats().submitted >= before + 3).await);
     drop(hung);
     assert!(
         eventually(|| state.throttle.stats().abandoned >= 3).await,
         "abandoned attempts were not counted: {:?}",
         state.throttle.stats()
     );
-    for b in busy {
-        assert_eq!(b.await.unwrap(), 401);
-    }
-    // Their jobs were dropped from the queue, not hashed...
+    drop(paused);
+    // Their jobs were dropped from the queue, not hashed (an Attempt is counted as abandoned a
+    // moment before its request's last parts are dropped, hence "at least one" of the three)...
     assert!(
-        state.hasher.stats().skipped >= 1,
+        eventually(|| state.hasher.stats().skipped >= 1).await,
         "{:?}",
         state.hasher.stats()
     );

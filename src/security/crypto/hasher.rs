@@ -81,6 +81,13 @@ struct PoolState {
 enum Job {
     Hash(String, tokio::sync::oneshot::Sender<anyhow::Result<String>>),
     Verify(String, Option<String>, tokio::sync::oneshot::Sender<bool>),
+    /// Holds its thread until the [`Paused`] guard is dropped (see [`PasswordHasherPool::pause`]).
+    Hold(std::sync::mpsc::Receiver<()>),
+}
+
+/// Keeps one hashing thread occupied while it lives; see [`PasswordHasherPool::pause`].
+pub struct Paused {
+    _release: std::sync::mpsc::Sender<()>,
 }
 
 impl Job {
@@ -89,6 +96,7 @@ impl Job {
         match self {
             Job::Hash(_, tx) => tx.is_closed(),
             Job::Verify(_, _, tx) => tx.is_closed(),
+            Job::Hold(_) => false,
         }
     }
 }
@@ -160,6 +168,19 @@ impl PasswordHasherPool {
         Ok(())
     }
 
+    /// Occupies one hashing thread until the returned guard is dropped, so that jobs queued
+    /// meanwhile stay queued (with a one-thread pool: every job). Tests use it to observe what
+    /// happens to queued checks (skipped when their caller leaves) without racing real hashing
+    /// time. Not counted in [`stats`](Self::stats).
+    pub fn pause(&self) -> Paused {
+        let (release, held) = std::sync::mpsc::channel();
+        let _ = self.submit(Job::Hold(held), false);
+        self.shared
+            .submitted
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        Paused { _release: release }
+    }
+
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -216,6 +237,10 @@ fn hasher_thread(shared: &PoolShared) {
                     let phc = phc.unwrap_or_else(|| dummy_hash().to_string());
                     let ok = verify_with_memory(&password, &phc, &mut memory) && known;
                     let _ = tx.send(ok);
+                }
+                Job::Hold(held) => {
+                    // Returns when the guard's sender is dropped.
+                    let _ = held.recv();
                 }
             }
             state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
