@@ -411,6 +411,24 @@ def main():
             log(f"argon2id verify on the server's cores: {argon_before['per_second']:.1f}/s before, "
                 f"{argon_after['per_second']:.1f}/s after; {argon_server['per_cpu_second']:.1f} per CPU-second "
                 f"({argon_alloc['per_cpu_second']:.1f} allocating per verification)")
+        if want("ldap"):
+            # Directory users (bench/slapd.py) through an LDAP realm, next to the native cases: a
+            # sign-in costs a directory bind instead of an Argon2id hash; Basic is served from the
+            # verified-credential cache within its fresh window, then asks the directory again.
+            import slapd
+            if not slapd.available():
+                sys.exit("slapd is not installed (bench/run.sh installs it)")
+            dir_users = [f"dir-{i:02d}" for i in range(4)]
+            ldap = slapd.Slapd(run_dir, dir_users, PASSWORD, load_cpus)
+            procs.append(ldap)
+            api.call("POST", "/platform/configuration/security/realms/ldap", admin, ldap.realm("bench-ldap"))
+            api.login(dir_users[0], PASSWORD)  # recorded as an external user before the timing
+            body = json.dumps({"username": dir_users[0], "password": PASSWORD})
+            results["login-ldap"] = measure(srv, base_url + "/users/auth/_login", "static.lua",
+                                            "POST _login (LDAP realm)", args=["POST", body], conns=16,
+                                            timeout="30s")
+            results["basic-ldap"] = acct("GET /account Basic (LDAP realm)", basic(dir_users[1], PASSWORD))
+            ldap.stop()
         if want("refresh"):
             chains = [api.login(users[i % len(users)], PASSWORD) for i in range(a.sessions)]
             chain_file = os.path.join(run_dir, "chains.txt")
@@ -539,6 +557,15 @@ def main():
         per_cpu = (r["rps"] / max(r["cpu"], 1e-9)) / argon_server["per_cpu_second"]
         row("POST _login", r, f"{wall:.2f}× Argon2id (per CPU-second {per_cpu:.2f}×)", "≥ 0.9× raw Argon2id",
             ok(per_cpu >= 0.9))
+    if "login-ldap" in results:
+        r = results["login-ldap"]
+        vs = (f"{r['rps'] / results['login']['rps']:.2f}× native login" if "login" in results else "")
+        row("POST _login, LDAP realm user", r, vs)
+    if "basic-ldap" in results:
+        r = results["basic-ldap"]
+        vs = (f"{r['rps'] / results['basic']['rps']:.2f}× native Basic (CPU "
+              f"{us_per_req(results['basic']) / us_per_req(r):.2f}×)" if "basic" in results else vs_base(r))
+        row("GET /account Basic, LDAP realm user", r, vs)
     if "refresh" in results:
         r = results["refresh"]
         row("POST _refresh", r, vs_base(r), "≥ 4,800/s", ok(r["rps"] >= 4800 and errors(r) == 0))

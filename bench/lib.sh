@@ -11,6 +11,16 @@ ensure_wrk() {
   command -v wrk >/dev/null || { echo "wrk could not be installed" >&2; return 1; }
 }
 
+ensure_slapd() { # the directory cases (bench/slapd.py) start their own slapd
+  [ -x /usr/sbin/slapd ] && return 0
+  echo "== installing slapd (Debian package)"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq </dev/null >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends slapd ldap-utils </dev/null >/dev/null
+  $SUDO service slapd stop >/dev/null 2>&1 || true
+}
+
 ensure_python() {
   command -v python3 >/dev/null || { echo "python3 is required" >&2; return 1; }
 }

@@ -8,6 +8,7 @@ cd "$ROOT"
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 ensure_wrk
+ensure_slapd
 ensure_python
 echo "== building the server (release)"
 cargo build -q --release --bin ece-server

@@ -7,6 +7,7 @@ cd "$ROOT"
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 ensure_wrk
+ensure_slapd
 ensure_python
 cargo build -q --bin ece-server
 build_tools debug

@@ -17,7 +17,9 @@
 //! - losing the database (a TCP proxy between a replica and PostgreSQL is cut in three ways)
 //!   gives 503 `root.store_unavailable` within the acquire timeout, never a hang or a 500, and the
 //!   replica recovers by itself;
-//! - `ece-server backup` copies a live SQLite store (no PostgreSQL needed).
+//! - `ece-server backup` copies a live SQLite store (no PostgreSQL needed);
+//! - security realms (`replicas/realms.rs`): a realm set up on one replica signs directory users
+//!   in on another, and disabling it ends their access on every replica.
 //!
 //! Without `ECE_TEST_DATABASE_URL` the PostgreSQL tests pass after a loud SKIPPED banner and a
 //! `SKIPPED <test>` line on stderr; with `CI=true` they fail instead. They run one at a time (each starts several servers on a small machine).
@@ -1780,3 +1782,9 @@ fn backup_refuses_postgres_and_points_to_pg_dump() {
     assert!(!stderr.contains("s3cret"), "the password leaked: {stderr}");
     assert!(!dir.path().join("x.db").exists());
 }
+
+#[path = "directory/slapd.rs"]
+#[allow(dead_code)] // the TLS and restart parts serve tests/directory
+mod slapd;
+#[path = "replicas/realms.rs"]
+mod realms;

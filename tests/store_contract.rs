@@ -1242,7 +1242,9 @@ async fn audit_log(ctx: Ctx) -> Res {
 
 #[path = "store_contract/realms.rs"]
 mod realm_cases;
-use realm_cases::{external_users, realms, realms_concurrent, realms_reorder};
+use realm_cases::{
+    external_users, realm_end_ends_external_access, realms, realms_concurrent, realms_reorder,
+};
 
 // ---------------------------------------------------------------------------------------------
 // One test per (backend, case)
@@ -1297,4 +1299,5 @@ contract!(
     realms_reorder,
     realms_concurrent,
     external_users,
+    realm_end_ends_external_access,
 );

@@ -55,6 +55,7 @@ pub const EVENTS: &[&str] = &[
     "realm.delete",
     "realm.reorder",
     "realm.signin",
+    "realm.access_ended",
 ];
 
 /// One security event, before it is stored.

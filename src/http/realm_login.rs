@@ -77,9 +77,47 @@ async fn via_realms(
         crate::http::audit::record(app, event).await;
     }
     let Some(signed) = signed else {
+        if let Some(user) = known {
+            end_if_unmapped(app, source, user, &outcomes).await?;
+        }
         return Ok(None);
     };
     record(app, username, signed).await
+}
+
+/// A later sign-in through an external user's own realm that maps no role ends that user's
+/// sessions and API keys: what the directory no longer grants must not live on in credentials
+/// issued earlier (docs/realms.md, "External users"). The row stays, with its last roles, until
+/// a sign-in maps roles again.
+async fn end_if_unmapped(
+    app: &AppState,
+    source: Option<IpAddr>,
+    user: &UserRecord,
+    outcomes: &[crate::security::realm_signin::RealmOutcome],
+) -> StoreResult<()> {
+    let Some(realm) = &user.realm else {
+        return Ok(());
+    };
+    let unmapped = outcomes
+        .iter()
+        .any(|o| o.outcome == "no_role" && o.realm_id == realm.id);
+    if !unmapped {
+        return Ok(());
+    }
+    let name = user.user_name.as_str();
+    let sessions = app.store.revoke_user_sessions(name, None).await?;
+    let keys = app.store.delete_all_api_keys(name).await?;
+    app.authcache.clear_lookups();
+    if sessions + keys > 0 {
+        let event = Event::anonymous("realm.access_ended", source)
+            .target(name)
+            .detail("realm", realm.id.as_str())
+            .detail("reason", "no_role")
+            .detail("sessions", sessions)
+            .detail("api_keys", keys);
+        crate::http::audit::record(app, event).await;
+    }
+    Ok(())
 }
 
 /// Creates or refreshes the external user; `None` when the name belongs to someone else.

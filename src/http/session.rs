@@ -91,12 +91,16 @@ pub async fn login(
     };
     let token = crypto::new_secret();
     // The session, the login stamp and the audit event: one transaction, one commit.
-    let audit = Event::anonymous("login", source)
+    let mut audit = Event::anonymous("login", source)
         .actor(&user.user_name)
         .target(&user.user_name)
         .detail("auth", "password")
-        .detail("session", session.id.as_str())
-        .into_record(now);
+        .detail("session", session.id.as_str());
+    if let Some(realm) = &user.realm {
+        // Which directory vouched for the password (native users have no `realm` detail).
+        audit = audit.detail("realm", realm.id.as_str());
+    }
+    let audit = audit.into_record(now);
     app.store
         .start_session(&session, &crypto::digest(&token), &audit)
         .await?;

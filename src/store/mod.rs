@@ -235,9 +235,12 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts `realm` with version 1; `position` 0 takes the next position after the last.
     async fn insert_realm(&self, realm: &RealmRecord) -> StoreResult<RealmWrite>;
     /// Replaces name, position, enabled, settings and secrets of the realm with `realm.id` and
-    /// `realm.realm_type` if its stored version is still `realm.version`; bumps it.
+    /// `realm.realm_type` if its stored version is still `realm.version`; bumps it. Saved as
+    /// disabled, the realm's external users lose their sessions and API keys in the same
+    /// transaction.
     async fn update_realm_cas(&self, realm: &RealmRecord) -> StoreResult<RealmWrite>;
-    /// Deletes the realm of `id` and `realm_type`, only at `expected_version` when given.
+    /// Deletes the realm of `id` and `realm_type`, only at `expected_version` when given, with
+    /// its external users (and so their sessions and API keys) in the same transaction.
     async fn delete_realm(
         &self,
         id: &str,

@@ -37,6 +37,16 @@ pub const UPDATE: &str =
 
 pub const DELETE: &str = "DELETE FROM realms WHERE id = $1";
 
+/// A disabled realm's external users keep their rows but lose every session (their tokens go by
+/// cascade) and API key: access they got through the realm ends with it (docs/realms.md).
+pub const END_SESSIONS_OF_REALM: &str =
+    "DELETE FROM sessions WHERE user_name IN (SELECT user_name FROM users WHERE realm_id = $1)";
+pub const END_KEYS_OF_REALM: &str =
+    "DELETE FROM api_keys WHERE user_name IN (SELECT user_name FROM users WHERE realm_id = $1)";
+/// A deleted realm's external users go with it (sessions and keys by cascade): left behind, their
+/// names would stay locked to a realm that no longer exists.
+pub const DELETE_USERS_OF_REALM: &str = "DELETE FROM users WHERE realm_id = $1";
+
 /// Positions move through negative values first, so that no two rows ever share one.
 pub const NEGATE_POSITIONS: &str = "UPDATE realms SET position = -position WHERE position > 0";
 pub const SET_POSITION: &str =

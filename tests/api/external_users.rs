@@ -1,7 +1,8 @@
 //! External users (recorded by a sign-in through an LDAP or Active Directory realm) over HTTP:
 //! `security.security_realm` names their realm, and no endpoint changes, deletes or re-roles them
-//! (`user.cannot_modify_external`). Directory sign-in itself is not wired yet, so these tests
-//! record the user through the store, exactly as such a sign-in would (realm set, no password).
+//! (`user.cannot_modify_external`). These tests record the user through the store, exactly as a
+//! directory sign-in would (realm set, no password), so they need no directory server; sign-in
+//! itself and the end of an external user's access are in `realm_signin.rs`.
 
 use ece_server::domain::model::{RealmRef, UserRecord};
 use ece_server::domain::realms::RealmType;

@@ -202,3 +202,76 @@ async fn realms_are_asked_in_order_and_active_directory_users_sign_in() {
         "{realms_asked:?}"
     );
 }
+
+/// An external user's sessions and API keys end when a sign-in through their realm maps no role,
+/// when the realm is disabled (the user stays and signs in again once it is enabled) and when it
+/// is deleted (the user goes too). Native users keep theirs throughout.
+#[tokio::test]
+async fn external_access_ends_with_the_realm_or_its_roles() {
+    let Some(directory) = Slapd::start("external_access_ends_with_the_realm_or_its_roles") else {
+        return;
+    };
+    let app = spawn_app().await;
+    let admin = Auth::admin();
+    let realm_path = format!("/platform/configuration/security/realms/ldap/{REALM}");
+    let mut settings = ldap_realm(&directory.ldap_url);
+    settings["enabled"] = json!(true);
+    app.post("/platform/configuration/security/realms/ldap", &admin, settings.clone())
+        .await
+        .expect(201);
+    let native = app.create_user("dave", &["ece_platform_viewer"]).await;
+    // bob (cn=ops, a viewer) signs in and makes a key.
+    let (token, key) = bob_signs_in(&app).await;
+    assert_eq!(app.auth_status(&token).await, 200);
+    assert_eq!(app.auth_status(&key).await, 200);
+
+    // The ops rule goes: bob's next sign-in maps no role, is refused, and ends his access.
+    let mut no_ops = settings.clone();
+    no_ops["role_mappings"]["rules"].as_array_mut().unwrap().pop();
+    app.put(&realm_path, &admin, no_ops).await.expect(200);
+    assert_eq!(app.auth_status(&token).await, 200, "a mapping change alone ends nothing");
+    assert_eq!(login_status(&app, "bob", "bob-pw").await, 401);
+    assert_eq!(app.auth_status(&token).await, 401);
+    assert_eq!(app.auth_status(&key).await, 401);
+    let events = app.store.list_audit(&Default::default()).await.unwrap();
+    let ended = events
+        .iter()
+        .rfind(|e| e.event == "realm.access_ended")
+        .expect("a realm.access_ended event");
+    assert_eq!(ended.target.as_deref(), Some("bob"));
+    assert_eq!((ended.detail["sessions"].as_u64(), ended.detail["api_keys"].as_u64()), (Some(1), Some(1)));
+
+    // Mapped again: bob signs in; the login event names the realm that vouched for him.
+    app.put(&realm_path, &admin, settings.clone()).await.expect(200);
+    let (token, key) = bob_signs_in(&app).await;
+    let events = app.store.list_audit(&Default::default()).await.unwrap();
+    let login = events.iter().rfind(|e| e.event == "login").unwrap();
+    assert_eq!(login.detail["realm"], REALM);
+
+    // Disabled: his access ends, his user stays; enabled again, he signs in again.
+    let mut disabled = settings.clone();
+    disabled["enabled"] = json!(false);
+    app.put(&realm_path, &admin, disabled).await.expect(200);
+    assert_eq!(app.auth_status(&token).await, 401);
+    assert_eq!(app.auth_status(&key).await, 401);
+    assert_eq!(login_status(&app, "bob", "bob-pw").await, 401);
+    app.get("/users/bob", &admin).await.expect(200);
+    assert_eq!(app.auth_status(&native).await, 200);
+    app.put(&realm_path, &admin, settings.clone()).await.expect(200);
+    let (token, key) = bob_signs_in(&app).await;
+
+    // Deleted: bob goes with it, and with him his session and key.
+    app.delete(&realm_path, &admin, None).await.expect(200);
+    assert_eq!(app.auth_status(&token).await, 401);
+    assert_eq!(app.auth_status(&key).await, 401);
+    assert_eq!(app.get("/users/bob", &admin).await.status, 404);
+    assert_eq!(app.auth_status(&native).await, 200);
+    assert_eq!(app.auth_status(&admin).await, 200);
+}
+
+/// bob signs in through the realm and makes an API key: his token and key.
+async fn bob_signs_in(app: &TestApp) -> (Auth, Auth) {
+    let token = Auth::Bearer(app.login("bob", "bob-pw").await);
+    let (_, key) = app.create_key(&token, None).await;
+    (token, Auth::ApiKey(key))
+}

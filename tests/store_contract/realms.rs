@@ -242,3 +242,76 @@ pub(super) async fn external_users(ctx: Ctx) -> Res {
     assert_eq!(by_key.user.realm, carol.realm);
     Ok(())
 }
+
+/// Disabling a realm ends its external users' sessions and API keys (the users stay); deleting it
+/// removes the users too. Other realms' users and native users keep theirs.
+pub(super) async fn realm_end_ends_external_access(ctx: Ctx) -> Res {
+    let s = &*ctx.store;
+    let external = |name: &str, realm: &str| UserRecord {
+        password_hash: String::new(),
+        realm: Some(RealmRef {
+            id: realm.into(),
+            realm_type: RealmType::Ldap,
+        }),
+        ..user(name)
+    };
+    let corp = done(s.insert_realm(&realm("corp", RealmType::Ldap, 0)).await?);
+    done(s.insert_realm(&realm("other", RealmType::Ldap, 0)).await?);
+    for (i, u) in [
+        external("carol", "corp"),
+        external("dave", "other"),
+        user("alice"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.insert_user(u).await?;
+        let name = &u.user_name;
+        create_session(s, &session(&format!("s-{name}"), name), &format!("t-{name}")).await?;
+        s.insert_api_key(&key(&format!("k{i}"), name, 0, None), 10, at(0))
+            .await?;
+    }
+    let usable = |name: &'static str, i: usize| async move {
+        let token = s.find_token(&h(&format!("t-{name}"))).await.unwrap();
+        let key = s
+            .find_api_key(&key(&format!("k{i}"), name, 0, None).key_hash)
+            .await
+            .unwrap();
+        (token.is_some(), key.is_some())
+    };
+
+    // Saved enabled: nothing ends.
+    let renamed = done(
+        s.update_realm_cas(&RealmRecord {
+            name: "renamed".into(),
+            ..corp.clone()
+        })
+        .await?,
+    );
+    assert_eq!(usable("carol", 0).await, (true, true));
+    // Saved disabled: carol's access ends, her row stays; dave and alice are untouched.
+    let disabled = done(
+        s.update_realm_cas(&RealmRecord {
+            enabled: false,
+            ..renamed
+        })
+        .await?,
+    );
+    assert_eq!(usable("carol", 0).await, (false, false));
+    assert!(s.get_user("carol").await?.is_some());
+    assert_eq!(usable("dave", 1).await, (true, true));
+    assert_eq!(usable("alice", 2).await, (true, true));
+
+    // A new session while disabled (cannot happen through sign-in, but the store does not care),
+    // then the delete: carol goes with her realm.
+    create_session(s, &session("s-carol-2", "carol"), "t-carol-2").await?;
+    done(
+        s.delete_realm("corp", RealmType::Ldap, Some(disabled.version))
+            .await?,
+    );
+    assert!(s.get_user("carol").await?.is_none());
+    assert!(s.find_token(&h("t-carol-2")).await?.is_none());
+    assert_eq!(usable("dave", 1).await, (true, true));
+    assert_eq!(usable("alice", 2).await, (true, true));
+    Ok(())
+}

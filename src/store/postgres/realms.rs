@@ -110,6 +110,11 @@ impl PgStore {
         if self.exec(&mut *tx, q).await? == 0 {
             return Ok(RealmWrite::VersionConflict);
         }
+        if !r.enabled {
+            for end in [sql::END_SESSIONS_OF_REALM, sql::END_KEYS_OF_REALM] {
+                self.exec(&mut *tx, sqlx::query(end).bind(&r.id)).await?;
+            }
+        }
         let stored = self
             .fetch(&mut *tx, sqlx::query(&select).bind(&r.id), rows::realm)
             .await?;
@@ -136,8 +141,9 @@ impl PgStore {
         if expected.is_some_and(|v| v != current.version) {
             return Ok(RealmWrite::VersionConflict);
         }
-        self.exec(&mut *tx, sqlx::query(sql::DELETE).bind(id))
-            .await?;
+        for delete in [sql::DELETE_USERS_OF_REALM, sql::DELETE] {
+            self.exec(&mut *tx, sqlx::query(delete).bind(id)).await?;
+        }
         self.bound.run(tx.commit()).await?;
         Ok(RealmWrite::Done(current))
     }

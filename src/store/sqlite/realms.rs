@@ -112,6 +112,15 @@ impl SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(RealmWrite::VersionConflict);
         }
+        if !r.enabled {
+            for end in [sql::END_SESSIONS_OF_REALM, sql::END_KEYS_OF_REALM] {
+                sqlx::query(&lite(end))
+                    .bind(&r.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+            }
+        }
         let stored = one(&mut tx, &r.id).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok(stored.map_or(RealmWrite::NotFound, RealmWrite::Done))
@@ -131,11 +140,13 @@ impl SqliteStore {
         if expected.is_some_and(|v| v != current.version) {
             return Ok(RealmWrite::VersionConflict);
         }
-        sqlx::query(&lite(sql::DELETE))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
+        for delete in [sql::DELETE_USERS_OF_REALM, sql::DELETE] {
+            sqlx::query(&lite(delete))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(RealmWrite::Done(current))
     }
