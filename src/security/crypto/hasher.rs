@@ -81,8 +81,9 @@ struct PoolState {
 enum Job {
     Hash(String, tokio::sync::oneshot::Sender<anyhow::Result<String>>),
     Verify(String, Option<String>, tokio::sync::oneshot::Sender<bool>),
-    /// Holds its thread until the [`Paused`] guard is dropped (see [`PasswordHasherPool::pause`]).
-    Hold(std::sync::mpsc::Receiver<()>),
+    /// Holds its thread until the [`Paused`] guard is dropped (see [`PasswordHasherPool::pause`]);
+    /// says on the sender when it starts.
+    Hold(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>),
 }
 
 /// Keeps one hashing thread occupied while it lives; see [`PasswordHasherPool::pause`].
@@ -96,7 +97,7 @@ impl Job {
         match self {
             Job::Hash(_, tx) => tx.is_closed(),
             Job::Verify(_, _, tx) => tx.is_closed(),
-            Job::Hold(_) => false,
+            Job::Hold(..) => false,
         }
     }
 }
@@ -170,14 +171,17 @@ impl PasswordHasherPool {
 
     /// Occupies one hashing thread until the returned guard is dropped, so that jobs queued
     /// meanwhile stay queued (with a one-thread pool: every job). Tests use it to observe what
-    /// happens to queued checks (skipped when their caller leaves) without racing real hashing
-    /// time. Not counted in [`stats`](Self::stats).
+    /// happens to queued checks (skipped when their caller leaves, refused when the queue is
+    /// full) without racing real hashing time. Returns once a thread holds (blocking the caller
+    /// for as long as the jobs queued before it take). Not counted in [`stats`](Self::stats).
     pub fn pause(&self) -> Paused {
         let (release, held) = std::sync::mpsc::channel();
-        let _ = self.submit(Job::Hold(held), false);
+        let (started, holding) = std::sync::mpsc::channel();
+        let _ = self.submit(Job::Hold(started, held), false);
         self.shared
             .submitted
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = holding.recv_timeout(std::time::Duration::from_secs(30));
         Paused { _release: release }
     }
 
@@ -203,11 +207,18 @@ impl PasswordHasherPool {
     }
 
     /// [`verify`](Self::verify) for sign-in checks: refused at once when the queue is full.
+    /// An empty stored hash (an external user's: no native password) never verifies and is
+    /// answered at once, without a place in the queue: directory sign-ins must not wait for, or
+    /// crowd out, native password hashing. (It says nothing an attacker could not learn anyway:
+    /// such a user's sign-in then takes the directory's time, not a hash's.)
     pub async fn try_verify(
         &self,
         password: String,
         phc: Option<String>,
     ) -> Result<bool, NotChecked> {
+        if phc.as_deref() == Some("") {
+            return Ok(false);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(Job::Verify(password, phc, tx), true)?;
         rx.await.map_err(|_| NotChecked::PoolFailed)
@@ -238,7 +249,8 @@ fn hasher_thread(shared: &PoolShared) {
                     let ok = verify_with_memory(&password, &phc, &mut memory) && known;
                     let _ = tx.send(ok);
                 }
-                Job::Hold(held) => {
+                Job::Hold(started, held) => {
+                    let _ = started.send(());
                     // Returns when the guard's sender is dropped.
                     let _ = held.recv();
                 }

@@ -95,6 +95,32 @@ async fn the_queue_is_bounded_and_abandoned_jobs_are_skipped() {
     assert_eq!(pool.stats().skipped, 1);
 }
 
+#[tokio::test]
+async fn a_held_pool_keeps_checks_queued_and_an_empty_hash_needs_no_place() {
+    let pool = PasswordHasherPool::new(1, 2);
+    let phc = hash_password("pw").unwrap();
+    let paused = pool.pause();
+    let queued: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, phc) = (pool.clone(), phc.clone());
+            tokio::spawn(async move { pool.try_verify("pw".into(), Some(phc)).await })
+        })
+        .collect();
+    while pool.stats().submitted < 2 {
+        tokio::task::yield_now().await;
+    }
+    // The one thread is held and two checks wait: the queue is full.
+    assert_eq!(
+        pool.try_verify("pw".into(), Some(phc.clone())).await,
+        Err(NotChecked::QueueFull)
+    );
+    // An external user's empty hash never verifies, and needs no place in the queue.
+    assert_eq!(pool.try_verify("pw".into(), Some(String::new())).await, Ok(false));
+    drop(paused);
+    assert_eq!(join_handles(queued).await, [Ok(true), Ok(true)]);
+    assert_eq!(pool.stats().submitted, 2);
+}
+
 async fn join_handles<T>(jobs: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for j in jobs {
