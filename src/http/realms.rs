@@ -55,23 +55,23 @@ fn order_conflict() -> ApiError {
     .with_fields(["order"])
 }
 
-/// The `version` query parameter, when given.
-fn query_version(query: Option<&str>) -> ApiResult<Option<i64>> {
-    let Some(query) = query else { return Ok(None) };
+/// The `version` query parameter, when given. The spec types it as a string: a value that is not
+/// a version number (empty included) can match no stored version, so it is read as
+/// [`NO_VERSION`] and the write answers 409 `security_realm.version_conflict` (a status both
+/// operations document) once the realm is found.
+fn query_version(query: Option<&str>) -> Option<i64> {
+    let query = query?;
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if key == "version" {
-            return value.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::new(
-                    Code::InvalidJson,
-                    "Query parameter [version] must be a version number (x-cloud-resource-version).",
-                )
-                .with_fields(["version"])
-            });
+            return Some(value.parse::<i64>().ok().filter(|v| *v > 0).unwrap_or(NO_VERSION));
         }
     }
-    Ok(None)
+    None
 }
+
+/// A version no realm has (versions start at 1).
+const NO_VERSION: i64 = 0;
 
 /// The resource headers of a realm reply.
 fn with_headers(status: StatusCode, realm: &RealmRecord, body: Value) -> Response {
@@ -214,7 +214,7 @@ async fn update(
     query: Option<&str>,
     body: Value,
 ) -> ApiResult<Response> {
-    let expected = query_version(query)?;
+    let expected = query_version(query);
     let v = validate_settings(t, &body)?;
     if v.id != id {
         return Err(ApiError::new(
@@ -286,7 +286,7 @@ async fn delete(
     id: &str,
     query: Option<&str>,
 ) -> ApiResult<Json<EmptyResponse>> {
-    let expected = query_version(query)?;
+    let expected = query_version(query);
     match app.store.delete_realm(id, t, expected).await? {
         RealmWrite::Done(gone) => {
             tracing::info!(realm = %id, by = %caller.user.user_name, "security realm deleted");

@@ -268,13 +268,20 @@ async fn bad_settings_are_refused_naming_the_field() {
         .await
         .expect_error(400, "security_realm.invalid_id");
     assert_eq!(fields(&body), json!(["id"]));
-    app.put(
-        &format!("{}?version=x", path("ldap", "taken")),
-        &Auth::admin(),
-        realm_doc("ldap", "taken"),
-    )
-    .await
-    .expect_error(400, "root.invalid_json_request");
+    // A version that is not a version number can match none: a conflict, on PUT and DELETE.
+    for version in ["x", "", "-1"] {
+        let at = format!("{}?version={version}", path("ldap", "taken"));
+        app.put(&at, &Auth::admin(), realm_doc("ldap", "taken"))
+            .await
+            .expect_error(409, "security_realm.version_conflict");
+        app.delete(&at, &Auth::admin(), None)
+            .await
+            .expect_error(409, "security_realm.version_conflict");
+    }
+    let nowhere = format!("{}?version=x", path("ldap", "nowhere"));
+    app.delete(&nowhere, &Auth::admin(), None)
+        .await
+        .expect_error(404, "security_realm.not_found");
     // Nothing of the refused documents was stored.
     assert_eq!(listed(&app).await.len(), 2);
 }
