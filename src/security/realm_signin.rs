@@ -13,11 +13,11 @@ use crate::domain::model::RealmRef;
 use crate::domain::realms::mapping::map_roles;
 use crate::domain::realms::{
     ActiveDirectorySettings, GroupSearch, LdapBindType, LdapSettings, LoadBalanceType, RealmRecord,
-    RealmSecrets, RealmType, SearchScope, UserSearch,
+    RealmSecrets, RealmType, SearchScope, TruststoreType, UserSearch,
 };
 use crate::domain::roles::Role;
 use crate::security::directory::{
-    self, Bind, DirectoryConfig, DirectoryError, DirectoryKind, DirectoryUser, GroupLookup,
+    self, ca_fetch, Bind, CaFormat, DirectoryConfig, DirectoryError, DirectoryKind, DirectoryUser, GroupLookup,
     LoadBalance, Scope, StartTls, UserLookup,
 };
 use crate::security::sealed::{realm_context, Sealer};
@@ -66,14 +66,28 @@ pub async fn sign_in(
             outcome,
             cause,
         };
-        let (cfg, mappings) = match config(realm, sealer, timeouts) {
+        let (mut cfg, mappings, ca) = match config(realm, sealer, timeouts) {
             Ok(c) => c,
             Err(cause) => {
                 outcomes.push(outcome("misconfigured", Some(cause)));
                 continue;
             }
         };
-        match directory::authenticate(&cfg, username, password).await {
+        let fetched = match &ca {
+            // Only a name this realm could hold costs a fetch: an empty password or a refused
+            // name is answered by `authenticate` before any connection.
+            Some(ca) if !password.is_empty() => {
+                ca_fetch::load(&ca.url, ca.format, ca.password.as_deref(), ca.within)
+                    .await
+                    .map(|sources| cfg.ca = sources)
+            }
+            _ => Ok(()),
+        };
+        let result = match fetched {
+            Ok(()) => directory::authenticate(&cfg, username, password).await,
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(user) => {
                 let roles = map_roles(&mappings, &user.dn, &user.groups);
                 if roles.is_empty() {
@@ -114,16 +128,34 @@ fn secrets(realm: &RealmRecord, sealer: &Sealer) -> Result<RealmSecrets, String>
     serde_json::from_slice(&clear).map_err(|_| "the realm's secrets are not JSON".to_string())
 }
 
-/// The client configuration and role mappings of a stored realm.
+/// Where a realm's CA comes from (`certificate_url`), fetched at sign-in.
+struct CaSpec {
+    url: String,
+    format: CaFormat,
+    password: Option<String>,
+    /// Bound on the whole fetch: the connect plus the operation timeout.
+    within: Duration,
+}
+
+/// The client configuration (without its CA) and role mappings of a stored realm, and where its
+/// CA comes from.
 fn config(
     realm: &RealmRecord,
     sealer: &Sealer,
     timeouts: Timeouts,
-) -> Result<(DirectoryConfig, crate::domain::realms::RoleMappings), String> {
+) -> Result<
+    (
+        DirectoryConfig,
+        crate::domain::realms::RoleMappings,
+        Option<CaSpec>,
+    ),
+    String,
+> {
     let secrets = secrets(realm, sealer)?;
     let doc = realm.to_json();
     let bad = |e: serde_json::Error| format!("stored settings unreadable: {e}");
-    let (kind, urls, lb, cert, anonymous, bind_dn, user, groups, mappings) = match realm.realm_type
+    let (kind, urls, lb, (cert, store), anonymous, bind_dn, user, groups, mappings) = match realm
+        .realm_type
     {
         RealmType::Ldap => {
             let s: LdapSettings = serde_json::from_value(doc).map_err(bad)?;
@@ -145,7 +177,7 @@ fn config(
             let (urls, lb, cert, dn, mappings) = (
                 s.urls,
                 s.load_balance,
-                s.certificate_url,
+                (s.certificate_url, s.certificate_url_truststore_type),
                 s.bind_dn,
                 s.role_mappings,
             );
@@ -176,7 +208,7 @@ fn config(
             let (urls, lb, cert, dn, mappings) = (
                 s.urls,
                 s.load_balance,
-                s.certificate_url,
+                (s.certificate_url, s.certificate_url_truststore_type),
                 s.bind_dn,
                 s.role_mappings,
             );
@@ -193,13 +225,17 @@ fn config(
             )
         }
     };
-    if let Some(url) = cert {
-        // Fetching a CA over the network at sign-in is not supported yet (docs/realms.md).
-        return Err(format!(
-            "certificate_url [{url}] is not supported for sign-in yet: use an ldaps:// server \
-             whose CA the system trusts"
-        ));
-    }
+    // JKS keystores are refused when met (ca_archive): with type `jks` the files are still read
+    // by content, so a zip of PEM certificates works whatever the type says.
+    let ca = cert.map(|url| CaSpec {
+        url,
+        format: match store {
+            Some(TruststoreType::Pkcs12) => CaFormat::Pkcs12,
+            Some(TruststoreType::Jks) | None => CaFormat::Detect,
+        },
+        password: secrets.certificate_url_truststore_password.clone(),
+        within: timeouts.connect + timeouts.operation,
+    });
     let bind = match (anonymous, bind_dn, secrets.bind_password) {
         (true, _, _) => Bind::Anonymous,
         (false, Some(dn), Some(password)) => Bind::Dn { dn, password },
@@ -215,6 +251,7 @@ fn config(
         kind,
         urls,
         load_balance,
+        // Filled from `certificate_url` at sign-in; empty: the system's roots.
         ca: Vec::new(),
         starttls: StartTls::Auto,
         bind,
@@ -223,7 +260,7 @@ fn config(
         connect_timeout: timeouts.connect,
         operation_timeout: timeouts.operation,
     };
-    Ok((cfg, mappings.unwrap_or_default()))
+    Ok((cfg, mappings.unwrap_or_default(), ca))
 }
 
 fn scope(s: Option<SearchScope>) -> Scope {
@@ -310,7 +347,8 @@ mod tests {
             &sealer,
             json!({"bind_password": "svc-pw"}),
         );
-        let (cfg, mappings) = config(&r, &sealer, T).unwrap();
+        let (cfg, mappings, ca) = config(&r, &sealer, T).unwrap();
+        assert!(ca.is_none());
         assert_eq!(cfg.urls, ["ldap://a", "ldap://b"]);
         assert_eq!(cfg.load_balance, LoadBalance::RoundRobin);
         assert!(
@@ -328,11 +366,11 @@ mod tests {
     }
 
     #[test]
-    fn templates_bind_anonymously_and_a_certificate_url_is_refused() {
+    fn templates_bind_anonymously_and_a_certificate_url_is_fetched_at_sign_in() {
         let sealer = Sealer::from_key(&[7; 32]);
         let doc = json!({"name": "R1", "urls": ["ldap://a"], "bind_anonymously": false,
                          "bind_type": "user_templates", "user_dn_templates": ["uid={0},ou=people"]});
-        let (cfg, _) = config(
+        let (cfg, _, ca) = config(
             &realm(RealmType::Ldap, doc.clone(), &sealer, json!({})),
             &sealer,
             T,
@@ -340,19 +378,72 @@ mod tests {
         .unwrap();
         assert!(matches!(cfg.bind, Bind::Anonymous));
         assert!(matches!(&cfg.user, UserLookup::Templates(t) if t == &["uid={0},ou=people"]));
+        assert!(ca.is_none());
+        // A certificate_url is not refused: it says where the CA comes from, with the sealed
+        // truststore password and the type; the fetch is bounded by both timeouts.
         let mut with_ca = doc;
         with_ca["certificate_url"] = json!("https://example.com/ca.zip");
-        let err = config(
+        with_ca["certificate_url_truststore_type"] = json!("PKCS12");
+        let (_, _, ca) = config(
+            &realm(
+                RealmType::Ldap,
+                with_ca.clone(),
+                &sealer,
+                json!({"certificate_url_truststore_password": "changeit"}),
+            ),
+            &sealer,
+            T,
+        )
+        .unwrap();
+        let ca = ca.unwrap();
+        assert_eq!(ca.url, "https://example.com/ca.zip");
+        assert_eq!(ca.format, CaFormat::Pkcs12);
+        assert_eq!(ca.password.as_deref(), Some("changeit"));
+        assert_eq!(ca.within, T.connect + T.operation);
+        // `jks` (ECE's default type) reads the files by their content.
+        with_ca["certificate_url_truststore_type"] = json!("jks");
+        let (_, _, ca) = config(
             &realm(RealmType::Ldap, with_ca, &sealer, json!({})),
             &sealer,
             T,
         )
-        .unwrap_err();
-        assert!(err.contains("certificate_url"), "{err}");
+        .unwrap();
+        assert_eq!(ca.unwrap().format, CaFormat::Detect);
         // Secrets sealed for another realm do not open.
         let mut moved = realm(RealmType::Ldap, json!({}), &sealer, json!({}));
         moved.id = "r2".into();
-        assert!(config(&moved, &sealer, T).unwrap_err().contains("secrets"));
+        assert!(config(&moved, &sealer, T).err().unwrap().contains("secrets"));
+    }
+
+    /// A CA that cannot be fetched is this realm's failure, with a cause; the walk goes on.
+    #[tokio::test]
+    async fn an_unreadable_certificate_url_fails_the_realm_and_the_next_is_asked() {
+        let sealer = Sealer::from_key(&[7; 32]);
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("file://{}/missing.zip", dir.path().display());
+        let mut r1 = realm(
+            RealmType::Ldap,
+            json!({"name": "R1", "urls": ["ldap://127.0.0.1:1"], "bind_anonymously": true,
+                   "bind_type": "user_templates", "user_dn_templates": ["uid={0},ou=people"],
+                   "certificate_url": missing}),
+            &sealer,
+            json!({}),
+        );
+        r1.position = 1;
+        let mut r2 = r1.clone();
+        r2.id = "r2".into();
+        r2.position = 2;
+        r2.sealed_secrets = None;
+        r2.settings["certificate_url"] = json!(format!("file://{}/other.zip", dir.path().display()));
+        let (signed, outcomes) = sign_in(&[r2, r1], &sealer, T, "alice", "alice-pw").await;
+        assert!(signed.is_none());
+        let seen: Vec<_> = outcomes
+            .iter()
+            .map(|o| (o.realm_id.as_str(), o.outcome))
+            .collect();
+        assert_eq!(seen, [("r1", "misconfigured"), ("r2", "misconfigured")]);
+        let cause = outcomes[0].cause.as_deref().unwrap();
+        assert!(cause.contains("certificate_url") && cause.contains("missing.zip"), "{cause}");
     }
 
     #[test]
@@ -365,7 +456,8 @@ mod tests {
             &sealer,
             json!({}),
         );
-        let (cfg, mappings) = config(&r, &sealer, T).unwrap();
+        let (cfg, mappings, ca) = config(&r, &sealer, T).unwrap();
+        assert!(ca.is_none());
         assert_eq!(
             cfg.kind,
             DirectoryKind::ActiveDirectory {
