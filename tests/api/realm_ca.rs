@@ -26,7 +26,9 @@ fn zip_of(name: &str, data: &[u8]) -> Vec<u8> {
 }
 
 /// Serves `files` (path -> body) on a loopback port; counts the requests per path.
-async fn serve(files: HashMap<&'static str, Vec<u8>>) -> (String, Arc<HashMap<String, AtomicUsize>>) {
+async fn serve(
+    files: HashMap<&'static str, Vec<u8>>,
+) -> (String, Arc<HashMap<String, AtomicUsize>>) {
     let hits: Arc<HashMap<String, AtomicUsize>> = Arc::new(
         files
             .keys()
@@ -151,7 +153,10 @@ async fn ldaps_trusts_the_ca_fetched_from_certificate_url() {
         .await
         .expect(200);
     app.login("bob", "bob-pw").await;
-    let shown = app.get(&format!("{PATH}/{REALM}"), &admin).await.expect(200);
+    let shown = app
+        .get(&format!("{PATH}/{REALM}"), &admin)
+        .await
+        .expect(200);
     assert!(shown.get("certificate_url_truststore_password").is_none());
 
     // ldap:// with the CA: StartTLS (tlsonly may bind only over TLS).

@@ -56,9 +56,7 @@ pub fn extract(
         } else {
             format!(" (not certificates: {})", skipped.join(", "))
         };
-        return Err(format!(
-            "no PEM, DER or PKCS#12 certificate found{skipped}"
-        ));
+        return Err(format!("no PEM, DER or PKCS#12 certificate found{skipped}"));
     }
     Ok(sources)
 }
@@ -128,8 +126,7 @@ fn classify(
     password: Option<&str>,
 ) -> Result<Option<CaSource>, String> {
     // JKS: 0xFEEDFEED, JCEKS: 0xCECECECE.
-    if data.starts_with(&[0xFE, 0xED, 0xFE, 0xED]) || data.starts_with(&[0xCE, 0xCE, 0xCE, 0xCE])
-    {
+    if data.starts_with(&[0xFE, 0xED, 0xFE, 0xED]) || data.starts_with(&[0xCE, 0xCE, 0xCE, 0xCE]) {
         return Err(format!("{name}: {JKS_NOT_SUPPORTED}"));
     }
     let pkcs12 = |data| CaSource::Pkcs12 {
@@ -215,7 +212,9 @@ mod tests {
         // PKCS#12 is recognised by its content, with or without the type.
         for format in [CaFormat::Detect, CaFormat::Pkcs12] {
             let sources = extract("ts", &p12(&der), format, Some("changeit")).unwrap();
-            assert!(matches!(&sources[..], [CaSource::Pkcs12 { password, .. }] if password == "changeit"));
+            assert!(
+                matches!(&sources[..], [CaSource::Pkcs12 { password, .. }] if password == "changeit")
+            );
             assert_eq!(count(&sources), 1);
         }
     }
@@ -235,9 +234,17 @@ mod tests {
         assert_eq!(sources.len(), 3);
         assert_eq!(count(&sources), 3);
         // Nothing usable in it: the cause names what was skipped, never the content.
-        let cause = extract("x.zip", &zip_of(&[("README.txt", b"install me")]), CaFormat::Detect, None)
-            .unwrap_err();
-        assert!(cause.contains("README.txt") && !cause.contains("install"), "{cause}");
+        let cause = extract(
+            "x.zip",
+            &zip_of(&[("README.txt", b"install me")]),
+            CaFormat::Detect,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            cause.contains("README.txt") && !cause.contains("install"),
+            "{cause}"
+        );
         assert!(extract("x.zip", &zip_of(&[]), CaFormat::Detect, None).is_err());
     }
 
@@ -246,7 +253,10 @@ mod tests {
         let jks = [&[0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2][..], &[0; 40]].concat();
         for data in [jks.clone(), zip_of(&[("cacerts.jks", &jks)])] {
             let cause = extract("ca", &data, CaFormat::Detect, Some("pw")).unwrap_err();
-            assert!(cause.contains("JKS") && cause.contains("keytool"), "{cause}");
+            assert!(
+                cause.contains("JKS") && cause.contains("keytool"),
+                "{cause}"
+            );
             assert!(!cause.contains("pw "), "{cause}");
         }
     }
@@ -266,8 +276,13 @@ mod tests {
         assert!(cause.contains("inflates"), "{cause}");
         // Several entries under the limit each, over it together.
         let half = vec![0u8; MAX_UNCOMPRESSED as usize / 2 + 1];
-        let cause = extract("z", &zip_of(&[("a", &half), ("b", &half)]), CaFormat::Detect, None)
-            .unwrap_err();
+        let cause = extract(
+            "z",
+            &zip_of(&[("a", &half), ("b", &half)]),
+            CaFormat::Detect,
+            None,
+        )
+        .unwrap_err();
         assert!(cause.contains("inflates"), "{cause}");
     }
 

@@ -149,9 +149,11 @@ async fn fetch_http(url: &Url) -> Result<Vec<u8>, Failure> {
         return Err(too_big());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = reply.chunk().await.map_err(|e| {
-        Failure::Unavailable(format!("reading the body failed{}", source_of(&e)))
-    })? {
+    while let Some(chunk) = reply
+        .chunk()
+        .await
+        .map_err(|e| Failure::Unavailable(format!("reading the body failed{}", source_of(&e))))?
+    {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > MAX_BYTES {
             return Err(too_big());
@@ -255,7 +257,9 @@ mod tests {
             ("not a url".to_string(), "not a URL"),
         ] {
             match load(&url, CaFormat::Detect, None, T).await {
-                Err(DirectoryError::Misconfigured { cause }) => assert!(cause.contains(says), "{cause}"),
+                Err(DirectoryError::Misconfigured { cause }) => {
+                    assert!(cause.contains(says), "{cause}")
+                }
                 other => panic!("{url}: {other:?}"),
             }
         }
@@ -269,8 +273,14 @@ mod tests {
         let url = format!("http://user:s3cret@127.0.0.1:{port}/ca.zip?sig=t0ken#x");
         match load(&url, CaFormat::Detect, None, T).await {
             Err(DirectoryError::Unavailable { cause }) => {
-                assert!(cause.contains(&format!("127.0.0.1:{port}/ca.zip?…")), "{cause}");
-                assert!(!cause.contains("s3cret") && !cause.contains("t0ken"), "{cause}");
+                assert!(
+                    cause.contains(&format!("127.0.0.1:{port}/ca.zip?…")),
+                    "{cause}"
+                );
+                assert!(
+                    !cause.contains("s3cret") && !cause.contains("t0ken"),
+                    "{cause}"
+                );
             }
             other => panic!("{other:?}"),
         }
