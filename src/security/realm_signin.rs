@@ -13,12 +13,12 @@ use crate::domain::model::RealmRef;
 use crate::domain::realms::mapping::map_roles;
 use crate::domain::realms::{
     ActiveDirectorySettings, GroupSearch, LdapBindType, LdapSettings, LoadBalanceType, RealmRecord,
-    RealmSecrets, RealmType, SearchScope, UserSearch,
+    RealmSecrets, RealmType, SearchScope, TruststoreType, UserSearch,
 };
 use crate::domain::roles::Role;
 use crate::security::directory::{
-    self, Bind, DirectoryConfig, DirectoryError, DirectoryKind, DirectoryUser, GroupLookup,
-    LoadBalance, Scope, StartTls, UserLookup,
+    self, ca_fetch, Bind, CaFormat, DirectoryConfig, DirectoryError, DirectoryKind, DirectoryUser,
+    GroupLookup, LoadBalance, Scope, StartTls, UserLookup,
 };
 use crate::security::sealed::{realm_context, Sealer};
 
@@ -66,14 +66,28 @@ pub async fn sign_in(
             outcome,
             cause,
         };
-        let (cfg, mappings) = match config(realm, sealer, timeouts) {
+        let (mut cfg, mappings, ca) = match config(realm, sealer, timeouts) {
             Ok(c) => c,
             Err(cause) => {
                 outcomes.push(outcome("misconfigured", Some(cause)));
                 continue;
             }
         };
-        match directory::authenticate(&cfg, username, password).await {
+        let fetched = match &ca {
+            // Only a name this realm could hold costs a fetch: an empty password or a refused
+            // name is answered by `authenticate` before any connection.
+            Some(ca) if !password.is_empty() => {
+                ca_fetch::load(&ca.url, ca.format, ca.password.as_deref(), ca.within)
+                    .await
+                    .map(|sources| cfg.ca = sources)
+            }
+            _ => Ok(()),
+        };
+        let result = match fetched {
+            Ok(()) => directory::authenticate(&cfg, username, password).await,
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(user) => {
                 let roles = map_roles(&mappings, &user.dn, &user.groups);
                 if roles.is_empty() {
@@ -114,92 +128,113 @@ fn secrets(realm: &RealmRecord, sealer: &Sealer) -> Result<RealmSecrets, String>
     serde_json::from_slice(&clear).map_err(|_| "the realm's secrets are not JSON".to_string())
 }
 
-/// The client configuration and role mappings of a stored realm.
+/// Where a realm's CA comes from (`certificate_url`), fetched at sign-in.
+struct CaSpec {
+    url: String,
+    format: CaFormat,
+    password: Option<String>,
+    /// Bound on the whole fetch: the connect plus the operation timeout.
+    within: Duration,
+}
+
+/// The client configuration (without its CA) and role mappings of a stored realm, and where its
+/// CA comes from.
 fn config(
     realm: &RealmRecord,
     sealer: &Sealer,
     timeouts: Timeouts,
-) -> Result<(DirectoryConfig, crate::domain::realms::RoleMappings), String> {
+) -> Result<
+    (
+        DirectoryConfig,
+        crate::domain::realms::RoleMappings,
+        Option<CaSpec>,
+    ),
+    String,
+> {
     let secrets = secrets(realm, sealer)?;
     let doc = realm.to_json();
     let bad = |e: serde_json::Error| format!("stored settings unreadable: {e}");
-    let (kind, urls, lb, cert, anonymous, bind_dn, user, groups, mappings) = match realm.realm_type
-    {
-        RealmType::Ldap => {
-            let s: LdapSettings = serde_json::from_value(doc).map_err(bad)?;
-            let user = match s.bind_type {
-                LdapBindType::UserTemplates => {
-                    UserLookup::Templates(s.user_dn_templates.clone().unwrap_or_default())
-                }
-                LdapBindType::UserSearch => user_search(s.user_search.as_ref(), true)?,
-            };
-            let groups = match (&s.user_group_attribute, &s.group_search) {
-                (Some(attr), _) => Some(GroupLookup::UserAttribute(attr.clone())),
-                (None, Some(g)) => Some(group_search(g)?),
-                (None, None) => None,
-            };
-            // DN templates need no service account: without a bind_dn, searches (groups) run
-            // anonymously.
-            let anonymous = s.bind_anonymously
-                || (s.bind_type == LdapBindType::UserTemplates && s.bind_dn.is_none());
-            let (urls, lb, cert, dn, mappings) = (
-                s.urls,
-                s.load_balance,
-                s.certificate_url,
-                s.bind_dn,
-                s.role_mappings,
-            );
-            (
-                DirectoryKind::Ldap,
-                urls,
-                lb,
-                cert,
-                anonymous,
-                dn,
-                user,
-                groups,
-                mappings,
-            )
-        }
-        RealmType::ActiveDirectory => {
-            let s: ActiveDirectorySettings = serde_json::from_value(doc).map_err(bad)?;
-            let user = match &s.user_search {
-                Some(u) if u.base_dn.is_some() || u.filter.is_some() => {
-                    user_search(Some(u), false)?
-                }
-                _ => UserLookup::Default,
-            };
-            let groups = s.group_search.as_ref().map(group_search).transpose()?;
-            let kind = DirectoryKind::ActiveDirectory {
-                domain_name: s.domain_name.clone(),
-            };
-            let (urls, lb, cert, dn, mappings) = (
-                s.urls,
-                s.load_balance,
-                s.certificate_url,
-                s.bind_dn,
-                s.role_mappings,
-            );
-            (
-                kind,
-                urls,
-                lb,
-                cert,
-                s.bind_anonymously,
-                dn,
-                user,
-                groups,
-                mappings,
-            )
-        }
-    };
-    if let Some(url) = cert {
-        // Fetching a CA over the network at sign-in is not supported yet (docs/realms.md).
-        return Err(format!(
-            "certificate_url [{url}] is not supported for sign-in yet: use an ldaps:// server \
-             whose CA the system trusts"
-        ));
-    }
+    let (kind, urls, lb, (cert, store), anonymous, bind_dn, user, groups, mappings) =
+        match realm.realm_type {
+            RealmType::Ldap => {
+                let s: LdapSettings = serde_json::from_value(doc).map_err(bad)?;
+                let user = match s.bind_type {
+                    LdapBindType::UserTemplates => {
+                        UserLookup::Templates(s.user_dn_templates.clone().unwrap_or_default())
+                    }
+                    LdapBindType::UserSearch => user_search(s.user_search.as_ref(), true)?,
+                };
+                let groups = match (&s.user_group_attribute, &s.group_search) {
+                    (Some(attr), _) => Some(GroupLookup::UserAttribute(attr.clone())),
+                    (None, Some(g)) => Some(group_search(g)?),
+                    (None, None) => None,
+                };
+                // DN templates need no service account: without a bind_dn, searches (groups) run
+                // anonymously.
+                let anonymous = s.bind_anonymously
+                    || (s.bind_type == LdapBindType::UserTemplates && s.bind_dn.is_none());
+                let (urls, lb, cert, dn, mappings) = (
+                    s.urls,
+                    s.load_balance,
+                    (s.certificate_url, s.certificate_url_truststore_type),
+                    s.bind_dn,
+                    s.role_mappings,
+                );
+                (
+                    DirectoryKind::Ldap,
+                    urls,
+                    lb,
+                    cert,
+                    anonymous,
+                    dn,
+                    user,
+                    groups,
+                    mappings,
+                )
+            }
+            RealmType::ActiveDirectory => {
+                let s: ActiveDirectorySettings = serde_json::from_value(doc).map_err(bad)?;
+                let user = match &s.user_search {
+                    Some(u) if u.base_dn.is_some() || u.filter.is_some() => {
+                        user_search(Some(u), false)?
+                    }
+                    _ => UserLookup::Default,
+                };
+                let groups = s.group_search.as_ref().map(group_search).transpose()?;
+                let kind = DirectoryKind::ActiveDirectory {
+                    domain_name: s.domain_name.clone(),
+                };
+                let (urls, lb, cert, dn, mappings) = (
+                    s.urls,
+                    s.load_balance,
+                    (s.certificate_url, s.certificate_url_truststore_type),
+                    s.bind_dn,
+                    s.role_mappings,
+                );
+                (
+                    kind,
+                    urls,
+                    lb,
+                    cert,
+                    s.bind_anonymously,
+                    dn,
+                    user,
+                    groups,
+                    mappings,
+                )
+            }
+        };
+    // JKS keystores are refused when met (ca_archive): with type `jks` the files are still read
+    // by content, so a zip of PEM certificates works whatever the type says.
+    let ca = cert.map(|url| CaSpec {
+        url,
+        format: match store {
+            Some(TruststoreType::Pkcs12) => CaFormat::Pkcs12,
+            Some(TruststoreType::Jks) | None => CaFormat::Detect,
+        },
+        password: secrets.certificate_url_truststore_password.clone(),
+        within: timeouts.connect + timeouts.operation,
+    });
     let bind = match (anonymous, bind_dn, secrets.bind_password) {
         (true, _, _) => Bind::Anonymous,
         (false, Some(dn), Some(password)) => Bind::Dn { dn, password },
@@ -215,6 +250,7 @@ fn config(
         kind,
         urls,
         load_balance,
+        // Filled from `certificate_url` at sign-in; empty: the system's roots.
         ca: Vec::new(),
         starttls: StartTls::Auto,
         bind,
@@ -223,7 +259,7 @@ fn config(
         connect_timeout: timeouts.connect,
         operation_timeout: timeouts.operation,
     };
-    Ok((cfg, mappings.unwrap_or_default()))
+    Ok((cfg, mappings.unwrap_or_default(), ca))
 }
 
 fn scope(s: Option<SearchScope>) -> Scope {
@@ -264,116 +300,4 @@ fn group_search(g: &GroupSearch) -> Result<GroupLookup, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn realm(
-        t: RealmType,
-        settings: serde_json::Value,
-        sealer: &Sealer,
-        secrets: serde_json::Value,
-    ) -> RealmRecord {
-        let now = chrono::Utc::now();
-        RealmRecord {
-            id: "r1".into(),
-            realm_type: t,
-            name: "R1".into(),
-            position: 0,
-            enabled: true,
-            settings,
-            sealed_secrets: Some(
-                sealer.seal(&realm_context(t, "r1"), secrets.to_string().as_bytes()),
-            ),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    const T: Timeouts = Timeouts {
-        connect: Duration::from_millis(10),
-        operation: Duration::from_millis(20),
-    };
-
-    #[test]
-    fn an_ldap_realm_becomes_a_directory_config() {
-        let sealer = Sealer::from_key(&[7; 32]);
-        let r = realm(
-            RealmType::Ldap,
-            json!({"name": "R1", "urls": ["ldap://a", "ldap://b"], "bind_anonymously": false,
-                   "bind_type": "user_search", "bind_dn": "cn=svc",
-                   "user_search": {"base_dn": "ou=people", "scope": "one_level"},
-                   "user_group_attribute": "memberOf",
-                   "load_balance": {"type": "round_robin"},
-                   "role_mappings": {"default_roles": ["ece_platform_viewer"], "rules": []}}),
-            &sealer,
-            json!({"bind_password": "svc-pw"}),
-        );
-        let (cfg, mappings) = config(&r, &sealer, T).unwrap();
-        assert_eq!(cfg.urls, ["ldap://a", "ldap://b"]);
-        assert_eq!(cfg.load_balance, LoadBalance::RoundRobin);
-        assert!(
-            matches!(&cfg.bind, Bind::Dn { dn, password } if dn == "cn=svc" && password == "svc-pw")
-        );
-        assert!(
-            matches!(&cfg.user, UserLookup::Search(u) if u.base_dn == "ou=people" && u.scope == Scope::OneLevel)
-        );
-        assert!(matches!(&cfg.groups, Some(GroupLookup::UserAttribute(a)) if a == "memberOf"));
-        assert_eq!(
-            (cfg.connect_timeout, cfg.operation_timeout),
-            (T.connect, T.operation)
-        );
-        assert_eq!(mappings.default_roles, ["ece_platform_viewer"]);
-    }
-
-    #[test]
-    fn templates_bind_anonymously_and_a_certificate_url_is_refused() {
-        let sealer = Sealer::from_key(&[7; 32]);
-        let doc = json!({"name": "R1", "urls": ["ldap://a"], "bind_anonymously": false,
-                         "bind_type": "user_templates", "user_dn_templates": ["uid={0},ou=people"]});
-        let (cfg, _) = config(
-            &realm(RealmType::Ldap, doc.clone(), &sealer, json!({})),
-            &sealer,
-            T,
-        )
-        .unwrap();
-        assert!(matches!(cfg.bind, Bind::Anonymous));
-        assert!(matches!(&cfg.user, UserLookup::Templates(t) if t == &["uid={0},ou=people"]));
-        let mut with_ca = doc;
-        with_ca["certificate_url"] = json!("https://example.com/ca.zip");
-        let err = config(
-            &realm(RealmType::Ldap, with_ca, &sealer, json!({})),
-            &sealer,
-            T,
-        )
-        .unwrap_err();
-        assert!(err.contains("certificate_url"), "{err}");
-        // Secrets sealed for another realm do not open.
-        let mut moved = realm(RealmType::Ldap, json!({}), &sealer, json!({}));
-        moved.id = "r2".into();
-        assert!(config(&moved, &sealer, T).unwrap_err().contains("secrets"));
-    }
-
-    #[test]
-    fn an_active_directory_realm_uses_its_own_lookup() {
-        let sealer = Sealer::from_key(&[7; 32]);
-        let r = realm(
-            RealmType::ActiveDirectory,
-            json!({"name": "R1", "urls": ["ldaps://dc"], "domain_name": "corp.example",
-                   "bind_anonymously": true}),
-            &sealer,
-            json!({}),
-        );
-        let (cfg, mappings) = config(&r, &sealer, T).unwrap();
-        assert_eq!(
-            cfg.kind,
-            DirectoryKind::ActiveDirectory {
-                domain_name: "corp.example".into()
-            }
-        );
-        assert!(matches!(cfg.user, UserLookup::Default));
-        assert!(cfg.groups.is_none());
-        assert!(mappings.rules.is_empty());
-    }
-}
+mod tests;

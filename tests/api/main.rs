@@ -18,6 +18,7 @@ mod hostile;
 mod keys;
 mod ops;
 mod rbac;
+mod realm_ca;
 mod realm_secrets;
 mod realm_signin;
 mod realms;

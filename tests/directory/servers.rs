@@ -187,3 +187,44 @@ async fn pooled_connections_survive_a_directory_restart() {
         assert!(auth(&cfg, "bob", "bob-pw").await.is_ok());
     }
 }
+
+/// A realm's `certificate_url` as a `file://` zip: the CA it holds is trusted for LDAPS, another
+/// CA's zip fails the handshake.
+#[tokio::test]
+async fn certificate_url_zip_gives_the_trusted_ca() {
+    use ece_server::security::directory::{ca_fetch, CaFormat};
+    use std::io::Write;
+    let Some(s) = Slapd::start("certificate_url_zip_gives_the_trusted_ca") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let zip_file = |name: &str, pem: &[u8]| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("certs/ca.pem", options).unwrap();
+        w.write_all(pem).unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, w.finish().unwrap().into_inner()).unwrap();
+        format!("file://{}", path.display())
+    };
+    let (other, _) = slapd::ca("some other CA");
+    let good = zip_file("good.zip", &s.ca_pem);
+    let wrong = zip_file("wrong.zip", other.pem().as_bytes());
+    let within = Duration::from_secs(5);
+    let ca = ca_fetch::load(&good, CaFormat::Detect, None, within)
+        .await
+        .unwrap();
+    let cfg = DirectoryConfig {
+        ca,
+        ..searching(&s.ldaps_url, reader())
+    };
+    let alice = auth(&cfg, "alice", "alice-pw").await.unwrap();
+    assert_eq!(alice.dn, format!("uid=alice,{PEOPLE}"));
+    let ca = ca_fetch::load(&wrong, CaFormat::Detect, None, within)
+        .await
+        .unwrap();
+    let cfg = DirectoryConfig { ca, ..cfg };
+    let cause = unavailable(auth(&cfg, "alice", "alice-pw").await);
+    assert!(cause.contains("TLS"), "{cause}");
+}

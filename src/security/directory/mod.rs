@@ -7,12 +7,16 @@
 //! - `escape.rs`: user names into filters (RFC 4515) and DNs (RFC 4514), and the names refused
 //!   before any connection;
 //! - `tls.rs`: CA certificates (PEM, DER, PKCS#12) into a rustls configuration;
+//! - `ca_fetch.rs` and `ca_archive.rs`: a realm's `certificate_url` fetched (bounded, cached) and
+//!   unzipped (zip-bomb guards) into CA sources;
 //! - `conn.rs`: connecting with failover or round robin, timeouts, the pool of service connections,
 //!   what a failure means (`Unavailable`, `InvalidCredentials`, ...);
 //! - `flow.rs`: the sign-in flows (DN templates, user search, Active Directory) and the groups.
 //!
 //! docs/realms.md ("The directory client") describes the behaviour for operators.
 
+mod ca_archive;
+pub mod ca_fetch;
 mod conn;
 mod escape;
 mod flow;
@@ -21,6 +25,7 @@ mod tls;
 use std::fmt;
 use std::time::Duration;
 
+pub use ca_archive::{CaFormat, JKS_NOT_SUPPORTED};
 pub use escape::{dn_value, filter_value};
 
 /// Where and how to find users: what a realm's settings say, in the client's own terms.
