@@ -104,7 +104,7 @@ export function realmFields(kind, settings, { creating, readOnly }) {
 
   const mappings = s.role_mappings || { default_roles: [], rules: [] };
   const defaults = h('fieldset', { class: 'fieldset' }, h('legend', {}, 'Default roles'),
-    h('span', { class: 'hint' }, 'Every user of this realm gets these.'), roleChecks('default_roles', mappings.default_roles || [], dis));
+    h('p', { class: 'hint' }, 'Every user of this realm gets these. A user who gets no role at all can\u2019t sign in.'), h('div', {}, roleChecks('default_roles', mappings.default_roles || [], dis)));
   const rules = h('div', { class: 'rules' });
   let ruleCount = 0;
   const addRule = (rule) => {
@@ -127,7 +127,7 @@ export function realmFields(kind, settings, { creating, readOnly }) {
     templatesBox.hidden = search;
     searchBox.hidden = !search;
   };
-  bindType?.input.addEventListener('change', syncBind);
+  if (ldap) bindType.input.addEventListener('change', syncBind);
   syncBind();
 
   const section = (title, ...body) => h('fieldset', { class: 'fieldset section' }, h('legend', {}, title), ...body);

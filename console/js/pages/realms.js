@@ -136,7 +136,11 @@ async function renderEditor(main, kind, id, editable) {
     version = res.headers.get('x-cloud-resource-version') || version;
     return doc;
   };
-  const reloadPage = () => { markClean(form); markClean(jsonForm); render(main, { can: () => editable }); };
+  const reloadPage = () => {
+    markClean(form);
+    markClean(jsonForm);
+    render(main, { can: () => editable }).catch((err) => fill(main, pageHead(title), errorBox(err)));
+  };
   const failed = (err, slot, f) => {
     if (err.code === 'security_realm.version_conflict') slot.replaceChildren(conflictBox(reloadPage));
     else showError(slot, err, f);
