@@ -117,7 +117,9 @@ async function renderPage(page, main, denied) {
     note.setAttribute('role', 'status');
     main.querySelector('.page-head')?.after(note);
   }
-  if (draft && `#/${page.id}` === draft.hash.split('?')[0]) {
+  // The whole path (#/realms/ldap/corp, not only #/realms), and still that page (not one the
+  // user may no longer open, which renderShell replaced).
+  if (draft && location.hash.split('?')[0] === draft.hash.split('?')[0] && routeId() === page.id) {
     const n = applyDraft(main, draft);
     draft = null;
     if (n) toast('What you had typed before your session ended is back: check it and save.');

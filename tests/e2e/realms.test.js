@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startServer, launchBrowser, openPage, screenshot, call, signIn, signOut, go, ADMIN_PASSWORD, assertAccessible,
+  startServer, launchBrowser, openPage, screenshot, call, consoleToken, signIn, signOut, go, ADMIN_PASSWORD, assertAccessible, overflow,
 } from './harness.js';
 import { startSlapd, slapdInstalled, SUFFIX } from './slapd.js';
 
@@ -27,6 +27,7 @@ describe('security realms in the console', () => {
   let admin; // Authorization header of an API session of the admin
 
   const realmIds = async () => (await call(server.url, 'GET', REALMS, { auth: admin })).body.realms.map((r) => r.id);
+  const overflowX = async (p) => (await overflow(p)).x;
   const realmBody = (req) => {
     try { return JSON.parse(req.postData() || 'null'); } catch { return null; }
   };
@@ -117,6 +118,30 @@ describe('security realms in the console', () => {
     assert.equal((await call(server.url, 'GET', `${REALMS}/ldap/corp`, { auth: admin })).body.name, 'Corporate directory');
   });
 
+  it('keeps a half-typed realm edit when the session ends, for after signing in again', async () => {
+    await page.getByRole('link', { name: 'Edit realm corp' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Corporate directory' }).waitFor();
+    await page.getByLabel('User search filter').fill('(mail={0})');
+    await page.getByLabel('Bind password').fill('never-kept');
+    // The session is revoked elsewhere; the next request (the save) is refused with 401.
+    await call(server.url, 'POST', '/users/auth/_logout', { auth: `Bearer ${await consoleToken(page)}` });
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('What you had typed on the page (except passwords) is kept').waitFor();
+
+    await page.getByLabel('User name').fill('admin');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Corporate directory' }).waitFor();
+    await page.getByText('What you had typed before your session ended is back').waitFor();
+    assert.equal(await page.getByLabel('User search filter').inputValue(), '(mail={0})');
+    assert.equal(await page.getByLabel('Bind password').inputValue(), '', 'passwords are never kept');
+    assert.equal((await call(server.url, 'GET', `${REALMS}/ldap/corp`, { auth: admin })).body.user_search.filter, undefined, 'nothing was saved');
+    // Leaving asks first (unsaved changes); discard them.
+    await page.getByRole('link', { name: 'Back to realms' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Leave and discard' }).click();
+    await page.locator('tr[data-realm="corp"]').waitFor();
+  });
+
   it('reorders two realms with the up and down buttons', async () => {
     const ad = await call(server.url, 'POST', `${REALMS}/active-directory`, {
       auth: admin,
@@ -137,6 +162,18 @@ describe('security realms in the console', () => {
     await page.getByRole('button', { name: 'Move realm ad1 down' }).click();
     await page.locator('tbody tr').nth(1).and(page.locator('[data-realm="corp"]')).waitFor();
     assert.deepEqual(await realmIds(), ['native', 'corp', 'ad1']);
+
+    // On a phone the rows stack; nothing scrolls sideways and every action stays reachable.
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.deepEqual(await overflowX(page), 0);
+    assert.ok(await page.getByRole('button', { name: 'Delete realm ad1' }).isVisible());
+    await assertAccessible(page, 'the realms list on a phone');
+    await page.getByRole('link', { name: 'Edit realm corp' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Corporate directory' }).waitFor();
+    assert.deepEqual(await overflowX(page), 0);
+    await page.getByRole('link', { name: 'Back to realms' }).click();
+    await page.locator('tr[data-realm="corp"]').waitFor();
+    await page.setViewportSize({ width: 1440, height: 900 });
   });
 
   it('deletes a realm after asking', async () => {

@@ -37,7 +37,7 @@ async function renderList(main, editable) {
       editable && add('ldap'), editable && add('active-directory')),
     editable ? null : callout('info', 'Read-only', h('p', {}, 'You can see the realms and their settings but not change them. Ask a platform admin to add, edit, reorder or remove realms.')),
     h('section', { class: 'card card-table', 'aria-label': 'Security realms' }, errors,
-      h('table', { class: 'data realms-table' },
+      h('table', { class: 'stack data realms-table' },
         h('thead', {}, h('tr', {},
           h('th', { class: 'col-order', scope: 'col' }, 'Order'), h('th', { scope: 'col' }, 'Realm'), h('th', { scope: 'col' }, 'Type'),
           h('th', { scope: 'col' }, 'URLs'), h('th', { class: 'col-status', scope: 'col' }, 'Status'),
@@ -56,12 +56,13 @@ function row(r, index, configured, editable, { reload, fail }) {
   const native = r.type === 'native';
   const status = r.enabled === false ? h('span', { class: 'badge badge-danger' }, 'Disabled') : h('span', { class: 'badge badge-success' }, 'Enabled');
   const link = native ? h('strong', {}, r.name) : h('a', { href: `#/realms/${pathOf(r.type)}/${enc(r.id)}` }, h('strong', { class: 'wrap' }, breakable(r.name)));
+  // data-label: the column's name, shown next to each value when the table stacks (narrow screens).
   return h('tr', { 'data-realm': r.id },
-    h('td', { class: 'col-order' }, String(index + 1)),
-    h('td', {}, link, h('span', { class: 'sub wrap' }, native ? 'Always first' : breakable(r.id))),
-    h('td', {}, realmTypeLabel(r.type)),
-    h('td', {}, r.urls?.length ? h('div', { class: 'wrap' }, r.urls.map((u) => h('div', {}, breakable(u)))) : '\u2014'),
-    h('td', {}, status),
+    h('td', { class: 'col-order', 'data-label': 'Order' }, String(index + 1)),
+    h('td', { 'data-label': 'Realm' }, h('div', {}, link, h('span', { class: 'sub wrap' }, native ? 'Always first' : breakable(r.id)))),
+    h('td', { 'data-label': 'Type' }, realmTypeLabel(r.type)),
+    h('td', { 'data-label': 'URLs' }, r.urls?.length ? h('div', { class: 'wrap' }, r.urls.map((u) => h('div', {}, breakable(u)))) : '\u2014'),
+    h('td', { 'data-label': 'Status' }, h('div', {}, status)),
     h('td', { class: 'actions-cell' }, h('div', { class: 'cell' }, native ? null : actions(r, configured, editable, { reload, fail }))));
 }
 
