@@ -10,7 +10,6 @@ import * as account from './pages/account.js';
 import * as keys from './pages/keys.js';
 import * as users from './pages/users.js';
 import * as profile from './pages/profile.js';
-import * as realms from './pages/realms.js';
 
 const ICONS = {
   account: 'M4 21V5a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v16M16 9h2a2 2 0 0 1 2 2v10M2 21h20M8 7h4M8 11h4M8 15h4',
@@ -19,6 +18,11 @@ const ICONS = {
   profile: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0',
   realms: 'M12 3l8 3v6c0 4.5-3.4 8.2-8 9-4.6-.8-8-4.5-8-9V6l8-3zM9 12l2 2 4-4',
 };
+
+// Loaded when first opened: a page only platform admins and viewers see need not load for
+// everybody (and an asset missing from the server breaks that page alone, not the console).
+const lazy = (load) => ({ render: async (main, ctx) => (await load()).render(main, ctx) });
+const realms = lazy(() => import('./pages/realms.js'));
 
 const PAGES = [
   { id: 'account', title: 'Account', module: account, visible: (ctx) => ctx.can('get-current-account') },

@@ -38,8 +38,9 @@ function detailsCard(me, ctx) {
     clearError(errors, form);
     try {
       await busy(save, () => patch('/user', { full_name: full.input.value.trim() || null, email: email.input.value.trim() || null }));
-      toast('Profile saved.');
+      // Reload first: the header shows the new name by the time the toast says it is saved.
       await ctx.reloadMe();
+      toast('Profile saved.');
     } catch (err) {
       showError(errors, err, form);
     }
