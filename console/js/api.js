@@ -15,9 +15,10 @@ export class ApiError extends Error {
  * Calls /api/v1 + path. Throws ApiError with the first entry of the ECE error envelope. A 401 on
  * a request made with the current token ends the session (it was revoked or expired). Every body
  * goes as JSON with `Content-Type: application/json` (the API refuses others with 415).
- * options.token: send this bearer token instead of the session's.
+ * options.token: send this bearer token instead of the session's. options.withHeaders: resolve
+ * { body, headers } instead of the body (for x-cloud-resource-version and the like).
  */
-export async function api(method, path, body, { auth = true, token: explicit } = {}) {
+export async function api(method, path, body, { auth = true, token: explicit, withHeaders = false } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const token = explicit ?? (auth ? session.token() : null);
@@ -37,7 +38,7 @@ export async function api(method, path, body, { auth = true, token: explicit } =
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-  if (res.ok) return data;
+  if (res.ok) return withHeaders ? { body: data, headers: res.headers } : data;
   const e = data && Array.isArray(data.errors) ? data.errors[0] : null;
   const err = new ApiError(
     res.status,

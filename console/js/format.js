@@ -7,6 +7,18 @@ export const ROLES = [
   ['ece_deployment_viewer', 'Deployment viewer', 'Views deployments; reads the account.'],
 ];
 
+/**
+ * The directory realm an external user signs in through ({id, type}), or null for native users
+ * (whose security_realm is {type: 'native'}). The API refuses to change external users
+ * (user.cannot_modify_external): their profile and roles come from the directory.
+ */
+export function externalRealm(user) {
+  const realm = user?.security?.security_realm;
+  return realm && realm.type !== 'native' ? realm : null;
+}
+
+export const realmTypeLabel = (type) => ({ native: 'Native', ldap: 'LDAP', active_directory: 'Active Directory', saml: 'SAML' })[type] || type;
+
 export function roleLabel(role) {
   const r = ROLES.find(([id]) => id === role);
   return r ? r[1] : role;

@@ -16,12 +16,19 @@ const ICONS = {
   keys: 'M15 7a4 4 0 1 1-3.9 4.9L4 19v2h3v-2h2v-2h2l1.1-1.1A4 4 0 0 1 15 7zm1.5 2.5h.01',
   users: 'M16 20v-1.5a4 4 0 0 0-4-4H7a4 4 0 0 0-4 4V20M9.5 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM21 20v-1.5a4 4 0 0 0-3-3.85M15.5 4.15a3.5 3.5 0 0 1 0 6.7',
   profile: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0',
+  realms: 'M12 3l8 3v6c0 4.5-3.4 8.2-8 9-4.6-.8-8-4.5-8-9V6l8-3zM9 12l2 2 4-4',
 };
+
+// Loaded when first opened: a page only platform admins and viewers see need not load for
+// everybody (and an asset missing from the server breaks that page alone, not the console).
+const lazy = (load) => ({ render: async (main, ctx) => (await load()).render(main, ctx) });
+const realms = lazy(() => import('./pages/realms.js'));
 
 const PAGES = [
   { id: 'account', title: 'Account', module: account, visible: (ctx) => ctx.can('get-current-account') },
   { id: 'keys', title: 'API keys', module: keys, visible: () => true },
   { id: 'users', title: 'Users', module: users, visible: (ctx) => ctx.can('get-users') },
+  { id: 'realms', title: 'Security realms', module: realms, visible: (ctx) => ctx.can('get-security-realm-configurations') },
   { id: 'profile', title: 'My profile', module: profile, visible: () => true },
 ];
 
@@ -114,7 +121,9 @@ async function renderPage(page, main, denied) {
     note.setAttribute('role', 'status');
     main.querySelector('.page-head')?.after(note);
   }
-  if (draft && `#/${page.id}` === draft.hash.split('?')[0]) {
+  // The whole path (#/realms/ldap/corp, not only #/realms), and still that page (not one the
+  // user may no longer open, which renderShell replaced).
+  if (draft && location.hash.split('?')[0] === draft.hash.split('?')[0] && routeId() === page.id) {
     const n = applyDraft(main, draft);
     draft = null;
     if (n) toast('What you had typed before your session ended is back: check it and save.');

@@ -61,6 +61,8 @@ assets! {
     "js/pages/allkeys.js" => "text/javascript; charset=utf-8",
     "js/pages/users.js" => "text/javascript; charset=utf-8",
     "js/pages/profile.js" => "text/javascript; charset=utf-8",
+    "js/pages/realms.js" => "text/javascript; charset=utf-8",
+    "js/pages/realm-form.js" => "text/javascript; charset=utf-8",
 }
 
 /// One representation of an asset: its bytes and strong ETag.

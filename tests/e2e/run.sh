@@ -27,7 +27,10 @@ fi
 if [[ -z "${ECE_SERVER_BIN:-}" ]]; then
   echo "e2e: cargo build --release --bin ece-server"
   (cd "$root" && cargo build --release --bin ece-server </dev/null)
-  export ECE_SERVER_BIN="$root/target/release/ece-server"
+  # cargo builds into CARGO_TARGET_DIR when set (relative to the root, where cargo ran).
+  target="${CARGO_TARGET_DIR:-target}"
+  [[ "$target" = /* ]] || target="$root/$target"
+  export ECE_SERVER_BIN="$target/release/ece-server"
 else
   # Relative paths are taken from the repository root.
   [[ "$ECE_SERVER_BIN" = /* ]] || export ECE_SERVER_BIN="$root/$ECE_SERVER_BIN"

@@ -1,21 +1,26 @@
 // My profile (GET/PATCH /user): name, email, password; my roles and what they allow.
 
 import { api, patch } from '../api.js';
-import { h, field, button, busy, card, pageHead, callout, showError, clearError, fieldError, toast, passwordPair, when } from '../ui.js';
-import { roleLabel } from '../format.js';
+import { h, fill, field, button, busy, card, pageHead, callout, showError, clearError, fieldError, toast, passwordPair, when } from '../ui.js';
+import { roleLabel, externalRealm, realmTypeLabel } from '../format.js';
 
 export async function render(main, ctx) {
   const me = ctx.me;
-  main.replaceChildren(
+  fill(main,
     pageHead('My profile', `Signed in as ${me.user_name}.`),
     detailsCard(me, ctx),
-    passwordCard(me),
+    // A directory user's password is the directory's: nothing to change here.
+    external(me) ? null : passwordCard(me),
     rolesCard(me));
 }
 
+const external = externalRealm;
+
 function detailsCard(me, ctx) {
-  const full = field({ label: 'Full name', name: 'full_name', value: me.full_name || '', autocomplete: 'name', disabled: me.builtin });
-  const email = field({ label: 'Email', name: 'email', type: 'email', value: me.email || '', autocomplete: 'email', disabled: me.builtin });
+  // Built-in and directory users can't change their name and email (the API refuses it).
+  const locked = me.builtin || !!external(me);
+  const full = field({ label: 'Full name', name: 'full_name', value: me.full_name || '', autocomplete: 'name', disabled: locked });
+  const email = field({ label: 'Email', name: 'email', type: 'email', value: me.email || '', autocomplete: 'email', disabled: locked });
   const errors = h('div');
   const save = button('Save profile', { kind: 'primary', type: 'submit' });
   const form = h('form', { 'aria-label': 'Profile', 'data-guard': '' },
@@ -23,16 +28,19 @@ function detailsCard(me, ctx) {
       field({ label: 'User name', name: 'user_name', value: me.user_name, disabled: true, hint: 'User names can\u2019t be changed.' }),
       full, email),
     errors,
-    me.builtin
-      ? callout('info', null, h('p', {}, 'Built-in users keep their name and email. You can still change the password below.'))
-      : h('div', { class: 'actions' }, save));
+    external(me)
+      ? callout('info', null, h('p', {}, `You sign in through the ${realmTypeLabel(external(me).type)} realm ${external(me).id}: your name, email, password and roles come from the directory and can\u2019t be changed here.`))
+      : me.builtin
+        ? callout('info', null, h('p', {}, 'Built-in users keep their name and email. You can still change the password below.'))
+        : h('div', { class: 'actions' }, save));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearError(errors, form);
     try {
       await busy(save, () => patch('/user', { full_name: full.input.value.trim() || null, email: email.input.value.trim() || null }));
-      toast('Profile saved.');
+      // Reload first: the header shows the new name by the time the toast says it is saved.
       await ctx.reloadMe();
+      toast('Profile saved.');
     } catch (err) {
       showError(errors, err, form);
     }
@@ -96,7 +104,7 @@ function passwordCard(me) {
 function rolesCard(me) {
   const roles = me.security?.roles || [];
   const perms = me.security?.permissions || [];
-  return card('Roles and permissions', 'Only a platform admin can change your roles.',
+  return card('Roles and permissions', external(me) ? 'Your realm\u2019s role mappings give you these roles at every sign-in.' : 'Only a platform admin can change your roles.',
     roles.length
       ? h('div', { class: 'badges' }, roles.map((r) => h('span', { class: 'badge badge-role' }, roleLabel(r))))
       : h('p', { class: 'hint' }, 'You have no roles: you can manage only your own profile and API keys.'),

@@ -4,7 +4,7 @@
 import { get, post, patch, del, enc } from '../api.js';
 import { h, fill, field, button, busy, breakable, pageHead, callout, showError, clearError, fieldError, toast, confirmDialog, modal, passwordPair, when } from '../ui.js';
 import { dataTable } from '../table.js';
-import { ROLES, roleLabel } from '../format.js';
+import { ROLES, roleLabel, externalRealm } from '../format.js';
 
 // Kept across reloads and visits: search, sort, page, status filter.
 const state = { sort: 'user', dir: 'asc', show: 'all', size: 25 };
@@ -55,6 +55,7 @@ function columns(ctx, editable, seesKeys, actions) {
   const cols = [
     { id: 'user', label: 'User', className: 'col-user', sort: (u) => u.user_name,
       cell: (u) => [h('strong', { class: 'wrap' }, breakable(u.user_name)), u.builtin && [' ', h('span', { class: 'badge' }, 'Built-in')],
+        externalRealm(u) && [' ', h('span', { class: 'badge', title: `Signs in through the realm ${externalRealm(u).id}` }, `Realm ${externalRealm(u).id}`)],
         u.full_name && h('span', { class: 'sub wrap' }, u.full_name)] },
     { id: 'email', label: 'Email', className: 'col-email', sort: (u) => u.email || '\uffff',
       cell: (u) => (u.email ? h('span', { class: 'wrap' }, breakable(u.email)) : dash()) },
@@ -78,6 +79,11 @@ function columns(ctx, editable, seesKeys, actions) {
 
 function rowActions(u, ctx, editable, seesKeys, { reload, fail, table }) {
   if (u.builtin) return h('span', { class: 'hint' }, editable ? 'Built-in users can\u2019t be changed here' : null);
+  // The directory owns external users: the API refuses edits with user.cannot_modify_external.
+  if (externalRealm(u)) {
+    const keys = seesKeys && h('a', { class: 'btn btn-sm', href: `#/keys?user=${enc(u.user_name)}`, 'aria-label': `API keys of ${u.user_name}` }, 'Keys');
+    return [editable ? h('span', { class: 'hint' }, 'Managed by its realm') : null, keys];
+  }
   const self = u.user_name === ctx.me.user_name;
   const enabled = u.security?.enabled !== false;
   const keys = seesKeys && h('a', { class: 'btn btn-sm', href: `#/keys?user=${enc(u.user_name)}`, 'aria-label': `API keys of ${u.user_name}` }, 'Keys');
