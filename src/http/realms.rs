@@ -64,7 +64,13 @@ fn query_version(query: Option<&str>) -> Option<i64> {
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if key == "version" {
-            return Some(value.parse::<i64>().ok().filter(|v| *v > 0).unwrap_or(NO_VERSION));
+            return Some(
+                value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .unwrap_or(NO_VERSION),
+            );
         }
     }
     None
