@@ -1783,8 +1783,8 @@ fn backup_refuses_postgres_and_points_to_pg_dump() {
     assert!(!dir.path().join("x.db").exists());
 }
 
+#[path = "replicas/realms.rs"]
+mod realms;
 #[path = "directory/slapd.rs"]
 #[allow(dead_code)] // the TLS and restart parts serve tests/directory
 mod slapd;
-#[path = "replicas/realms.rs"]
-mod realms;

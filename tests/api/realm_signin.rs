@@ -216,9 +216,13 @@ async fn external_access_ends_with_the_realm_or_its_roles() {
     let realm_path = format!("/platform/configuration/security/realms/ldap/{REALM}");
     let mut settings = ldap_realm(&directory.ldap_url);
     settings["enabled"] = json!(true);
-    app.post("/platform/configuration/security/realms/ldap", &admin, settings.clone())
-        .await
-        .expect(201);
+    app.post(
+        "/platform/configuration/security/realms/ldap",
+        &admin,
+        settings.clone(),
+    )
+    .await
+    .expect(201);
     let native = app.create_user("dave", &["ece_platform_viewer"]).await;
     // bob (cn=ops, a viewer) signs in and makes a key.
     let (token, key) = bob_signs_in(&app).await;
@@ -227,9 +231,16 @@ async fn external_access_ends_with_the_realm_or_its_roles() {
 
     // The ops rule goes: bob's next sign-in maps no role, is refused, and ends his access.
     let mut no_ops = settings.clone();
-    no_ops["role_mappings"]["rules"].as_array_mut().unwrap().pop();
+    no_ops["role_mappings"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
     app.put(&realm_path, &admin, no_ops).await.expect(200);
-    assert_eq!(app.auth_status(&token).await, 200, "a mapping change alone ends nothing");
+    assert_eq!(
+        app.auth_status(&token).await,
+        200,
+        "a mapping change alone ends nothing"
+    );
     assert_eq!(login_status(&app, "bob", "bob-pw").await, 401);
     assert_eq!(app.auth_status(&token).await, 401);
     assert_eq!(app.auth_status(&key).await, 401);
@@ -239,10 +250,18 @@ async fn external_access_ends_with_the_realm_or_its_roles() {
         .rfind(|e| e.event == "realm.access_ended")
         .expect("a realm.access_ended event");
     assert_eq!(ended.target.as_deref(), Some("bob"));
-    assert_eq!((ended.detail["sessions"].as_u64(), ended.detail["api_keys"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (
+            ended.detail["sessions"].as_u64(),
+            ended.detail["api_keys"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
 
     // Mapped again: bob signs in; the login event names the realm that vouched for him.
-    app.put(&realm_path, &admin, settings.clone()).await.expect(200);
+    app.put(&realm_path, &admin, settings.clone())
+        .await
+        .expect(200);
     let (token, key) = bob_signs_in(&app).await;
     let events = app.store.list_audit(&Default::default()).await.unwrap();
     let login = events.iter().rfind(|e| e.event == "login").unwrap();
@@ -257,7 +276,9 @@ async fn external_access_ends_with_the_realm_or_its_roles() {
     assert_eq!(login_status(&app, "bob", "bob-pw").await, 401);
     app.get("/users/bob", &admin).await.expect(200);
     assert_eq!(app.auth_status(&native).await, 200);
-    app.put(&realm_path, &admin, settings.clone()).await.expect(200);
+    app.put(&realm_path, &admin, settings.clone())
+        .await
+        .expect(200);
     let (token, key) = bob_signs_in(&app).await;
 
     // Deleted: bob goes with it, and with him his session and key.

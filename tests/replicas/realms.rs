@@ -44,7 +44,11 @@ async fn a_realm_works_on_every_replica_and_disabling_it_ends_access_everywhere(
         // b opens the bind password a sealed, and signs bob in.
         let token = Auth::Bearer(b.login("bob", "bob-pw").await);
         let key = b
-            .post("/users/auth/keys", &token, json!({"description": "bob's key"}))
+            .post(
+                "/users/auth/keys",
+                &token,
+                json!({"description": "bob's key"}),
+            )
             .await
             .expect(201);
         let key = Auth::ApiKey(key["key"].as_str().unwrap().to_string());
@@ -55,9 +59,14 @@ async fn a_realm_works_on_every_replica_and_disabling_it_ends_access_everywhere(
 
         let mut disabled = realm.clone();
         disabled["enabled"] = json!(false);
-        a.send(Method::PUT, &format!("{REALMS}/ldap/corp"), &admin(), Some(disabled))
-            .await
-            .expect(200);
+        a.send(
+            Method::PUT,
+            &format!("{REALMS}/ldap/corp"),
+            &admin(),
+            Some(disabled),
+        )
+        .await
+        .expect(200);
         for r in [&a, &b] {
             for auth in [&token, &key] {
                 let reply = eventually(r, "/user", auth, 401, PROPAGATION).await;

@@ -267,7 +267,12 @@ pub(super) async fn realm_end_ends_external_access(ctx: Ctx) -> Res {
     {
         s.insert_user(u).await?;
         let name = &u.user_name;
-        create_session(s, &session(&format!("s-{name}"), name), &format!("t-{name}")).await?;
+        create_session(
+            s,
+            &session(&format!("s-{name}"), name),
+            &format!("t-{name}"),
+        )
+        .await?;
         s.insert_api_key(&key(&format!("k{i}"), name, 0, None), 10, at(0))
             .await?;
     }

@@ -115,7 +115,10 @@ async fn a_held_pool_keeps_checks_queued_and_an_empty_hash_needs_no_place() {
         Err(NotChecked::QueueFull)
     );
     // An external user's empty hash never verifies, and needs no place in the queue.
-    assert_eq!(pool.try_verify("pw".into(), Some(String::new())).await, Ok(false));
+    assert_eq!(
+        pool.try_verify("pw".into(), Some(String::new())).await,
+        Ok(false)
+    );
     drop(paused);
     assert_eq!(join_handles(queued).await, [Ok(true), Ok(true)]);
     assert_eq!(pool.stats().submitted, 2);
