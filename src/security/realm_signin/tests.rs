@@ -186,7 +186,7 @@ async fn saml_realms_are_never_asked_for_a_password() {
         &sealer,
         json!({"signing_certificate_url_password": "pw"}),
     );
-    let (signed, outcomes) = sign_in(&[saml.clone()], &sealer, T, "alice", "pw").await;
+    let (signed, outcomes) = sign_in(std::slice::from_ref(&saml), &sealer, T, "alice", "pw").await;
     assert!(signed.is_none());
     assert!(outcomes.is_empty(), "{outcomes:?}");
     assert!(config(&saml, &sealer, T).is_err());
