@@ -82,6 +82,7 @@ codes! {
     RealmLdapInvalidUrl => "security_realm.ldap.invalid_url", 400;
     RealmAdInvalidUrl => "security_realm.active_directory.invalid_url", 400;
     RealmInvalidBundleUrl => "security_realm.invalid_bundle_url", 400;
+    RealmSamlInvalidIdpMetadataUrl => "security_realm.saml.invalid_idp_metadata_url", 400;
     RealmInvalidIds => "security_realm.invalid_ids", 400;
     RealmMissingIds => "security_realm.missing_ids", 400;
     RealmNotFound => "security_realm.not_found", 404;

@@ -151,7 +151,7 @@ operations! {
     GetUser => "get-user", "GET", "/users/{user_name}", PlatformRead;
     DeleteUser => "delete-user", "DELETE", "/users/{user_name}", PlatformAdmin;
     UpdateUser => "update-user", "PATCH", "/users/{user_name}", PlatformAdmin;
-    // Security realms (spec/ece-realms-swagger.json, SAML left out).
+    // Security realms (spec/ece-realms-swagger.json).
     GetSecurityRealmConfigurations => "get-security-realm-configurations", "GET", "/platform/configuration/security/realms", PlatformRead;
     ReorderSecurityRealms => "reorder-security-realms", "POST", "/platform/configuration/security/realms/_reorder", PlatformAdmin;
     CreateActiveDirectoryConfiguration => "create-active-directory-configuration", "POST", "/platform/configuration/security/realms/active-directory", PlatformAdmin;
@@ -162,6 +162,10 @@ operations! {
     GetLdapConfiguration => "get-ldap-configuration", "GET", "/platform/configuration/security/realms/ldap/{realm_id}", PlatformRead;
     UpdateLdapConfiguration => "update-ldap-configuration", "PUT", "/platform/configuration/security/realms/ldap/{realm_id}", PlatformAdmin;
     DeleteLdapConfiguration => "delete-ldap-configuration", "DELETE", "/platform/configuration/security/realms/ldap/{realm_id}", PlatformAdmin;
+    CreateSamlConfiguration => "create-saml-configuration", "POST", "/platform/configuration/security/realms/saml", PlatformAdmin;
+    GetSamlConfiguration => "get-saml-configuration", "GET", "/platform/configuration/security/realms/saml/{realm_id}", PlatformRead;
+    UpdateSamlConfiguration => "update-saml-configuration", "PUT", "/platform/configuration/security/realms/saml/{realm_id}", PlatformAdmin;
+    DeleteSamlConfiguration => "delete-saml-configuration", "DELETE", "/platform/configuration/security/realms/saml/{realm_id}", PlatformAdmin;
 }
 
 /// Whether `role` grants operations of `scope`.
@@ -243,22 +247,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forty_operations_with_unique_ids() {
-        // 30 identity operations and 10 security-realm ones.
+    fn forty_four_operations_with_unique_ids() {
+        // 30 identity operations and 14 security-realm ones.
         let mut ids: Vec<_> = OPERATIONS.iter().map(|o| o.id).collect();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 40);
+        assert_eq!(ids.len(), 44);
     }
 
     #[test]
     fn admin_gets_everything_viewer_reads() {
         let admin = permissions(&[Role::PlatformAdmin]);
-        assert_eq!(admin.len(), 40);
+        assert_eq!(admin.len(), 44);
         let viewer = permissions(&[Role::PlatformViewer]);
         assert!(viewer.contains(&"get-users".to_string()));
         assert!(!viewer.contains(&"create-user".to_string()));
         assert!(viewer.contains(&"get-ldap-configuration".to_string()));
+        assert!(viewer.contains(&"get-saml-configuration".to_string()));
+        assert!(!viewer.contains(&"update-saml-configuration".to_string()));
         assert!(!viewer.contains(&"reorder-security-realms".to_string()));
         let nobody = permissions(&[]);
         assert!(nobody.contains(&"get-current-user".to_string()));

@@ -5,13 +5,17 @@
 //! Field names follow `spec/ece-realms-swagger.json` exactly. The secret fields
 //! ([`SECRET_FIELDS`]) are write-only: [`RealmRecord::settings`] never holds them (they travel
 //! sealed, see `crate::security::sealed`), so no reply built from a record can carry one.
-//! SAML realms are a separate issue: [`RealmType`] and the `realms` table are ready for a third
-//! type, whose settings are just another JSON document.
+//! SAML realms (`SamlSettings`, [`saml`]) are configured here too; their sign-in flow is not
+//! served yet, and password sign-in never asks them.
 
 pub mod mapping;
+pub mod saml;
+mod secrets;
 mod urls;
 mod validate;
 
+pub use saml::{SamlRoleMappings, SamlRuleType, SamlSettings};
+pub use secrets::RealmSecrets;
 pub use validate::{validate_realm_id, validate_settings, Validated};
 
 use serde::{Deserialize, Serialize};
@@ -24,13 +28,31 @@ use crate::domain::clock::Timestamp;
 pub const NATIVE_REALM_ID: &str = "native";
 
 /// The secret fields of LDAP and Active Directory settings: write-only, sealed at rest.
-pub const SECRET_FIELDS: &[&str] = &["bind_password", "certificate_url_truststore_password"];
+pub const DIRECTORY_SECRET_FIELDS: &[&str] =
+    &["bind_password", "certificate_url_truststore_password"];
+
+/// The secret fields of SAML settings (the passwords of its certificate bundles).
+pub const SAML_SECRET_FIELDS: &[&str] = &[
+    "signing_certificate_url_password",
+    "encryption_certificate_url_password",
+    "ssl_certificate_url_truststore_password",
+];
+
+/// Every secret field of every realm type: none of them is ever rendered, whatever the type.
+pub const SECRET_FIELDS: &[&str] = &[
+    "bind_password",
+    "certificate_url_truststore_password",
+    "signing_certificate_url_password",
+    "encryption_certificate_url_password",
+    "ssl_certificate_url_truststore_password",
+];
 
 /// The kinds of configured realm (the `type` of `SecurityRealmInfo`, native aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RealmType {
     Ldap,
     ActiveDirectory,
+    Saml,
 }
 
 impl RealmType {
@@ -39,6 +61,7 @@ impl RealmType {
         match self {
             RealmType::Ldap => "ldap",
             RealmType::ActiveDirectory => "active_directory",
+            RealmType::Saml => "saml",
         }
     }
 
@@ -46,6 +69,7 @@ impl RealmType {
         match s {
             "ldap" => Some(RealmType::Ldap),
             "active_directory" => Some(RealmType::ActiveDirectory),
+            "saml" => Some(RealmType::Saml),
             _ => None,
         }
     }
@@ -55,7 +79,21 @@ impl RealmType {
         match self {
             RealmType::Ldap => "LDAP",
             RealmType::ActiveDirectory => "Active Directory",
+            RealmType::Saml => "SAML",
         }
+    }
+
+    /// The write-only fields of this type's settings.
+    pub fn secret_fields(self) -> &'static [&'static str] {
+        match self {
+            RealmType::Ldap | RealmType::ActiveDirectory => DIRECTORY_SECRET_FIELDS,
+            RealmType::Saml => SAML_SECRET_FIELDS,
+        }
+    }
+
+    /// Whether people sign in to it with a user name and password (`_login`, Basic).
+    pub fn takes_passwords(self) -> bool {
+        matches!(self, RealmType::Ldap | RealmType::ActiveDirectory)
     }
 }
 
@@ -95,16 +133,23 @@ impl RealmRecord {
         doc
     }
 
-    /// The realm's line in `GET /platform/configuration/security/realms`.
+    /// The realm's line in `GET /platform/configuration/security/realms`: the directory URLs,
+    /// or a SAML realm's IdP metadata URL.
     pub fn info(&self) -> SecurityRealmInfo {
-        let urls = self.settings["urls"]
-            .as_array()
-            .map(|u| {
-                u.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let urls = match self.realm_type {
+            RealmType::Saml => self.settings["idp"]["metadata_path"]
+                .as_str()
+                .map(|u| vec![u.to_string()])
+                .unwrap_or_default(),
+            _ => self.settings["urls"]
+                .as_array()
+                .map(|u| {
+                    u.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
         SecurityRealmInfo {
             id: self.id.clone(),
             name: self.name.clone(),
@@ -308,49 +353,4 @@ pub struct ActiveDirectorySettings {
     pub order: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_yaml: Option<String>,
-}
-
-/// The secret fields of a settings document as sent: `Some("")` removes a stored secret,
-/// `None` (absent or null) keeps it, anything else replaces it.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RealmSecrets {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bind_password: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate_url_truststore_password: Option<String>,
-}
-
-impl RealmSecrets {
-    /// The stored secrets after an update that sent `self`: omitted fields keep `stored`'s,
-    /// empty strings remove them.
-    pub fn merged_over(self, stored: &RealmSecrets) -> RealmSecrets {
-        let pick = |sent: Option<String>, kept: &Option<String>| match sent {
-            None => kept.clone(),
-            Some(s) if s.is_empty() => None,
-            Some(s) => Some(s),
-        };
-        RealmSecrets {
-            bind_password: pick(self.bind_password, &stored.bind_password),
-            certificate_url_truststore_password: pick(
-                self.certificate_url_truststore_password,
-                &stored.certificate_url_truststore_password,
-            ),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bind_password.is_none() && self.certificate_url_truststore_password.is_none()
-    }
-}
-
-impl std::fmt::Debug for RealmSecrets {
-    /// Never the values: which secrets are set.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "bind_password set: {}, truststore password set: {}",
-            self.bind_password.is_some(),
-            self.certificate_url_truststore_password.is_some()
-        )
-    }
 }

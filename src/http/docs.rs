@@ -2,9 +2,9 @@
 //!
 //! It is the official ECE swagger for the identity tags (`spec/ece-identity-swagger.json`,
 //! embedded at build time) with the security-realm operations and definitions of
-//! `spec/ece-realms-swagger.json` merged in, trimmed to the operations in `rbac::OPERATIONS`
-//! (so SAML realms, not served, are left out with their `Saml*` definitions): it names every
-//! served operation and only those; a test checks the two agree.
+//! `spec/ece-realms-swagger.json` merged in (the SAML realm configuration included), trimmed to
+//! the operations in `rbac::OPERATIONS`: it names every served operation and only those; a test
+//! checks the two agree.
 
 use std::sync::OnceLock;
 
@@ -29,9 +29,6 @@ pub fn merged() -> Value {
             realms.get(section).and_then(Value::as_object),
         ) {
             for (k, v) in from {
-                if section == "definitions" && k.starts_with("Saml") {
-                    continue;
-                }
                 into.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }

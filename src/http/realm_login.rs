@@ -47,7 +47,10 @@ async fn via_realms(
         return Ok(None);
     }
     let realms = app.store.list_realms().await?;
-    if !realms.iter().any(|r| r.enabled) {
+    if !realms
+        .iter()
+        .any(|r| r.enabled && r.realm_type.takes_passwords())
+    {
         return Ok(None);
     }
     let (signed, outcomes) = sign_in(

@@ -1,5 +1,5 @@
 //! `/platform/configuration/security/realms...` (tag PlatformConfigurationSecurity): the list of
-//! realms (native first), their order, and the LDAP and Active Directory configurations.
+//! realms (native first), their order, and the LDAP, Active Directory and SAML configurations.
 //!
 //! Settings are validated by `crate::domain::realms`; the secret fields are split off, sealed
 //! with the realm secrets key (`crate::security::sealed`) and never sent back, logged or audited.
@@ -366,4 +366,15 @@ realm_type_handlers!(
     GetActiveDirectoryConfiguration,
     UpdateActiveDirectoryConfiguration,
     DeleteActiveDirectoryConfiguration
+);
+realm_type_handlers!(
+    RealmType::Saml,
+    create_saml,
+    get_saml,
+    update_saml,
+    delete_saml,
+    CreateSamlConfiguration,
+    GetSamlConfiguration,
+    UpdateSamlConfiguration,
+    DeleteSamlConfiguration
 );

@@ -113,6 +113,16 @@ fn routes(state: AppState) -> Router {
                 .put(realms::update_ad)
                 .delete(realms::delete_ad),
         )
+        .route(
+            "/platform/configuration/security/realms/saml",
+            post(realms::create_saml),
+        )
+        .route(
+            "/platform/configuration/security/realms/saml/{realm_id}",
+            get(realms::get_saml)
+                .put(realms::update_saml)
+                .delete(realms::delete_saml),
+        )
         .route("/api-docs/swagger.json", get(docs::swagger))
         .method_not_allowed_fallback(method_not_allowed);
 

@@ -234,11 +234,12 @@ pub async fn methods() -> Json<AvailableAuthenticationMethods> {
     })
 }
 
-/// No SAML realm can be configured yet, so both SAML endpoints answer as ECE does without one.
+/// SAML realms can be configured, but the sign-in flow is not served yet: both SAML endpoints
+/// answer as ECE does without a usable SAML realm (and `methods` says `saml: false`).
 fn no_saml() -> ApiError {
     ApiError::new(
         Code::NoAuthenticationCluster,
-        "No SAML security realm is configured on this installation; use password login or API keys.",
+        "SAML sign-in is not available on this installation yet; use password login or API keys.",
     )
 }
 

@@ -1,4 +1,5 @@
-//! Signing in through the configured LDAP and Active Directory realms: each enabled realm, in
+//! Signing in with a password through the configured LDAP and Active Directory realms (never
+//! SAML ones): each enabled realm, in
 //! `order`, turned into a [`DirectoryConfig`] (its settings plus its opened secrets) and asked by
 //! the directory client; the first that knows the user and password wins and its role mappings
 //! give the roles. Every realm asked leaves a [`RealmOutcome`], so the HTTP side can write audit
@@ -47,9 +48,10 @@ pub struct RealmOutcome {
     pub cause: Option<String>,
 }
 
-/// Asks the enabled realms of `realms` (any order: sorted here by `order`) about `username`.
-/// The first success ends the walk; a realm that does not know the user, is down or is
-/// misconfigured passes to the next.
+/// Asks the enabled password realms of `realms` (any order: sorted here by `order`) about
+/// `username`. The first success ends the walk; a realm that does not know the user, is down or
+/// is misconfigured passes to the next. SAML realms are skipped, unasked and without an outcome:
+/// their users sign in at the IdP, never with a password given here.
 pub async fn sign_in(
     realms: &[RealmRecord],
     sealer: &Sealer,
@@ -57,7 +59,10 @@ pub async fn sign_in(
     username: &str,
     password: &str,
 ) -> (Option<SignedIn>, Vec<RealmOutcome>) {
-    let mut enabled: Vec<&RealmRecord> = realms.iter().filter(|r| r.enabled).collect();
+    let mut enabled: Vec<&RealmRecord> = realms
+        .iter()
+        .filter(|r| r.enabled && r.realm_type.takes_passwords())
+        .collect();
     enabled.sort_by_key(|r| r.position);
     let mut outcomes = Vec::new();
     for realm in enabled {
@@ -192,6 +197,7 @@ fn config(
                     mappings,
                 )
             }
+            RealmType::Saml => return Err("a SAML realm takes no password".into()),
             RealmType::ActiveDirectory => {
                 let s: ActiveDirectorySettings = serde_json::from_value(doc).map_err(bad)?;
                 let user = match &s.user_search {

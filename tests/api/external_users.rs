@@ -1,4 +1,4 @@
-//! External users (recorded by a sign-in through an LDAP or Active Directory realm) over HTTP:
+//! External users (recorded by a sign-in through an LDAP or Active Directory realm, later SAML) over HTTP:
 //! `security.security_realm` names their realm, and no endpoint changes, deletes or re-roles them
 //! (`user.cannot_modify_external`). These tests record the user through the store, exactly as a
 //! directory sign-in would (realm set, no password), so they need no directory server; sign-in
@@ -87,4 +87,47 @@ async fn an_external_user_never_signs_in_with_a_native_password() {
         )
         .await;
     login.expect_error(401, "root.unauthenticated");
+}
+
+/// An external user of a SAML realm (recorded through the store, as the sign-in flow will) shows
+/// its realm, survives the realm being disabled, and goes with the realm, as a directory realm's.
+#[tokio::test]
+async fn a_saml_realms_external_users_go_with_it() {
+    let app = spawn_app().await;
+    app.create_realm("saml", "okta").await;
+    let carol = UserRecord {
+        realm: Some(RealmRef {
+            id: "okta".into(),
+            realm_type: RealmType::Saml,
+        }),
+        ..UserRecord::new(
+            "carol",
+            String::new(),
+            vec![Role::PlatformViewer],
+            None,
+            chrono::Utc::now(),
+        )
+    };
+    app.store.insert_user(&carol).await.unwrap();
+    let user = app.get("/users/carol", &Auth::admin()).await.expect(200);
+    assert_eq!(
+        user["security"]["security_realm"],
+        json!({"type": "saml", "id": "okta"})
+    );
+    let mut disabled = crate::realm_saml::saml_doc("okta");
+    disabled["enabled"] = json!(false);
+    app.put(
+        &crate::realms::path("saml", "okta"),
+        &Auth::admin(),
+        disabled,
+    )
+    .await
+    .expect(200);
+    app.get("/users/carol", &Auth::admin()).await.expect(200);
+    app.delete(&crate::realms::path("saml", "okta"), &Auth::admin(), None)
+        .await
+        .expect(200);
+    app.get("/users/carol", &Auth::admin())
+        .await
+        .expect_error(404, "user.not_found");
 }

@@ -425,9 +425,12 @@ impl TestApp {
 /// The bind password every realm made by [`realm_doc`] carries (to search replies for it).
 pub const REALM_BIND_PASSWORD: &str = "realm-bind-password-7f3a";
 
-/// A valid settings document of a realm of `kind` (`ldap` or `active-directory`, as the paths
+/// A valid settings document of a realm of `kind` (`ldap`, `active-directory` or `saml`, as the paths
 /// name them) with id `id`.
 pub fn realm_doc(kind: &str, id: &str) -> Value {
+    if kind == "saml" {
+        return crate::realm_saml::saml_doc(id);
+    }
     let mut doc = json!({
         "id": id,
         "name": format!("Realm {id}"),

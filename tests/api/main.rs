@@ -19,6 +19,7 @@ mod keys;
 mod ops;
 mod rbac;
 mod realm_ca;
+mod realm_saml;
 mod realm_secrets;
 mod realm_signin;
 mod realms;

@@ -56,8 +56,8 @@ fn the_operation_table_is_the_official_one() {
         }
     }
     assert_eq!(ours, official);
-    // 30 identity operations and 10 security-realm ones (SAML realms are not served).
-    assert_eq!(OPERATIONS.len(), 40);
+    // 30 identity operations and 14 security-realm ones.
+    assert_eq!(OPERATIONS.len(), 44);
 }
 
 /// Fresh state an operation's call needs, made as the built-in admin or the users themselves.
@@ -136,12 +136,12 @@ fn body_for(op: &Operation, n: usize, f: &Fixture) -> Option<Value> {
             json!({"platform": [{"role_id": "ece_deployment_viewer"}]})
         }
         "update-user" => json!({"full_name": format!("Target {n}")}),
-        "create-ldap-configuration" | "create-active-directory-configuration" => {
-            realm_doc(realm_kind(op), &format!("c-{n}"))
-        }
-        "update-ldap-configuration" | "update-active-directory-configuration" => {
-            realm_doc(realm_kind(op), &f.realm)
-        }
+        "create-ldap-configuration"
+        | "create-active-directory-configuration"
+        | "create-saml-configuration" => realm_doc(realm_kind(op), &format!("c-{n}")),
+        "update-ldap-configuration"
+        | "update-active-directory-configuration"
+        | "update-saml-configuration" => realm_doc(realm_kind(op), &f.realm),
         // Every configured realm must be named; other cases create and delete realms
         // meanwhile, so this one names none and may be told which are missing (see below).
         "reorder-security-realms" => json!({"realms": []}),
@@ -151,10 +151,12 @@ fn body_for(op: &Operation, n: usize, f: &Fixture) -> Option<Value> {
     Some(body)
 }
 
-/// `ldap` or `active-directory`, as the realm paths name them.
+/// `ldap`, `active-directory` or `saml`, as the realm paths name them.
 fn realm_kind(op: &Operation) -> &'static str {
     if op.path.contains("/active-directory") {
         "active-directory"
+    } else if op.path.contains("/realms/saml") {
+        "saml"
     } else {
         "ldap"
     }

@@ -10,7 +10,7 @@ use crate::helpers::{realm_doc, spawn_app, Auth, TestApp, REALM_BIND_PASSWORD};
 use crate::realms::{path, REALMS};
 
 /// Opens what the store holds for `id` with the key file of the server's data directory.
-async fn stored_secrets(app: &TestApp, id: &str) -> (Option<String>, Option<Value>) {
+pub async fn stored_secrets(app: &TestApp, id: &str) -> (Option<String>, Option<Value>) {
     let realm = app.store.get_realm(id).await.unwrap().unwrap();
     assert!(!realm.settings.to_string().contains("password"));
     let key = app.dir.path().join("realm-secrets.key");

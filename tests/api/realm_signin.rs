@@ -1,7 +1,8 @@
 //! `_login` through an LDAP realm against a real OpenLDAP `slapd` (the harness of
 //! tests/directory): the realm is created through the API, directory users sign in and become
 //! external users with their mapped roles, and every failure (wrong password, no mapped role,
-//! injection, a stopped directory) is the same 401 while native users are unaffected.
+//! injection, a stopped directory) is the same 401 while native users are unaffected. A SAML
+//! realm is never asked for a password.
 
 use serde_json::{json, Value};
 
@@ -295,4 +296,44 @@ async fn bob_signs_in(app: &TestApp) -> (Auth, Auth) {
     let token = Auth::Bearer(app.login("bob", "bob-pw").await);
     let (_, key) = app.create_key(&token, None).await;
     (token, Auth::ApiKey(key))
+}
+
+/// SAML users sign in at their IdP: an enabled SAML realm first in order is never asked for a
+/// password, leaves no `realm.signin` event, and changes nothing for native users.
+#[tokio::test]
+async fn a_saml_realm_takes_no_part_in_password_sign_in() {
+    let app = spawn_app().await;
+    app.create_realm("saml", "okta").await;
+    let login = |user: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/users/auth/_login",
+                &Auth::None,
+                json!({"username": user, "password": password}),
+            )
+            .await
+        }
+    };
+    let admin = ("admin", crate::helpers::ADMIN_PASSWORD);
+    login(admin.0, admin.1).await.expect(200);
+    login(admin.0, "wrong-password")
+        .await
+        .expect_error(401, "root.unauthenticated");
+    login("viewer@example.com", "any-password")
+        .await
+        .expect_error(401, "root.unauthenticated");
+    app.get("/user", &Auth::basic("viewer@example.com", "any-password"))
+        .await
+        .expect_error(401, "root.unauthenticated");
+    app.get("/user", &Auth::basic(admin.0, admin.1))
+        .await
+        .expect(200);
+    let events = app.store.list_audit(&Default::default()).await.unwrap();
+    assert!(
+        !events.iter().any(|e| e.event == "realm.signin"),
+        "no realm asked: {events:?}"
+    );
+    let users = app.get("/users", &Auth::admin()).await.expect(200);
+    assert!(!users.to_string().contains("viewer@example.com"));
 }

@@ -14,8 +14,7 @@ pub const REGION_PREFIX: &str = "/regions/ece-region";
 const GENERIC_ERRORS: &[u16] = &[400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503];
 
 /// The official description of what the server serves: `spec/ece-identity-swagger.json` with the
-/// paths and definitions of `spec/ece-realms-swagger.json` added, SAML realms left out (a
-/// separate issue). Merged here from the files, independently of the server's own merge.
+/// paths and definitions of `spec/ece-realms-swagger.json` added. Merged here from the files, independently of the server's own merge.
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
@@ -28,12 +27,10 @@ pub fn spec() -> &'static Value {
         let mut doc = read("ece-identity-swagger.json");
         let realms = read("ece-realms-swagger.json");
         for (path, item) in realms["paths"].as_object().unwrap() {
-            if !path.contains("/saml") {
-                doc["paths"][path] = item.clone();
-            }
+            doc["paths"][path] = item.clone();
         }
         for (name, def) in realms["definitions"].as_object().unwrap() {
-            if !name.starts_with("Saml") && doc["definitions"].get(name).is_none() {
+            if doc["definitions"].get(name).is_none() {
                 doc["definitions"][name] = def.clone();
             }
         }

@@ -4,8 +4,9 @@
 use super::RealmType;
 use crate::domain::error::{Code, Error, Result};
 
-/// `certificate_url`, when set: an `http://`, `https://` or `file://` URL.
-pub fn check_bundle_url(bundle: Option<&str>) -> Result<()> {
+/// A certificate bundle URL (`certificate_url`, SAML's `*_certificate_url`) in `field`, when
+/// set: an `http://`, `https://` or `file://` URL.
+pub fn check_bundle_url(field: &str, bundle: Option<&str>) -> Result<()> {
     if let Some(url) = bundle.filter(|u| !u.is_empty()) {
         let ok = ["http://", "https://", "file://"].iter().any(|s| {
             url.len() > s.len()
@@ -16,9 +17,9 @@ pub fn check_bundle_url(bundle: Option<&str>) -> Result<()> {
         if !ok {
             return Err(Error::new(
                 Code::RealmInvalidBundleUrl,
-                "[certificate_url] must be an http://, https:// or file:// URL.",
+                format!("[{field}] must be an http://, https:// or file:// URL."),
             )
-            .with_fields(["certificate_url"]));
+            .with_fields([field]));
         }
     }
     Ok(())
@@ -35,6 +36,8 @@ pub fn check_urls(realm_type: RealmType, urls: &[String]) -> Result<()> {
     let code = match realm_type {
         RealmType::Ldap => Code::RealmLdapInvalidUrl,
         RealmType::ActiveDirectory => Code::RealmAdInvalidUrl,
+        // SAML realms have no `urls` (saml.rs checks theirs).
+        RealmType::Saml => Code::RealmInvalidUrl,
     };
     let mut schemes = Vec::new();
     for (i, url) in urls.iter().enumerate() {

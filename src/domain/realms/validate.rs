@@ -1,4 +1,5 @@
-//! Validation of `LdapSettings` and `ActiveDirectorySettings` documents: every refusal is an
+//! Validation of `LdapSettings`, `ActiveDirectorySettings` and `SamlSettings` documents (SAML's
+//! own fields in `saml.rs`): every refusal is an
 //! [`Error`] whose `fields` names the offending field, with the spec's `security_realm.*` codes
 //! where it documents one and `root.invalid_json_request` otherwise.
 
@@ -6,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{
-    mapping, urls, ActiveDirectorySettings, LdapBindType, LdapSettings, RealmSecrets, RealmType,
-    RoleMappings, NATIVE_REALM_ID, SECRET_FIELDS,
+    mapping, saml, urls, ActiveDirectorySettings, LdapBindType, LdapSettings, RealmSecrets,
+    RealmType, RoleMappings, SamlSettings, NATIVE_REALM_ID, SECRET_FIELDS,
 };
 use crate::domain::error::{Code, Error, Result};
 use crate::domain::roles::parse_roles;
@@ -25,7 +26,7 @@ pub struct Validated {
     pub settings: Value,
     /// The secrets as sent (see [`RealmSecrets::merged_over`]).
     pub secrets: RealmSecrets,
-    /// Role mappings, checked.
+    /// Role mappings of a directory realm, checked (SAML's stay in `settings`).
     pub role_mappings: Option<RoleMappings>,
 }
 
@@ -88,62 +89,58 @@ pub fn validate_settings(realm_type: RealmType, doc: &Value) -> Result<Validated
             "The realm settings must be a JSON object.",
         ));
     }
-    let secrets: RealmSecrets = typed(doc)?;
-    let (id, name, urls, order, enabled, yaml, bundle, mappings) = match realm_type {
+    let secrets = typed::<RealmSecrets>(doc)?.only_for(realm_type);
+    let (id, name, order, enabled, mappings) = match realm_type {
         RealmType::Ldap => {
             let s: LdapSettings = typed(doc)?;
+            check_common(&s.id, &s.name, s.order, s.override_yaml.as_deref())?;
             check_ldap(&s)?;
-            let LdapSettings {
-                id,
-                name,
-                urls,
-                order,
-                enabled,
-                override_yaml,
-                certificate_url,
-                role_mappings,
-                ..
-            } = s;
-            (
-                id,
-                name,
-                urls,
-                order,
-                enabled,
-                override_yaml,
-                certificate_url,
-                role_mappings,
-            )
+            check_directory(realm_type, &s.urls, &s.certificate_url, &s.role_mappings)?;
+            (s.id, s.name, s.order, s.enabled, s.role_mappings)
         }
         RealmType::ActiveDirectory => {
             let s: ActiveDirectorySettings = typed(doc)?;
             if s.domain_name.trim().is_empty() {
                 return Err(invalid("domain_name", "[domain_name] must not be empty."));
             }
-            let ActiveDirectorySettings {
-                id,
-                name,
-                urls,
-                order,
-                enabled,
-                override_yaml,
-                certificate_url,
-                role_mappings,
-                ..
-            } = s;
-            (
-                id,
-                name,
-                urls,
-                order,
-                enabled,
-                override_yaml,
-                certificate_url,
-                role_mappings,
-            )
+            check_common(&s.id, &s.name, s.order, s.override_yaml.as_deref())?;
+            check_directory(realm_type, &s.urls, &s.certificate_url, &s.role_mappings)?;
+            (s.id, s.name, s.order, s.enabled, s.role_mappings)
+        }
+        RealmType::Saml => {
+            let s: SamlSettings = typed(doc)?;
+            check_common(&s.id, &s.name, s.order, s.override_yaml.as_deref())?;
+            saml::check(&s)?;
+            (s.id, s.name, s.order, s.enabled, None)
         }
     };
-    validate_realm_id(&id)?;
+    let mut settings = doc.clone();
+    if let Some(obj) = settings.as_object_mut() {
+        for field in SECRET_FIELDS.iter().chain(&["id", "order", "enabled"]) {
+            obj.remove(*field);
+        }
+        // Only the fields of the definition are kept (an unknown field is ignored, as ECE does).
+        let known = match realm_type {
+            RealmType::Ldap => LDAP_FIELDS,
+            RealmType::ActiveDirectory => AD_FIELDS,
+            RealmType::Saml => saml::SAML_FIELDS,
+        };
+        obj.retain(|k, v| known.contains(&k.as_str()) && !v.is_null());
+    }
+    Ok(Validated {
+        id,
+        name,
+        order,
+        enabled,
+        settings,
+        secrets,
+        role_mappings: mappings,
+    })
+}
+
+/// What every realm type checks alike: the id, the name, the order and `override_yaml`.
+fn check_common(id: &str, name: &str, order: Option<i32>, yaml: Option<&str>) -> Result<()> {
+    validate_realm_id(id)?;
     if name.trim().is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
         return Err(invalid(
             "name",
@@ -157,7 +154,7 @@ pub fn validate_settings(realm_type: RealmType, doc: &Value) -> Result<Validated
         )
         .with_fields(["order"]));
     }
-    if yaml.as_deref().is_some_and(|y| !y.trim().is_empty()) {
+    if yaml.is_some_and(|y| !y.trim().is_empty()) {
         return Err(Error::new(
             Code::RealmInvalidYaml,
             "[override_yaml] is not supported: this server does not run Elasticsearch and cannot honour \
@@ -165,32 +162,22 @@ pub fn validate_settings(realm_type: RealmType, doc: &Value) -> Result<Validated
         )
         .with_fields(["override_yaml"]));
     }
-    urls::check_urls(realm_type, &urls)?;
-    urls::check_bundle_url(bundle.as_deref())?;
-    if let Some(m) = &mappings {
+    Ok(())
+}
+
+/// The directory realms' URLs, CA bundle and role mappings.
+fn check_directory(
+    realm_type: RealmType,
+    server_urls: &[String],
+    bundle: &Option<String>,
+    mappings: &Option<RoleMappings>,
+) -> Result<()> {
+    urls::check_urls(realm_type, server_urls)?;
+    urls::check_bundle_url("certificate_url", bundle.as_deref())?;
+    if let Some(m) = mappings {
         check_mappings(m)?;
     }
-    let mut settings = doc.clone();
-    if let Some(obj) = settings.as_object_mut() {
-        for field in SECRET_FIELDS.iter().chain(&["id", "order", "enabled"]) {
-            obj.remove(*field);
-        }
-        // Only the fields of the definition are kept (an unknown field is ignored, as ECE does).
-        let known = match realm_type {
-            RealmType::Ldap => LDAP_FIELDS,
-            RealmType::ActiveDirectory => AD_FIELDS,
-        };
-        obj.retain(|k, v| known.contains(&k.as_str()) && !v.is_null());
-    }
-    Ok(Validated {
-        id,
-        name,
-        order,
-        enabled,
-        settings,
-        secrets,
-        role_mappings: mappings,
-    })
+    Ok(())
 }
 
 const LDAP_FIELDS: &[&str] = &[

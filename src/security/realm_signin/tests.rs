@@ -171,3 +171,23 @@ fn an_active_directory_realm_uses_its_own_lookup() {
     assert!(cfg.groups.is_none());
     assert!(mappings.rules.is_empty());
 }
+
+/// A SAML realm is not a password realm: skipped without a connection or an outcome, even
+/// first in order and enabled.
+#[tokio::test]
+async fn saml_realms_are_never_asked_for_a_password() {
+    let sealer = Sealer::from_key(&[7; 32]);
+    let saml = realm(
+        RealmType::Saml,
+        json!({"name": "Okta", "idp": {"entity_id": "urn:idp", "metadata_path": "https://idp/m"},
+               "sp": {"entity_id": "urn:sp", "acs": "https://h/a", "logout": "https://h/l"},
+               "attributes": {"principal": "p", "groups": "g"},
+               "role_mappings": {"default_roles": ["ece_platform_admin"], "rules": []}}),
+        &sealer,
+        json!({"signing_certificate_url_password": "pw"}),
+    );
+    let (signed, outcomes) = sign_in(std::slice::from_ref(&saml), &sealer, T, "alice", "pw").await;
+    assert!(signed.is_none());
+    assert!(outcomes.is_empty(), "{outcomes:?}");
+    assert!(config(&saml, &sealer, T).is_err());
+}
