@@ -211,6 +211,32 @@ describe('security realms in the console', () => {
     assert.equal((await call(server.url, 'GET', `${REALMS}/active-directory/ad1`, { auth: admin })).body.domain_name, 'ad.example.com');
   });
 
+  it('a SAML realm is edited as JSON (no form yet)', async () => {
+    const saml = {
+      id: 'okta', name: 'Okta',
+      idp: { entity_id: 'http://www.okta.com/exk1', metadata_path: 'https://example.okta.com/app/exk1/sso/saml/metadata' },
+      sp: { entity_id: 'https://ece.example.com', acs: 'https://ece.example.com/api/v1/users/auth/saml/_callback', logout: 'https://ece.example.com/logout' },
+      attributes: { principal: 'nameid', groups: 'groups' },
+    };
+    const created = await call(server.url, 'POST', `${REALMS}/saml`, { auth: admin, body: saml });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await go(page, 'API keys'); // away and back: the list is read again
+    await go(page, 'Security realms');
+    await page.getByRole('link', { name: 'Edit realm okta' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Okta' }).waitFor();
+    assert.equal(await page.getByRole('form', { name: 'Realm settings', exact: true }).count(), 0, 'no form for SAML');
+    const area = page.getByLabel('SAML settings as JSON');
+    const doc = JSON.parse(await area.inputValue());
+    assert.equal(doc.idp.entity_id, saml.idp.entity_id);
+    doc.name = 'Okta SSO';
+    await area.fill(JSON.stringify(doc));
+    await page.getByRole('button', { name: 'Save JSON' }).click();
+    await page.locator('tr[data-realm="okta"]').waitFor();
+    assert.equal((await call(server.url, 'GET', `${REALMS}/saml/okta`, { auth: admin })).body.name, 'Okta SSO');
+    const removed = await call(server.url, 'DELETE', `${REALMS}/saml/okta`, { auth: admin });
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+  });
+
   it('a platform viewer sees the realms read-only', async () => {
     await signOut(page);
     await signIn(page, 'viewer', VIEWER_PASSWORD);

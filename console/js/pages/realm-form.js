@@ -12,6 +12,8 @@ import { ROLES } from '../format.js';
 export const TYPES = {
   ldap: { label: 'LDAP', path: 'ldap', listed: 'ldap' },
   'active-directory': { label: 'Active Directory', path: 'active-directory', listed: 'active_directory' },
+  // SAML realms: configured as JSON only (no form yet; SAML sign-in itself is not served yet).
+  saml: { label: 'SAML', path: 'saml', listed: 'saml', jsonOnly: true },
 };
 
 const SCOPES = [['', 'Default (sub_tree)'], ['sub_tree', 'Sub-tree'], ['one_level', 'One level'], ['base', 'Base object']];

@@ -34,7 +34,7 @@ async function renderList(main, editable) {
   const add = (kind) => h('a', { class: `btn${kind === 'ldap' ? ' btn-primary' : ''}`, href: `#/realms/new/${kind}` }, `Add ${TYPES[kind].label} realm`);
   fill(main,
     pageHead('Security realms', 'Where people sign in from. Sign-in tries the native users first, then each enabled realm in this order.',
-      editable && add('ldap'), editable && add('active-directory')),
+      editable && add('ldap'), editable && add('active-directory'), editable && add('saml')),
     editable ? null : callout('info', 'Read-only', h('p', {}, 'You can see the realms and their settings but not change them. Ask a platform admin to add, edit, reorder or remove realms.')),
     h('section', { class: 'card card-table', 'aria-label': 'Security realms' }, errors,
       h('table', { class: 'stack data realms-table' },
@@ -125,10 +125,11 @@ async function renderEditor(main, kind, id, editable) {
   const readOnly = !editable;
   const title = creating ? `New ${type.label} realm` : `${settings.name || id}`;
   const back = h('a', { class: 'btn', href: '#/realms' }, 'Back to realms');
-  const fields = realmFields(kind, settings, { creating, readOnly });
+  // SAML realms have no form: their whole document is edited as JSON (below, opened).
+  const fields = type.jsonOnly ? null : realmFields(kind, settings, { creating, readOnly });
   const errors = h('div', { class: 'form-errors' });
   const save = button(creating ? 'Create realm' : 'Save changes', { kind: 'primary', type: 'submit' });
-  const form = h('form', { 'aria-label': 'Realm settings', novalidate: true, 'data-guard': '' },
+  const form = fields && h('form', { 'aria-label': 'Realm settings', novalidate: true, 'data-guard': '' },
     fields.el, errors, readOnly ? null : h('div', { class: 'actions' }, save, h('a', { class: 'btn', href: '#/realms' }, 'Cancel')));
 
   const path = () => `${BASE}/${type.path}${creating ? '' : `/${enc(id)}?version=${enc(version)}`}`;
@@ -138,7 +139,7 @@ async function renderEditor(main, kind, id, editable) {
     return doc;
   };
   const reloadPage = () => {
-    markClean(form);
+    if (form) markClean(form);
     markClean(jsonForm);
     render(main, { can: () => editable }).catch((err) => fill(main, pageHead(title), errorBox(err)));
   };
@@ -147,13 +148,13 @@ async function renderEditor(main, kind, id, editable) {
     else showError(slot, err, f);
   };
   const done = (doc) => {
-    markClean(form);
+    if (form) markClean(form);
     markClean(jsonForm);
     toast(creating ? `Realm ${doc.name} created.` : `Realm ${doc.name} saved.`);
     location.hash = '#/realms';
   };
 
-  form.addEventListener('submit', async (e) => {
+  form?.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearError(errors, form);
     try {
@@ -166,7 +167,10 @@ async function renderEditor(main, kind, id, editable) {
   // The whole document as JSON, for the fields the form doesn't show.
   const jsonErrors = h('div', { class: 'form-errors' });
   const area = h('textarea', { id: 'realm-json', name: 'json', rows: 16, spellcheck: 'false', class: 'code-area', readOnly, 'aria-describedby': 'realm-json-hint' });
-  area.value = JSON.stringify(creating ? { id: '', name: '', urls: [], bind_anonymously: false, ...(kind === 'ldap' ? { bind_type: 'user_templates' } : { domain_name: '' }) } : settings, null, 2);
+  const template = type.jsonOnly
+    ? { id: '', name: '', idp: { entity_id: '', metadata_path: '' }, sp: { entity_id: '', acs: '', logout: '' }, attributes: { principal: '', groups: '' } }
+    : { id: '', name: '', urls: [], bind_anonymously: false, ...(kind === 'ldap' ? { bind_type: 'user_templates' } : { domain_name: '' }) };
+  area.value = JSON.stringify(creating ? template : settings, null, 2);
   area.defaultValue = area.value;
   const saveJson = button(creating ? 'Create from JSON' : 'Save JSON', { kind: 'primary', type: 'submit' });
   const jsonForm = h('form', { 'aria-label': 'Realm settings as JSON', novalidate: true, 'data-guard': '' },
@@ -199,8 +203,8 @@ async function renderEditor(main, kind, id, editable) {
   fill(main,
     pageHead(title, creating ? `Settings of a new ${type.label} realm.` : `${type.label} realm ${id}${version ? ` \u00b7 version ${version}` : ''}`, back),
     readOnly ? callout('info', 'Read-only', h('p', {}, 'You can see this realm\u2019s settings but not change them.')) : secretsNote || null,
-    h('section', { class: 'card', 'aria-label': 'Settings' }, h('div', { class: 'card-body' }, form)),
+    form && h('section', { class: 'card', 'aria-label': 'Settings' }, h('div', { class: 'card-body' }, form)),
     h('section', { class: 'card', 'aria-label': 'JSON' }, h('div', { class: 'card-body' },
-      h('details', { class: 'json-editor' }, h('summary', {}, readOnly ? 'Show as JSON' : 'Edit as JSON (every field)'), jsonForm))));
-  if (creating) fields.focus();
+      h('details', { class: 'json-editor', open: type.jsonOnly || undefined }, h('summary', {}, readOnly ? 'Show as JSON' : 'Edit as JSON (every field)'), jsonForm))));
+  if (creating && fields) fields.focus();
 }
