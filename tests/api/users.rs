@@ -192,10 +192,10 @@ async fn create_validates_roles() {
         .await
         .expect(200);
     assert_eq!(body["security"]["roles"], json!(["ece_platform_admin"]));
-    // Every operation: 30 identity ones and 10 security-realm ones.
+    // Every operation: 30 identity ones and 14 security-realm ones.
     assert_eq!(
         body["security"]["permissions"].as_array().unwrap().len(),
-        40
+        44
     );
 }
 
