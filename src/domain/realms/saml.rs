@@ -9,9 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::validate::{check_default_roles, check_rule_roles};
 use super::{mapping, urls, TruststoreType};
 use crate::domain::error::{Code, Error, Result};
-use crate::domain::roles::parse_roles;
 
 /// `SamlIdpSettings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,12 +242,7 @@ pub fn check(s: &SamlSettings) -> Result<()> {
 /// The roles as native users' (`ece_platform_admin` alone); a `dn` rule's value a DN, the
 /// others' any non-empty value (group names from an IdP are rarely DNs).
 fn check_mappings(m: &SamlRoleMappings) -> Result<()> {
-    let relabel = |e: Error, field: String| Error {
-        fields: vec![field],
-        ..e
-    };
-    parse_roles(&m.default_roles, "role_mappings.default_roles")
-        .map_err(|e| relabel(e, "role_mappings.default_roles".into()))?;
+    check_default_roles(&m.default_roles)?;
     for (i, rule) in m.rules.iter().enumerate() {
         let value_ok = match rule.rule_type {
             SamlRuleType::Dn => mapping::normalize_dn(&rule.value).is_some(),
@@ -267,14 +262,7 @@ fn check_mappings(m: &SamlRoleMappings) -> Result<()> {
                 format!("The rule's value must be {what}."),
             ));
         }
-        if rule.roles.is_empty() {
-            return Err(invalid(
-                format!("role_mappings.rules[{i}].roles"),
-                "A role mapping rule needs at least one role.",
-            ));
-        }
-        parse_roles(&rule.roles, "role_mappings.rules")
-            .map_err(|e| relabel(e, format!("role_mappings.rules[{i}].roles")))?;
+        check_rule_roles(i, &rule.roles)?;
     }
     Ok(())
 }

@@ -252,12 +252,7 @@ fn check_ldap(s: &LdapSettings) -> Result<()> {
 }
 
 fn check_mappings(m: &RoleMappings) -> Result<()> {
-    let relabel = |e: Error, field: String| Error {
-        fields: vec![field],
-        ..e
-    };
-    parse_roles(&m.default_roles, "role_mappings.default_roles")
-        .map_err(|e| relabel(e, "role_mappings.default_roles".into()))?;
+    check_default_roles(&m.default_roles)?;
     for (i, rule) in m.rules.iter().enumerate() {
         if mapping::normalize_dn(&rule.value).is_none() {
             return Err(invalid(
@@ -265,16 +260,35 @@ fn check_mappings(m: &RoleMappings) -> Result<()> {
                 format!("[{}] is not a distinguished name (e.g. cn=admins,ou=groups,dc=example,dc=com).", rule.value),
             ));
         }
-        if rule.roles.is_empty() {
-            return Err(invalid(
-                format!("role_mappings.rules[{i}].roles"),
-                "A role mapping rule needs at least one role.",
-            ));
-        }
-        parse_roles(&rule.roles, "role_mappings.rules")
-            .map_err(|e| relabel(e, format!("role_mappings.rules[{i}].roles")))?;
+        check_rule_roles(i, &rule.roles)?;
     }
     Ok(())
+}
+
+/// `role_mappings.default_roles` of any realm type: the rules of native users' roles.
+pub(super) fn check_default_roles(roles: &[String]) -> Result<()> {
+    parse_roles(roles, "role_mappings.default_roles")
+        .map(|_| ())
+        .map_err(|e| Error {
+            fields: vec!["role_mappings.default_roles".into()],
+            ..e
+        })
+}
+
+/// The roles of rule `i` of any realm type's role mappings: at least one, each known.
+pub(super) fn check_rule_roles(i: usize, roles: &[String]) -> Result<()> {
+    if roles.is_empty() {
+        return Err(invalid(
+            format!("role_mappings.rules[{i}].roles"),
+            "A role mapping rule needs at least one role.",
+        ));
+    }
+    parse_roles(roles, "role_mappings.rules")
+        .map(|_| ())
+        .map_err(|e| Error {
+            fields: vec![format!("role_mappings.rules[{i}].roles")],
+            ..e
+        })
 }
 
 #[cfg(test)]
