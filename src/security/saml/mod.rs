@@ -12,10 +12,12 @@
 //! assertion (`store::sso`), then the role mappings (the caller refuses a user with no role).
 
 mod assertion;
+mod bundle;
 mod encrypted;
 pub mod metadata;
 mod request;
 mod response;
+mod signing;
 mod xml;
 mod xmlsec;
 
@@ -98,11 +100,19 @@ pub async fn begin(
     }
     .ok_or_else(|| SamlError::NoRealm(realm_id.map(|id| format!(" \"{id}\"")).unwrap_or_default()))?;
     let s = settings(realm)?;
-    if s.signing_saml_messages.as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(SamlError::Misconfigured(
-            "signing_saml_messages is set, and signing SAML messages is not supported yet".into(),
-        ));
-    }
+    let signs = s
+        .signing_saml_messages
+        .as_ref()
+        .is_some_and(|m| m.iter().any(|t| t == "AuthnRequest"));
+    let signing_key = match (&s.signing_certificate_url, signs) {
+        (Some(url), true) => Some(bundle::key("signing_certificate_url", url, &realm.id, "signing", within).await?),
+        (None, true) => {
+            return Err(SamlError::Misconfigured(
+                "signing_saml_messages names AuthnRequest but signing_certificate_url is not set".into(),
+            ))
+        }
+        (_, false) => None,
+    };
     let meta = metadata::load(&s.idp.metadata_path, &s.idp.entity_id, within).await?;
     // xs:ID must start with a letter or '_'.
     let id = format!("_{}", crypto::new_id());
@@ -130,7 +140,11 @@ pub async fn begin(
         force_authn: s.force_authn.unwrap_or(false),
         nameid_format: s.nameid_format.as_deref(),
     };
-    Ok(req.redirect_url(&id))
+    let mut query = req.query(&id);
+    if let Some(key) = signing_key {
+        query = signing::sign_query(&query, &key).map_err(SamlError::Misconfigured)?;
+    }
+    Ok(req.url_with(&query))
 }
 
 /// A user a SAML realm vouched for.
