@@ -25,6 +25,7 @@ mod realm_signin;
 mod realms;
 mod regions;
 mod roles;
+mod saml_sp;
 mod security;
 mod session;
 /// The slapd harness of tests/directory, shared: this suite uses part of it.

@@ -22,8 +22,8 @@ pub async fn key(
             DirectoryError::Misconfigured { cause } => SamlError::Misconfigured(cause),
             DirectoryError::InvalidCredentials => SamlError::Misconfigured("fetch refused".into()),
         })?;
-    let files = ca_archive::unzip(&bytes)
-        .map_err(|e| SamlError::Misconfigured(format!("{label}: {e}")))?;
+    let files =
+        ca_archive::unzip(&bytes).map_err(|e| SamlError::Misconfigured(format!("{label}: {e}")))?;
     let wanted = format!("saml/{realm_id}/{name}.key");
     let file = format!("{name}.key");
     files

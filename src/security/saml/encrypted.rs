@@ -20,7 +20,14 @@ use super::SamlError;
 
 /// The realm's decryption key (PEM) from its `encryption_certificate_url` bundle.
 pub async fn key(realm_id: &str, url: &str, within: Duration) -> Result<Vec<u8>, SamlError> {
-    super::bundle::key("encryption_certificate_url", url, realm_id, "encryption", within).await
+    super::bundle::key(
+        "encryption_certificate_url",
+        url,
+        realm_id,
+        "encryption",
+        within,
+    )
+    .await
 }
 
 /// Decrypts the Response `text` and gives it back with its `EncryptedAssertion` replaced by the

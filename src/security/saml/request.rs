@@ -79,7 +79,11 @@ impl AuthnRequest<'_> {
     /// The URL the browser is redirected to: the destination with `query` added to whatever
     /// query it already has.
     pub fn url_with(&self, query: &str) -> String {
-        let join = if self.destination.contains('?') { '&' } else { '?' };
+        let join = if self.destination.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         format!("{}{join}{query}", self.destination)
     }
 }
@@ -102,11 +106,22 @@ mod tests {
             nameid_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
         };
         let url = req.url_with(&req.query("id_1"));
-        assert!(url.starts_with("https://idp.test/sso?tenant=a&SAMLRequest="), "{url}");
+        assert!(
+            url.starts_with("https://idp.test/sso?tenant=a&SAMLRequest="),
+            "{url}"
+        );
         assert!(url.ends_with("&RelayState=id_1"), "{url}");
-        let b64 = url.split("SAMLRequest=").nth(1).unwrap().split('&').next().unwrap();
+        let b64 = url
+            .split("SAMLRequest=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
         let b64 = urlencoding::decode(b64).unwrap();
-        let raw = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .unwrap();
         let mut xml = String::new();
         flate2::read::DeflateDecoder::new(&raw[..])
             .read_to_string(&mut xml)

@@ -26,8 +26,13 @@ pub fn sign_query(query: &str, key_pem: &[u8]) -> Result<String, String> {
     .map_err(|e| format!("signing.key is not a usable RSA key ({e})"))?;
     let signed = format!("{query}&SigAlg={}", urlencoding::encode(SIG_ALG));
     let mut sig = vec![0; key.public().modulus_len()];
-    key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signed.as_bytes(), &mut sig)
-        .map_err(|_| "signing the AuthnRequest failed".to_string())?;
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        signed.as_bytes(),
+        &mut sig,
+    )
+    .map_err(|_| "signing the AuthnRequest failed".to_string())?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
     Ok(format!("{signed}&Signature={}", urlencoding::encode(&b64)))
 }
@@ -42,16 +47,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k.pem");
         let ok = std::process::Command::new("openssl")
-            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
             .arg(&key)
-            .status()
+            .output()
             .unwrap()
+            .status
             .success();
         assert!(ok);
         let pem = std::fs::read(&key).unwrap();
         let signed = sign_query("SAMLRequest=abc%2B&RelayState=_x", &pem).unwrap();
         let (body, sig) = signed.rsplit_once("&Signature=").unwrap();
-        assert!(body.ends_with("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"));
+        assert!(body
+            .ends_with("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"));
         let sig = base64::engine::general_purpose::STANDARD
             .decode(urlencoding::decode(sig).unwrap().as_bytes())
             .unwrap();

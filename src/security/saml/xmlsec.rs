@@ -157,9 +157,17 @@ pub async fn decrypt(
             .kill_on_drop(true)
             .status()
             .await
-            .map_err(|e| format!("the xmlsec1 program could not be run ({}: {e})", program.display()))?;
+            .map_err(|e| {
+                format!(
+                    "the xmlsec1 program could not be run ({}: {e})",
+                    program.display()
+                )
+            })?;
         if !status.success() {
-            return Err("the EncryptedAssertion could not be decrypted with the realm's encryption key".into());
+            return Err(
+                "the EncryptedAssertion could not be decrypted with the realm's encryption key"
+                    .into(),
+            );
         }
         tokio::fs::read_to_string(&out)
             .await
