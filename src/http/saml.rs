@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::domain::audit::Outcome;
 use crate::domain::model::{AvailableAuthenticationMethods, EmptyResponse};
 use crate::http::audit::{self, ClientAddr, Event};
 use crate::http::error::{ApiError, ApiResult, Code};
@@ -212,8 +211,9 @@ async fn end_if_unmapped(
     Ok(())
 }
 
-/// A refused response: audited (`saml.signin`, failure, with the cause) and logged, answered
-/// 401 without the cause (the client learns nothing about which check failed).
+/// A refused response: audited (`saml.signin`, failure, with the cause, within the bound on
+/// refusals, `--audit-refusals-per-minute`) and logged, answered 401 without the cause (the
+/// client learns nothing about which check failed).
 async fn refused(
     app: &AppState,
     source: Option<std::net::IpAddr>,
@@ -224,13 +224,13 @@ async fn refused(
     metrics::counter!("ece_realm_signins_total", "realm" => realm.unwrap_or("-").to_string(), "outcome" => "refused")
         .increment(1);
     let mut event = Event::anonymous("saml.signin", source)
-        .outcome(Outcome::Failure)
         .detail("result", "refused")
         .detail("cause", cause);
     if let Some(realm) = realm {
         event = event.detail("realm", realm);
     }
-    audit::record(app, event).await;
+    // Within the replica's bound on refusals: anyone can post junk here.
+    audit::refused(app, event).await;
     ApiError::new(
         Code::Unauthenticated,
         "The supplied SAML response is invalid; the audit log (event saml.signin) says why.",

@@ -44,13 +44,14 @@ pub struct Asserted {
 }
 
 impl Asserted {
-    /// The values of the attribute called `name` (its `Name` or `FriendlyName`).
-    pub fn values(&self, name: &str) -> &[String] {
+    /// The values of the attributes called `name` (by `Name` or `FriendlyName`), all of them:
+    /// some IdPs send a multi-valued attribute as several `Attribute` elements of one name.
+    pub fn values(&self, name: &str) -> Vec<String> {
         self.attributes
             .iter()
-            .find(|(n, f, _)| n == name || f.as_deref() == Some(name))
-            .map(|(_, _, v)| v.as_slice())
-            .unwrap_or_default()
+            .filter(|(n, f, _)| n == name || f.as_deref() == Some(name))
+            .flat_map(|(_, _, v)| v.iter().cloned())
+            .collect()
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use roxmltree::Document;
 
 use super::xml::{self, SAML};
+use super::xmlsec::Unchecked;
 use super::SamlError;
 
 /// The realm's decryption key (PEM) from its `encryption_certificate_url` bundle.
@@ -37,9 +38,15 @@ pub async fn decrypt(
     text: &str,
     key_pem: &[u8],
     password: Option<&str>,
-) -> Result<String, String> {
-    let decrypted = super::xmlsec::decrypt(program, text, key_pem, password).await?;
-    unwrap(&decrypted)
+) -> Result<String, SamlError> {
+    let decrypted = super::xmlsec::decrypt(program, text, key_pem, password)
+        .await
+        .map_err(|e| match e {
+            Unchecked::Busy => SamlError::Busy,
+            // A wrong key and bad ciphertext are not told apart to the sender.
+            Unchecked::Failed(cause) => SamlError::Refused(cause),
+        })?;
+    unwrap(&decrypted).map_err(SamlError::Refused)
 }
 
 /// `decrypted` with the `EncryptedAssertion` element replaced by the one `Assertion` in it.

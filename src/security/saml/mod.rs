@@ -238,7 +238,7 @@ pub async fn finish(
             let password = secrets.encryption_certificate_url_password.as_deref();
             let plain = encrypted::decrypt(xmlsec1, &text, &key, password)
                 .await
-                .map_err(&refused)?;
+                .map_err(&fail)?;
             (plain, outer.is_some())
         }
     };
@@ -281,7 +281,8 @@ async fn check_signature(
         Ok(false) => Err(SamlError::Refused(format!(
             "the {which:?} signature does not verify with the IdP's certificate"
         ))),
-        Err(e) => Err(SamlError::Misconfigured(e)),
+        Err(xmlsec::Unchecked::Busy) => Err(SamlError::Busy),
+        Err(xmlsec::Unchecked::Failed(e)) => Err(SamlError::Misconfigured(e)),
     }
 }
 
@@ -294,7 +295,7 @@ fn user(
 ) -> Result<SamlUser, String> {
     let first = |name: &Option<String>| {
         name.as_deref()
-            .and_then(|n| asserted.values(n).first().cloned())
+            .and_then(|n| asserted.values(n).into_iter().next())
             .filter(|v| !v.is_empty())
     };
     // `nameid` is the Subject's NameID; `nameid:<format>` (Elasticsearch's form, e.g.
@@ -307,7 +308,7 @@ fn user(
                 .as_deref()
                 .is_some_and(|f| f.ends_with(&format!(":{format}")))
         }),
-        _ => asserted.values(&s.attributes.principal).first().cloned(),
+        _ => asserted.values(&s.attributes.principal).into_iter().next(),
     };
     let user_name = principal.filter(|p| !p.is_empty()).ok_or_else(|| {
         format!(
@@ -318,7 +319,7 @@ fn user(
     crate::domain::roles::UserName::parse(&user_name).map_err(|_| {
         "the principal is not a usable user name (letters, digits, '.', '_', '-', '@')".to_string()
     })?;
-    let groups = asserted.values(&s.attributes.groups).to_vec();
+    let groups = asserted.values(&s.attributes.groups);
     let dn = first(&s.attributes.dn);
     let roles = map_saml_roles(
         &s.role_mappings.clone().unwrap_or_default(),

@@ -101,5 +101,8 @@ async fn a_missing_program_is_an_error_not_a_refusal() {
         &["x".into()],
     )
     .await;
-    assert!(got.unwrap_err().contains("could not be run"));
+    match got {
+        Err(xmlsec::Unchecked::Failed(cause)) => assert!(cause.contains("could not be run")),
+        other => panic!("{other:?}"),
+    }
 }
