@@ -84,7 +84,7 @@ pub async fn callback(
     };
     let now = app.settings.clock.now();
     let within = metadata_within(&app);
-    let user = match saml::finish(app.store.as_ref(), &app.settings.xmlsec1, response, now, within).await {
+    let user = match saml::finish(app.store.as_ref(), &app.sealer, &app.settings.xmlsec1, response, now, within).await {
         Ok(user) => user,
         Err((realm, SamlError::Refused(cause))) => {
             return Err(refused(&app, source, realm.as_deref(), cause).await)

@@ -6,11 +6,13 @@
 //! What is refused and why: docs/realms.md, "SAML sign-in". In short, checked in this order:
 //! strict parsing without DTDs (`xml.rs`), the structure that keeps signature wrapping out
 //! (`response.rs`), the AuthnRequest named by `InResponseTo` (taken from the store: single use,
-//! any replica), the signature by xmlsec against the metadata's certificate (`xmlsec.rs`), the
-//! assertion's issuer, audience, recipient and time window (`assertion.rs`), replay of the
-//! assertion (`store::sso`), then the role mappings.
+//! any replica), for an encrypted assertion the Response's signature then decryption
+//! (`encrypted.rs`), the signatures by xmlsec against the metadata's certificate (`xmlsec.rs`),
+//! the assertion's issuer, audience, recipient and time window (`assertion.rs`), replay of the
+//! assertion (`store::sso`), then the role mappings (the caller refuses a user with no role).
 
 mod assertion;
+mod encrypted;
 pub mod metadata;
 mod request;
 mod response;
@@ -27,6 +29,8 @@ use crate::domain::realms::mapping::map_saml_roles;
 use crate::domain::realms::{RealmRecord, RealmType, SamlSettings};
 use crate::domain::roles::Role;
 use crate::security::crypto;
+use crate::security::sealed::Sealer;
+use xmlsec::Signed;
 use crate::store::{SamlRequest, Store, StoreError};
 
 /// How long the user has at the IdP before the AuthnRequest is forgotten.
@@ -143,10 +147,12 @@ pub struct SamlUser {
     pub state: Option<String>,
 }
 
-/// Checks the posted `SAMLResponse` (base64) and gives the user it signs in. The `Err` names
-/// the realm when the response got far enough to have one.
+/// Checks the posted `SAMLResponse` (base64) and gives the user it signs in (with no roles when
+/// the realm maps none: the caller refuses them). The `Err` names the realm when the response
+/// got far enough to have one.
 pub async fn finish(
     store: &dyn Store,
+    sealer: &Sealer,
     xmlsec1: &Path,
     saml_response: &str,
     now: Timestamp,
@@ -162,12 +168,17 @@ pub async fn finish(
         .map_err(|_| refuse("the SAMLResponse is not base64".into()))?;
     let text = String::from_utf8(bytes).map_err(|_| refuse("the SAMLResponse is not UTF-8".into()))?;
     let doc = xml::parse(&text).map_err(refuse)?;
-    let structure = response::check(&doc, &text).map_err(refuse)?;
+    // The whole structure is checked before anything is looked up or written.
+    let encrypted = response::check_encrypted(&doc, &text).map_err(refuse)?;
+    if encrypted.is_none() {
+        response::check(&doc, &text, false).map_err(refuse)?;
+    }
+    let request_id = doc
+        .root_element()
+        .attribute("InResponseTo")
+        .ok_or_else(|| refuse("unsolicited: the Response answers no AuthnRequest".into()))?;
     // Taken (deleted) before the signature is checked: whatever happens next, this AuthnRequest
     // cannot be answered twice.
-    let request_id = structure
-        .in_response_to
-        .ok_or_else(|| refuse("unsolicited: the Response answers no AuthnRequest".into()))?;
     let request = store
         .take_saml_request(request_id, now)
         .await
@@ -175,6 +186,7 @@ pub async fn finish(
         .ok_or_else(|| refuse("the Response answers no AuthnRequest in progress here (unknown, expired or already answered)".into()))?;
     let realm_id = Some(request.realm_id.clone());
     let fail = |e: SamlError| (realm_id.clone(), e);
+    let refused = |cause: String| fail(SamlError::Refused(cause));
     let realms = store.list_realms().await.map_err(|e| fail(e.into()))?;
     let realm = enabled(&realms)
         .into_iter()
@@ -184,34 +196,65 @@ pub async fn finish(
     let meta = metadata::load(&s.idp.metadata_path, &s.idp.entity_id, within)
         .await
         .map_err(&fail)?;
-    for (which, copy) in &structure.signatures {
-        let good = xmlsec::verify(xmlsec1, copy, *which, &meta.signing_certs)
-            .await
-            .map_err(|e| fail(SamlError::Misconfigured(e)))?;
-        if !good {
-            return Err(fail(SamlError::Refused(format!(
-                "the {which:?} signature does not verify with the IdP's certificate"
-            ))));
+    let certs = &meta.signing_certs;
+    let (text, response_verified) = match encrypted {
+        None => (text, false),
+        Some(outer) => {
+            if let Some(copy) = &outer {
+                check_signature(xmlsec1, copy, Signed::Response, certs).await.map_err(&fail)?;
+            }
+            let url = s.encryption_certificate_url.as_deref().ok_or_else(|| {
+                refused("the assertion is encrypted and the realm has no encryption_certificate_url".into())
+            })?;
+            let key = encrypted::key(&realm.id, url, within).await.map_err(&fail)?;
+            let secrets = crate::security::realm_signin::secrets(realm, sealer)
+                .map_err(|c| fail(SamlError::Misconfigured(c)))?;
+            let password = secrets.encryption_certificate_url_password.as_deref();
+            let plain = encrypted::decrypt(xmlsec1, &text, &key, password)
+                .await
+                .map_err(&refused)?;
+            (plain, outer.is_some())
         }
+    };
+    let doc = xml::parse(&text).map_err(&refused)?;
+    let structure = response::check(&doc, &text, response_verified).map_err(&refused)?;
+    for (which, copy) in &structure.signatures {
+        check_signature(xmlsec1, copy, *which, certs).await.map_err(&fail)?;
     }
     let expected = assertion::Expected {
         idp_entity_id: &s.idp.entity_id,
         sp_entity_id: &s.sp.entity_id,
         acs: &s.sp.acs,
-        request_id,
+        request_id: &request.id,
         now,
         skew: SKEW,
     };
-    let asserted = assertion::check(&structure, &expected).map_err(|c| fail(SamlError::Refused(c)))?;
+    let asserted = assertion::check(&structure, &expected).map_err(&refused)?;
     let replay_key = format!("{} {}", realm.id, asserted.assertion_id);
     let first = store
         .use_assertion(&replay_key, asserted.usable_until, now)
         .await
         .map_err(|e| fail(e.into()))?;
     if !first {
-        return Err(fail(SamlError::Refused("the Assertion was already used (replay)".into())));
+        return Err(refused("the Assertion was already used (replay)".into()));
     }
-    user(realm, &s, &asserted, request.state).map_err(|c| fail(SamlError::Refused(c)))
+    user(realm, &s, &asserted, request.state).map_err(&refused)
+}
+
+/// Refuses unless the `which` signature in `copy` verifies with one of `certs`.
+async fn check_signature(
+    xmlsec1: &Path,
+    copy: &str,
+    which: Signed,
+    certs: &[String],
+) -> Result<(), SamlError> {
+    match xmlsec::verify(xmlsec1, copy, which, certs).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(SamlError::Refused(format!(
+            "the {which:?} signature does not verify with the IdP's certificate"
+        ))),
+        Err(e) => Err(SamlError::Misconfigured(e)),
+    }
 }
 
 /// The user the assertion names, with the roles the realm maps.
@@ -244,9 +287,6 @@ fn user(
         &groups,
         dn.as_deref(),
     );
-    if roles.is_empty() {
-        return Err("no_role: the realm's role mappings give this user no role".into());
-    }
     Ok(SamlUser {
         realm: RealmRef {
             id: realm.id.clone(),

@@ -4,8 +4,9 @@
 //! inside the signed one cannot be what the server believes.
 //!
 //! - The root is a protocol `Response` with an `ID`; `ID` values are unique in the document.
-//! - Exactly one `Assertion` in the whole document, a child of the root. An `EncryptedAssertion`
-//!   is refused (see docs/realms.md, "SAML sign-in").
+//! - Exactly one `Assertion` in the whole document, a child of the root. (An encrypted Response,
+//!   with one `EncryptedAssertion` instead, is checked by [`check_encrypted`] first, then
+//!   decrypted (`encrypted.rs`), then checked here like any other.)
 //! - Every `Signature` is a child of the root or of that Assertion, at most one each, and signs
 //!   its parent: one `Reference`, `URI="#<parent ID>"`, only the enveloped-signature and
 //!   exclusive/inclusive canonicalisation transforms (without comments), SHA-2 digests, RSA or
@@ -45,19 +46,19 @@ const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub struct Structure<'a, 'i> {
     pub root: Node<'a, 'i>,
     pub assertion: Node<'a, 'i>,
-    /// `InResponseTo` of the Response (not yet trusted: only a verified signature makes it so).
-    pub in_response_to: Option<&'a str>,
     pub signatures: Vec<(Signed, String)>,
+    /// The Response's signature was verified already, on the encrypted original.
+    pub response_verified: bool,
 }
 
 impl Structure<'_, '_> {
     pub fn response_signed(&self) -> bool {
-        self.signatures.iter().any(|(s, _)| *s == Signed::Response)
+        self.response_verified || self.signatures.iter().any(|(s, _)| *s == Signed::Response)
     }
 }
 
-/// Checks the structure of the parsed Response `doc` (whose text is `text`).
-pub fn check<'a, 'i>(doc: &'a Document<'i>, text: &str) -> Result<Structure<'a, 'i>, String> {
+/// The rules every Response meets, encrypted or not: root, version, ID, unique IDs, status.
+fn envelope<'a, 'i>(doc: &'a Document<'i>) -> Result<Node<'a, 'i>, String> {
     let root = doc.root_element();
     if !xml::is(&root, SAMLP, "Response") {
         return Err("the message is not a SAML Response".into());
@@ -68,8 +69,52 @@ pub fn check<'a, 'i>(doc: &'a Document<'i>, text: &str) -> Result<Structure<'a, 
     root.attribute("ID").ok_or("the Response has no ID")?;
     unique_ids(doc)?;
     status(root)?;
-    if doc.descendants().any(|n| xml::is(&n, SAML, "EncryptedAssertion") || xml::is(&n, XENC, "EncryptedData")) {
-        return Err("encrypted assertions are not supported".into());
+    Ok(root)
+}
+
+/// Whether `doc` is an encrypted Response; if so, checks it (one `EncryptedAssertion`, a child of
+/// the root, no plain Assertion, no Signature but the Response's own) and gives the copy of
+/// `text` to verify the Response's signature on, when it has one.
+pub fn check_encrypted(doc: &Document, text: &str) -> Result<Option<Option<String>>, String> {
+    let wrappers: Vec<Node> = doc
+        .descendants()
+        .filter(|n| xml::is(n, SAML, "EncryptedAssertion"))
+        .collect();
+    if wrappers.is_empty() {
+        return Ok(None);
+    }
+    let root = envelope(doc)?;
+    if wrappers.len() > 1 || wrappers[0].parent() != Some(root) {
+        return Err("the Response holds more than one EncryptedAssertion, or one out of place".into());
+    }
+    if doc.descendants().any(|n| xml::is(&n, SAML, "Assertion")) {
+        return Err("the Response holds an Assertion beside its EncryptedAssertion".into());
+    }
+    let mut signed = None;
+    for sig in doc.descendants().filter(|n| xml::is(n, DS, "Signature")) {
+        if sig.parent() != Some(root) || signed.is_some() {
+            return Err("a Signature of an encrypted Response is not the Response's own".into());
+        }
+        signature(sig, root.attribute("ID").unwrap_or_default())?;
+        signed = Some(without_key_info(sig, text));
+    }
+    Ok(Some(signed))
+}
+
+/// Checks the structure of the parsed Response `doc` (whose text is `text`).
+/// `response_verified`: the Response's signature was verified on the encrypted original (which
+/// this decrypted text no longer matches), so it is counted, not checked again.
+pub fn check<'a, 'i>(
+    doc: &'a Document<'i>,
+    text: &str,
+    response_verified: bool,
+) -> Result<Structure<'a, 'i>, String> {
+    let root = envelope(doc)?;
+    if doc
+        .descendants()
+        .any(|n| xml::is(&n, SAML, "EncryptedAssertion") || xml::is(&n, XENC, "EncryptedData"))
+    {
+        return Err("the Response still holds encrypted data".into());
     }
     let assertions: Vec<Node> = doc
         .descendants()
@@ -95,16 +140,18 @@ pub fn check<'a, 'i>(doc: &'a Document<'i>, text: &str) -> Result<Structure<'a, 
         }
         let parent = parent.unwrap_or(root);
         signature(sig, parent.attribute("ID").unwrap_or_default())?;
-        signatures.push((which, without_key_info(sig, text)));
+        if !(which == Signed::Response && response_verified) {
+            signatures.push((which, without_key_info(sig, text)));
+        }
     }
-    if signatures.is_empty() {
+    if signatures.is_empty() && !response_verified {
         return Err("neither the Response nor its Assertion is signed".into());
     }
     Ok(Structure {
         root,
         assertion,
-        in_response_to: root.attribute("InResponseTo"),
         signatures,
+        response_verified,
     })
 }
 

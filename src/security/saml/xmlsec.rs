@@ -111,3 +111,61 @@ async fn run(program: &Path, doc: &Path, cert: &Path, which: Signed) -> Result<b
     tracing::debug!(stderr = %stderr.chars().take(2000).collect::<String>(), "xmlsec1 refused a signature");
     Ok(false)
 }
+
+/// `document` with its one `EncryptedData` decrypted by the private key `key_pem` (PEM, opened
+/// with `password` when it is encrypted). `Err`: it could not be decrypted (wrong key, bad
+/// data) or the program could not run; the two are not told apart to the sender.
+///
+/// The password, when there is one, is given on xmlsec1's command line (the program reads it
+/// nowhere else), where other processes of the same host can see it while it runs: docs/realms.md
+/// recommends an unencrypted key in a bundle only the server can read.
+pub async fn decrypt(
+    program: &Path,
+    document: &str,
+    key_pem: &[u8],
+    password: Option<&str>,
+) -> Result<String, String> {
+    let work = async {
+        let _slot = slots().acquire().await.map_err(|e| e.to_string())?;
+        // The directory is private to this user (0700), so is the key file in it.
+        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let (doc, key, out) = (
+            dir.path().join("response.xml"),
+            dir.path().join("sp.key"),
+            dir.path().join("decrypted.xml"),
+        );
+        tokio::fs::write(&doc, document)
+            .await
+            .map_err(|e| format!("temporary file: {e}"))?;
+        tokio::fs::write(&key, key_pem)
+            .await
+            .map_err(|e| format!("temporary file: {e}"))?;
+        let mut cmd = Command::new(program);
+        cmd.arg("--decrypt")
+            .arg("--privkey-pem")
+            .arg(&key)
+            .arg("--output")
+            .arg(&out);
+        if let Some(p) = password {
+            cmd.args(["--pwd", p]);
+        }
+        let status = cmd
+            .arg(&doc)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .status()
+            .await
+            .map_err(|e| format!("the xmlsec1 program could not be run ({}: {e})", program.display()))?;
+        if !status.success() {
+            return Err("the EncryptedAssertion could not be decrypted with the realm's encryption key".into());
+        }
+        tokio::fs::read_to_string(&out)
+            .await
+            .map_err(|e| format!("decrypted output: {e}"))
+    };
+    tokio::time::timeout(TIME_LIMIT, work)
+        .await
+        .map_err(|_| format!("xmlsec1 took longer than {} s", TIME_LIMIT.as_secs()))?
+}
