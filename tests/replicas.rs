@@ -1785,6 +1785,14 @@ fn backup_refuses_postgres_and_points_to_pg_dump() {
 
 #[path = "replicas/realms.rs"]
 mod realms;
+#[path = "replicas/saml.rs"]
+mod saml;
+#[allow(dead_code)]
+#[path = "api/saml_html.rs"]
+mod saml_html;
+#[allow(dead_code)]
+#[path = "api/saml_idp.rs"]
+mod saml_idp;
 #[path = "directory/slapd.rs"]
 #[allow(dead_code)] // the TLS and restart parts serve tests/directory
 mod slapd;

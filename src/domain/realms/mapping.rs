@@ -53,7 +53,7 @@ pub fn map_saml_roles(
     for rule in &mappings.rules {
         let matches = match rule.rule_type {
             SamlRuleType::Username => rule.value == username,
-            SamlRuleType::Groups => groups.iter().any(|g| *g == rule.value),
+            SamlRuleType::Groups => groups.contains(&rule.value),
             SamlRuleType::Dn => user_dn.is_some() && user_dn == normalize_dn(&rule.value),
         };
         if matches {
