@@ -113,7 +113,8 @@ const profile = {
 };
 const attribute = (id, displayName, multiValue) =>
   ({ id, optional: true, displayName, description: displayName, multiValue });
-const configFile = path.join(dir, 'idp-config.json');
+// One config file per process: launchers sharing a --dir (and so a key) may serve different users.
+const configFile = path.join(dir, `idp-config-${process.pid}.json`);
 fs.writeFileSync(configFile, JSON.stringify({
   user: profile,
   metadata: [
