@@ -28,6 +28,7 @@ mod roles;
 mod saml_attacks;
 mod saml_attacks_protocol;
 mod saml_flow;
+mod saml_html;
 mod saml_idp;
 mod saml_xml;
 mod security;

@@ -159,6 +159,9 @@ async fn a_response_is_accepted_once() {
     assert_eq!(f.sessions().await, 1);
 }
 
+/// A forgery of a signed response's XML.
+type Forge<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
 #[tokio::test]
 async fn documents_with_a_dtd_are_refused_and_nothing_is_fetched() {
     let f = SamlFixture::start(IdpOptions::default()).await;
@@ -175,7 +178,7 @@ async fn documents_with_a_dtd_are_refused_and_nothing_is_fetched() {
         <!ENTITY l9 \"&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;\">]>";
     let in_name =
         |doc: &str, entity: &str| doc.replace(&format!(">{VICTIM}<"), &format!(">&{entity};<"));
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>)> = vec![
+    let cases: Vec<(&str, Forge)> = vec![
         // Declarations only, never used: the signature still verifies; a DTD is refused as such.
         (
             "unused entity declarations",
