@@ -151,6 +151,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_DIRECTORY_TIMEOUT_MS", default_value_t = 5000)]
     pub directory_timeout_ms: u64,
 
+    /// The xmlsec1 program that checks the signatures of SAML responses (Debian package
+    /// `xmlsec1`); only SAML sign-in needs it.
+    #[arg(long, env = "ECE_XMLSEC1", default_value = "xmlsec1")]
+    pub xmlsec1: std::path::PathBuf,
+
     /// The key that seals realm secrets (LDAP bind and truststore passwords) in the database:
     /// a file of 64 hex digits, created (mode 0600) if missing. Default: `realm-secrets.key` in
     /// the data directory. Replicas on one PostgreSQL database must all use the same file.
@@ -294,6 +299,7 @@ impl From<&ServeArgs> for Settings {
                 connect: Duration::from_millis(args.directory_connect_timeout_ms.max(1)),
                 operation: Duration::from_millis(args.directory_timeout_ms.max(1)),
             },
+            xmlsec1: args.xmlsec1.clone(),
             refresh_limit: crate::store::RefreshLimit::per_minute(args.refresh_max_per_minute),
             expired_key_retention: chrono::Duration::days(i64::from(
                 args.expired_key_retention_days,

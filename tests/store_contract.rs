@@ -1242,6 +1242,9 @@ async fn audit_log(ctx: Ctx) -> Res {
 
 #[path = "store_contract/realms.rs"]
 mod realm_cases;
+#[path = "store_contract/sso.rs"]
+mod sso_cases;
+use sso_cases::{saml_assertions, saml_requests};
 use realm_cases::{
     external_users, realm_end_ends_external_access, realms, realms_concurrent, realms_reorder,
 };
@@ -1300,4 +1303,6 @@ contract!(
     realms_concurrent,
     external_users,
     realm_end_ends_external_access,
+    saml_requests,
+    saml_assertions,
 );

@@ -50,6 +50,7 @@ codes! {
     WriteContention => "root.write_contention", 409;
     // Authentication realms.
     NoAuthenticationCluster => "authc.no_authentication_cluster", 501;
+    AuthenticationClusterError => "authc.authentication_cluster_error", 502;
     // Accounts.
     AccountNotFound => "accounts.not_found", 404;
     // API keys.

@@ -15,6 +15,7 @@ mod realm_login;
 mod realms;
 mod roles;
 mod router;
+mod saml;
 mod session;
 mod state;
 pub mod telemetry;

@@ -124,7 +124,8 @@ async fn end_if_unmapped(
 }
 
 /// Creates or refreshes the external user; `None` when the name belongs to someone else.
-async fn record(
+/// (SAML sign-in records its users through this too.)
+pub(crate) async fn record(
     app: &AppState,
     username: &str,
     signed: SignedIn,

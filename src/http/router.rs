@@ -24,7 +24,7 @@ use axum::{Extension, Router};
 use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use super::{account, console, docs, keys, realms, roles, session, users};
+use super::{account, console, docs, keys, realms, roles, saml, session, users};
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
 use crate::http::{auth, telemetry};
@@ -55,9 +55,9 @@ fn routes(state: AppState) -> Router {
         .route("/users/auth/_login", post(session::login))
         .route("/users/auth/_logout", post(session::logout))
         .route("/users/auth/_refresh", post(session::refresh))
-        .route("/users/auth/methods", get(session::methods))
-        .route("/users/auth/saml/_init", get(session::saml_init))
-        .route("/users/auth/saml/_callback", post(session::saml_callback))
+        .route("/users/auth/methods", get(saml::methods))
+        .route("/users/auth/saml/_init", get(saml::init))
+        .route("/users/auth/saml/_callback", post(saml::callback))
         .route(
             "/users/auth/keys",
             get(keys::list_own)

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::domain::model::{
-    AuthenticationInfo, AvailableAuthenticationMethods, EmptyResponse, LoginRequest, SessionRecord,
+    AuthenticationInfo, EmptyResponse, LoginRequest, SessionRecord,
     TokenResponse,
 };
 use crate::domain::rbac::op;
@@ -80,31 +80,7 @@ pub async fn login(
     };
     attempt.succeeded();
 
-    let now = app.settings.clock.now();
-    let session = SessionRecord {
-        id: crypto::new_id(),
-        user_name: user.user_name.clone(),
-        created_at: now,
-        idle_expires_at: now + app.settings.session_idle,
-        absolute_expires_at: now + app.settings.session_max,
-        revoked: false,
-    };
-    let token = crypto::new_secret();
-    // The session, the login stamp and the audit event: one transaction, one commit.
-    let mut audit = Event::anonymous("login", source)
-        .actor(&user.user_name)
-        .target(&user.user_name)
-        .detail("auth", "password")
-        .detail("session", session.id.as_str());
-    if let Some(realm) = &user.realm {
-        // Which directory vouched for the password (native users have no `realm` detail).
-        audit = audit.detail("realm", realm.id.as_str());
-    }
-    let audit = audit.into_record(now);
-    app.store
-        .start_session(&session, &crypto::digest(&token), &audit)
-        .await?;
-    tracing::info!(user = %user.user_name, "login");
+    let (token, session) = open_session(&app, source, &user, "password").await?;
 
     match req.login_state {
         Some(state) if state.path.is_some() => {
@@ -127,6 +103,42 @@ pub async fn login(
         })
         .into_response()),
     }
+}
+
+/// Starts a session for `user`, who just signed in by `auth` (`password`, `saml`): the session,
+/// the login stamp and the `login` audit event in one transaction, one commit. Gives the bearer
+/// token (shown once, stored only as its digest) and the session.
+pub(crate) async fn open_session(
+    app: &AppState,
+    source: Option<std::net::IpAddr>,
+    user: &crate::domain::model::UserRecord,
+    auth: &'static str,
+) -> ApiResult<(String, SessionRecord)> {
+    let now = app.settings.clock.now();
+    let session = SessionRecord {
+        id: crypto::new_id(),
+        user_name: user.user_name.clone(),
+        created_at: now,
+        idle_expires_at: now + app.settings.session_idle,
+        absolute_expires_at: now + app.settings.session_max,
+        revoked: false,
+    };
+    let token = crypto::new_secret();
+    let mut audit = Event::anonymous("login", source)
+        .actor(&user.user_name)
+        .target(&user.user_name)
+        .detail("auth", auth)
+        .detail("session", session.id.as_str());
+    if let Some(realm) = &user.realm {
+        // Which realm vouched for the user (native users have no `realm` detail).
+        audit = audit.detail("realm", realm.id.as_str());
+    }
+    let audit = audit.into_record(now);
+    app.store
+        .start_session(&session, &crypto::digest(&token), &audit)
+        .await?;
+    tracing::info!(user = %user.user_name, auth, "login");
+    Ok((token, session))
 }
 
 pub async fn refresh(
@@ -223,30 +235,4 @@ pub async fn info(caller: Authorized<op::GetAuthenticationInfo>) -> Json<Authent
         refresh_token_url: REFRESH_TOKEN_URL.into(),
         expires_at,
     })
-}
-
-pub async fn methods() -> Json<AvailableAuthenticationMethods> {
-    Json(AvailableAuthenticationMethods {
-        password: true,
-        saml: false,
-        openid: false,
-        sso_methods: vec![],
-    })
-}
-
-/// SAML realms can be configured, but the sign-in flow is not served yet: both SAML endpoints
-/// answer as ECE does without a usable SAML realm (and `methods` says `saml: false`).
-fn no_saml() -> ApiError {
-    ApiError::new(
-        Code::NoAuthenticationCluster,
-        "SAML sign-in is not available on this installation yet; use password login or API keys.",
-    )
-}
-
-pub async fn saml_init() -> ApiError {
-    no_saml()
-}
-
-pub async fn saml_callback() -> ApiError {
-    no_saml()
 }

@@ -79,6 +79,8 @@ pub struct Settings {
     pub credential_cache: Duration,
     /// Bounds of a realm sign-in's directory conversations (`--directory-*timeout-ms`).
     pub directory_timeouts: crate::security::realm_signin::Timeouts,
+    /// The program that checks SAML signatures (`--xmlsec1`).
+    pub xmlsec1: std::path::PathBuf,
     /// How many refreshes one session may make per window (`_refresh` answers 429 beyond).
     pub refresh_limit: crate::store::RefreshLimit,
     /// How long an expired API key is kept before housekeeping deletes it.

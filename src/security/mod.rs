@@ -1,5 +1,6 @@
 //! Security: credentials as sent and who they resolve to, secrets and digests, password hashing,
-//! the credential cache, brute-force protection, the LDAP/Active Directory client.
+//! the credential cache, brute-force protection, the LDAP/Active Directory client, SAML single
+//! sign-on (the service provider side).
 //!
 //! Depends on `domain` and `store` only (see ARCHITECTURE.md, "Layers").
 
@@ -9,5 +10,6 @@ pub mod crypto;
 pub mod directory;
 pub mod realm_signin;
 pub mod resolve;
+pub mod saml;
 pub mod sealed;
 pub mod throttle;

@@ -123,7 +123,7 @@ pub async fn sign_in(
 }
 
 /// The opened secrets of `realm` (none stored: none).
-fn secrets(realm: &RealmRecord, sealer: &Sealer) -> Result<RealmSecrets, String> {
+pub(crate) fn secrets(realm: &RealmRecord, sealer: &Sealer) -> Result<RealmSecrets, String> {
     let Some(sealed) = &realm.sealed_secrets else {
         return Ok(RealmSecrets::default());
     };

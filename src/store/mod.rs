@@ -24,8 +24,10 @@ mod realms;
 mod redact;
 mod rows;
 pub mod sqlite;
+pub mod sso;
 
 pub use redact::redact;
+pub use sso::{SamlRequest, SsoStore};
 
 use std::sync::Arc;
 
@@ -138,7 +140,7 @@ pub struct KeyLookup {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SsoStore + Send + Sync + 'static {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -373,5 +373,5 @@ async fn methods_and_saml() {
         b"SAMLResponse=x".to_vec(),
     )
     .await
-    .expect_error(501, "authc.no_authentication_cluster");
+    .expect_error(401, "root.unauthenticated");
 }

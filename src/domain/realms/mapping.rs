@@ -15,7 +15,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{RoleMappings, RuleType};
+use super::{RoleMappings, RuleType, SamlRoleMappings, SamlRuleType};
 use crate::domain::roles::Role;
 
 /// The platform roles `mappings` give a user with DN `user_dn` and member of `group_dns`.
@@ -36,6 +36,35 @@ pub fn map_roles(mappings: &RoleMappings, user_dn: &str, group_dns: &[String]) -
             granted.extend(rule.roles.iter().map(String::as_str));
         }
     }
+    normalise(granted)
+}
+
+/// The platform roles a SAML realm's `mappings` give a user with principal `username`, the
+/// values of the groups attribute `groups` and, when the IdP sends one, the DN `dn`. Usernames
+/// and groups are compared exactly (they are the IdP's strings); DNs as DNs.
+pub fn map_saml_roles(
+    mappings: &SamlRoleMappings,
+    username: &str,
+    groups: &[String],
+    dn: Option<&str>,
+) -> Vec<Role> {
+    let user_dn = dn.and_then(normalize_dn);
+    let mut granted: BTreeSet<&str> = mappings.default_roles.iter().map(String::as_str).collect();
+    for rule in &mappings.rules {
+        let matches = match rule.rule_type {
+            SamlRuleType::Username => rule.value == username,
+            SamlRuleType::Groups => groups.iter().any(|g| *g == rule.value),
+            SamlRuleType::Dn => user_dn.is_some() && user_dn == normalize_dn(&rule.value),
+        };
+        if matches {
+            granted.extend(rule.roles.iter().map(String::as_str));
+        }
+    }
+    normalise(granted)
+}
+
+/// Known roles in table order; `ece_platform_admin` alone when granted.
+fn normalise(granted: BTreeSet<&str>) -> Vec<Role> {
     if granted.contains(Role::PlatformAdmin.as_str()) {
         return vec![Role::PlatformAdmin];
     }

@@ -67,7 +67,7 @@ fn is_zip(data: &[u8]) -> bool {
 }
 
 /// The files of a zip with their names, within the limits.
-fn unzip(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub fn unzip(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut archive =
         zip::ZipArchive::new(Cursor::new(data)).map_err(|e| format!("unreadable zip ({e})"))?;
     if archive.len() > MAX_ENTRIES {

@@ -29,7 +29,7 @@ pub const FAILED: Duration = Duration::from_secs(10);
 /// URLs cached; past that the table starts again.
 const MAX_CACHED: usize = 64;
 
-type Fetched = Result<Arc<Vec<u8>>, DirectoryError>;
+pub type Fetched = Result<Arc<Vec<u8>>, DirectoryError>;
 
 /// The CA sources `url` serves, read as `format` with `password` (PKCS#12), fetched within
 /// `within` or taken from the cache.
@@ -43,7 +43,7 @@ pub async fn load(
         cause: format!("certificate_url is not a URL ({e})"),
     })?;
     let shown = shown(&parsed);
-    let bytes = cached_fetch(url, &parsed, &shown, within).await?;
+    let bytes = cached_fetch("certificate_url", url, &parsed, &shown, within).await?;
     let name = parsed
         .path_segments()
         .and_then(|mut s| s.next_back())
@@ -60,7 +60,22 @@ fn cache() -> &'static Mutex<HashMap<String, (Instant, Fetched)>> {
     CACHE.get_or_init(Default::default)
 }
 
-async fn cached_fetch(url: &str, parsed: &Url, shown: &str, within: Duration) -> Fetched {
+/// The bytes `url` serves, under the same bounds and cache as a `certificate_url`; causes name
+/// the URL as `label [url]` (e.g. a SAML realm's `idp.metadata_path`).
+pub async fn fetch_url(label: &str, url: &str, within: Duration) -> Fetched {
+    let parsed = Url::parse(url).map_err(|e| DirectoryError::Misconfigured {
+        cause: format!("{label} is not a URL ({e})"),
+    })?;
+    cached_fetch(label, url, &parsed, &shown(&parsed), within).await
+}
+
+async fn cached_fetch(
+    label: &str,
+    url: &str,
+    parsed: &Url,
+    shown: &str,
+    within: Duration,
+) -> Fetched {
     if let Some((at, fetched)) = cache().lock().unwrap().get(url) {
         let bound = if fetched.is_ok() { FRESH } else { FAILED };
         if at.elapsed() < bound {
@@ -77,7 +92,7 @@ async fn cached_fetch(url: &str, parsed: &Url, shown: &str, within: Duration) ->
             within.as_millis()
         ))),
     }
-    .map_err(|f| f.into_error(shown));
+    .map_err(|f| f.into_error(label, shown));
     let mut cache = cache().lock().unwrap();
     if cache.len() >= MAX_CACHED {
         cache.clear();
@@ -92,13 +107,13 @@ enum Failure {
 }
 
 impl Failure {
-    fn into_error(self, shown: &str) -> DirectoryError {
+    fn into_error(self, label: &str, shown: &str) -> DirectoryError {
         match self {
             Failure::Unavailable(c) => DirectoryError::Unavailable {
-                cause: format!("certificate_url [{shown}] could not be fetched: {c}"),
+                cause: format!("{label} [{shown}] could not be fetched: {c}"),
             },
             Failure::Misconfigured(c) => DirectoryError::Misconfigured {
-                cause: format!("certificate_url [{shown}]: {c}"),
+                cause: format!("{label} [{shown}]: {c}"),
             },
         }
     }

@@ -15,7 +15,7 @@
 //!
 //! docs/realms.md ("The directory client") describes the behaviour for operators.
 
-mod ca_archive;
+pub mod ca_archive;
 pub mod ca_fetch;
 mod conn;
 mod escape;

@@ -24,6 +24,7 @@
 
 mod guard;
 mod realms;
+mod sso;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -12,6 +12,7 @@ mod group;
 pub(super) mod hot_path;
 mod key_list;
 mod realms;
+mod sso;
 
 use std::str::FromStr;
 
