@@ -27,6 +27,7 @@ mod regions;
 mod roles;
 mod saml_attacks;
 mod saml_attacks_protocol;
+mod saml_encrypted;
 mod saml_flow;
 mod saml_html;
 mod saml_idp;

@@ -65,9 +65,13 @@ pub fn assertion(xml: &str) -> Range<usize> {
     element(xml, "saml:Assertion", 0)
 }
 
-/// The Response's own Signature (before the Assertion), if any.
+/// The Response's own Signature (before the Assertion, plain or encrypted), if any.
 pub fn response_signature(xml: &str) -> Option<Range<usize>> {
-    let a = assertion(xml).start;
+    let a = ["<saml:Assertion", "<saml:EncryptedAssertion"]
+        .iter()
+        .filter_map(|t| xml.find(t))
+        .min()
+        .expect("an Assertion");
     let s = xml[..a].find("<Signature ")?;
     Some(element(xml, "Signature", s))
 }
