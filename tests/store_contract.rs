@@ -1244,10 +1244,10 @@ async fn audit_log(ctx: Ctx) -> Res {
 mod realm_cases;
 #[path = "store_contract/sso.rs"]
 mod sso_cases;
-use sso_cases::{saml_assertions, saml_requests};
 use realm_cases::{
     external_users, realm_end_ends_external_access, realms, realms_concurrent, realms_reorder,
 };
+use sso_cases::{saml_assertions, saml_requests};
 
 // ---------------------------------------------------------------------------------------------
 // One test per (backend, case)

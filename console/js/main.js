@@ -1,7 +1,8 @@
 // The console shell: sign-in gate, header, navigation and hash routing (#/account, #/keys, ...).
 
 import * as session from './session.js';
-import { get, ApiError } from './api.js';
+import * as sso from './sso.js';
+import { api, get, ApiError } from './api.js';
 import { h, button, errorBox, pageHead, callout, confirmDialog, toast } from './ui.js';
 import { roleLabel, formatTime } from './format.js';
 import { isDirty, saveDraft, takeDraft, applyDraft } from './guard.js';
@@ -38,6 +39,7 @@ let ctx = null;
 let endNotice = null;
 let shownHash = null; // the hash of the page on screen, to go back to when leaving is cancelled
 let draft = null; // input kept from a session that ended, put back after signing in again
+let ssoError = null; // why a single sign-on hand-off was refused, for the sign-in page
 
 function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';
@@ -149,8 +151,9 @@ function showLogin() {
   document.querySelectorAll('dialog').forEach((d) => d.close());
   hideWarning();
   document.title = 'Sign in \u00b7 ECE identity console';
-  login.render(app, { notice: endNotice, onSignedIn: enter, logo: LOGO });
+  login.render(app, { notice: endNotice, error: ssoError, onSignedIn: enter, logo: LOGO });
   endNotice = null;
+  ssoError = null;
 }
 
 async function enter() {
@@ -234,5 +237,26 @@ window.addEventListener('beforeunload', (e) => {
   if (ctx && main && isDirty(main)) e.preventDefault();
 });
 
-if (session.restore()) enter();
+// ---------- Start: a single sign-on hand-off, this tab's session, or the sign-in page ----------
+
+/** Signs in with the token of a single sign-on hand-off (/sso/token), or says why not. */
+async function handOff({ token, error }) {
+  if (error) {
+    ssoError = error;
+    // A token nobody here asked for is revoked: it must not linger (best effort).
+    if (token) api('POST', '/users/auth/_logout', {}, { token }).catch(() => {});
+    return showLogin();
+  }
+  try {
+    await session.adopt(token);
+  } catch (err) {
+    ssoError = `The session from single sign-on could not be opened (${err.message}). Sign in again.`;
+    return showLogin();
+  }
+  enter();
+}
+
+const handed = sso.takeHandOff();
+if (handed) handOff(handed);
+else if (session.restore()) enter();
 else showLogin();

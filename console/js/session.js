@@ -69,6 +69,21 @@ export async function login(username, password) {
   begin();
 }
 
+/**
+ * Signs in with a token handed over by single sign-on (/sso/token). It is exchanged at once for
+ * the next token of its session (POST /users/auth/_refresh): that gives the session's end, as
+ * _login's reply does, and the token that was in the address bar stops working after the grace
+ * period. Then it is kept exactly as a password sign-in's.
+ */
+export async function adopt(handed) {
+  const res = await api('POST', '/users/auth/_refresh', {}, { token: handed });
+  const me = await api('GET', '/user', undefined, { token: res.token });
+  const life = Date.parse(res.session_expiration_time) - Date.now();
+  current = { token: res.token, expires: res.session_expiration_time, user: me.user_name, life };
+  atMaximum = false;
+  begin();
+}
+
 /** Exchanges the token for a new one (the old one keeps working for a grace period). */
 export function refresh() {
   if (!current) return Promise.resolve();

@@ -56,6 +56,7 @@ pub const EVENTS: &[&str] = &[
     "realm.reorder",
     "realm.signin",
     "realm.access_ended",
+    "saml.signin",
 ];
 
 /// One security event, before it is stored.

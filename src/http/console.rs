@@ -1,7 +1,8 @@
 //! The web console: a static single-page app (plain JavaScript modules, no build step) served at
-//! `/` with its assets under `/console/`. The files live in `console/` at the repository root and
-//! are embedded in the binary at build time, so the console works offline and needs no files next
-//! to the server. See `docs/console.md`.
+//! `/` (and at `/sso/token`, where single sign-on hands over its token) with its assets under
+//! `/console/`. The files live in `console/` at the repository root and are embedded in the
+//! binary at build time, so the console works offline and needs no files next to the server.
+//! See `docs/console.md`.
 //!
 //! Every asset is compressed once, when the routes are built (gzip and brotli, kept in memory), and
 //! served in the encoding the client accepts. `index.html` is never cached and links the assets
@@ -55,6 +56,7 @@ assets! {
     "js/table.js" => "text/javascript; charset=utf-8",
     "js/format.js" => "text/javascript; charset=utf-8",
     "js/guard.js" => "text/javascript; charset=utf-8",
+    "js/sso.js" => "text/javascript; charset=utf-8",
     "js/pages/login.js" => "text/javascript; charset=utf-8",
     "js/pages/account.js" => "text/javascript; charset=utf-8",
     "js/pages/keys.js" => "text/javascript; charset=utf-8",
@@ -86,12 +88,18 @@ enum Encoding {
     Br,
 }
 
-/// `/` (the app) and `/console/{*path}` (its assets). Compresses the assets now, so no request
-/// waits for it.
+/// Where single sign-on hands the browser its token (`/sso/token#<TOKEN>?state=<S>`, as ECE's
+/// `_callback` and `_login` with a `login_state` redirect): the app itself, which reads the
+/// fragment (never sent here) and signs in.
+pub const SSO_HANDOFF: &str = "/sso/token";
+
+/// `/` (the app), `/sso/token` (the app, for the SSO hand-off) and `/console/{*path}` (its
+/// assets). Compresses the assets now, so no request waits for it.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     served();
     Router::new()
         .route("/", get(index))
+        .route(SSO_HANDOFF, get(index))
         .route("/console/{*path}", get(asset))
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::domain::audit::Outcome;
 use crate::domain::model::{AvailableAuthenticationMethods, EmptyResponse};
 use crate::http::audit::{self, ClientAddr, Event};
 use crate::http::error::{ApiError, ApiResult, Code};
@@ -55,11 +54,24 @@ pub async fn methods(State(app): State<AppState>) -> Json<AvailableAuthenticatio
 
 pub async fn init(State(app): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let params = form_pairs(query.as_deref().unwrap_or_default());
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let realm_id = param("realm_id");
     let now = app.settings.clock.now();
     let within = metadata_within(&app);
-    match saml::begin(app.store.as_ref(), realm_id.as_deref(), param("state"), now, within).await {
+    match saml::begin(
+        app.store.as_ref(),
+        realm_id.as_deref(),
+        param("state"),
+        now,
+        within,
+    )
+    .await
+    {
         Ok(location) => Ok(found(location)),
         Err(e) => Err(init_error(realm_id.as_deref(), e)),
     }
@@ -74,7 +86,10 @@ pub async fn callback(
     let form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     let fields = match std::str::from_utf8(&body) {
         Ok(text) if form => form_pairs(text),
         _ => Vec::new(),
@@ -84,7 +99,16 @@ pub async fn callback(
     };
     let now = app.settings.clock.now();
     let within = metadata_within(&app);
-    let user = match saml::finish(app.store.as_ref(), &app.sealer, &app.settings.xmlsec1, response, now, within).await {
+    let user = match saml::finish(
+        app.store.as_ref(),
+        &app.sealer,
+        &app.settings.xmlsec1,
+        response,
+        now,
+        within,
+    )
+    .await
+    {
         Ok(user) => user,
         Err((realm, SamlError::Refused(cause))) => {
             return Err(refused(&app, source, realm.as_deref(), cause).await)
@@ -105,7 +129,13 @@ pub async fn callback(
             "the user name belongs to a native user or another realm's user, or is disabled"
         };
         let realm = user.realm.id.clone();
-        return Err(refused(&app, source, Some(&realm), format!("{} ({cause})", user.user_name)).await);
+        return Err(refused(
+            &app,
+            source,
+            Some(&realm),
+            format!("{} ({cause})", user.user_name),
+        )
+        .await);
     };
     let event = Event::anonymous("saml.signin", source)
         .target(&record.user_name)
@@ -123,7 +153,12 @@ pub async fn callback(
 }
 
 fn found(location: String) -> Response {
-    (StatusCode::FOUND, [(LOCATION, location)], Json(EmptyResponse {})).into_response()
+    (
+        StatusCode::FOUND,
+        [(LOCATION, location)],
+        Json(EmptyResponse {}),
+    )
+        .into_response()
 }
 
 /// The metadata fetch shares the directory realms' bounds (connect plus operation timeout).
@@ -147,14 +182,21 @@ fn signed_in(user: &SamlUser) -> SignedIn {
 
 /// An external user of this realm whom it now maps to no role loses their sessions and keys, as
 /// with directory realms (docs/realms.md, "External users").
-async fn end_if_unmapped(app: &AppState, source: Option<std::net::IpAddr>, user: &SamlUser) -> ApiResult<()> {
+async fn end_if_unmapped(
+    app: &AppState,
+    source: Option<std::net::IpAddr>,
+    user: &SamlUser,
+) -> ApiResult<()> {
     let Some(stored) = app.store.get_user(&user.user_name).await? else {
         return Ok(());
     };
     if stored.realm.as_ref() != Some(&user.realm) {
         return Ok(());
     }
-    let sessions = app.store.revoke_user_sessions(&user.user_name, None).await?;
+    let sessions = app
+        .store
+        .revoke_user_sessions(&user.user_name, None)
+        .await?;
     let keys = app.store.delete_all_api_keys(&user.user_name).await?;
     app.authcache.clear_lookups();
     if sessions + keys > 0 {
@@ -169,20 +211,26 @@ async fn end_if_unmapped(app: &AppState, source: Option<std::net::IpAddr>, user:
     Ok(())
 }
 
-/// A refused response: audited (`saml.signin`, failure, with the cause) and logged, answered
-/// 401 without the cause (the client learns nothing about which check failed).
-async fn refused(app: &AppState, source: Option<std::net::IpAddr>, realm: Option<&str>, cause: String) -> ApiError {
+/// A refused response: audited (`saml.signin`, failure, with the cause, within the bound on
+/// refusals, `--audit-refusals-per-minute`) and logged, answered 401 without the cause (the
+/// client learns nothing about which check failed).
+async fn refused(
+    app: &AppState,
+    source: Option<std::net::IpAddr>,
+    realm: Option<&str>,
+    cause: String,
+) -> ApiError {
     tracing::warn!(realm = realm.unwrap_or("-"), %cause, "SAML response refused");
     metrics::counter!("ece_realm_signins_total", "realm" => realm.unwrap_or("-").to_string(), "outcome" => "refused")
         .increment(1);
     let mut event = Event::anonymous("saml.signin", source)
-        .outcome(Outcome::Failure)
         .detail("result", "refused")
         .detail("cause", cause);
     if let Some(realm) = realm {
         event = event.detail("realm", realm);
     }
-    audit::record(app, event).await;
+    // Within the replica's bound on refusals: anyone can post junk here.
+    audit::refused(app, event).await;
     ApiError::new(
         Code::Unauthenticated,
         "The supplied SAML response is invalid; the audit log (event saml.signin) says why.",
@@ -218,7 +266,11 @@ fn init_error(realm: Option<&str>, e: SamlError) -> ApiError {
 /// `application/x-www-form-urlencoded` pairs (a query string or a form body), decoded; a pair
 /// that does not decode as UTF-8 is dropped.
 fn form_pairs(text: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| urlencoding::decode(&s.replace('+', " ")).ok().map(|c| c.into_owned());
+    let decode = |s: &str| {
+        urlencoding::decode(&s.replace('+', " "))
+            .ok()
+            .map(|c| c.into_owned())
+    };
     text.split('&')
         .filter(|p| !p.is_empty())
         .filter_map(|p| {

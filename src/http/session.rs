@@ -16,8 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::domain::model::{
-    AuthenticationInfo, EmptyResponse, LoginRequest, SessionRecord,
-    TokenResponse,
+    AuthenticationInfo, EmptyResponse, LoginRequest, SessionRecord, TokenResponse,
 };
 use crate::domain::rbac::op;
 use crate::http::audit::{self, ClientAddr, Event};

@@ -165,3 +165,37 @@ async fn every_console_file_is_served() {
     }
     assert!(served >= 10, "{served} files");
 }
+
+/// `/sso/token`, where single sign-on hands the browser its token in the fragment, is the console
+/// itself (same page, headers and caching as `/`); nothing below it is, and it takes GET only.
+#[tokio::test]
+async fn the_sso_hand_off_page_is_the_console() {
+    let app = spawn_app().await;
+    let root = app.base.replace("/api/v1", "");
+    let index = get(&root, "/", &[]).await;
+    let sso = get(&root, "/sso/token", &[]).await;
+    assert_eq!(sso.status, 200);
+    assert_eq!(sso.body, index.body);
+    for header in [
+        "content-type",
+        "cache-control",
+        "content-security-policy",
+        "referrer-policy",
+        "x-frame-options",
+        "etag",
+    ] {
+        assert_eq!(sso.header(header), index.header(header), "{header}");
+    }
+    assert_eq!(sso.header("cache-control"), Some("no-store"));
+    assert_eq!(sso.header("referrer-policy"), Some("no-referrer"));
+
+    let below = get(&root, "/sso/token/x", &[]).await;
+    assert_eq!(below.status, 404);
+    assert!(String::from_utf8_lossy(&below.body).contains("root.resource_not_found"));
+    let post = reqwest::Client::new()
+        .post(format!("{root}/sso/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+}

@@ -31,6 +31,7 @@ mod saml_encrypted;
 mod saml_flow;
 mod saml_html;
 mod saml_idp;
+mod saml_sp;
 mod saml_xml;
 mod security;
 mod session;

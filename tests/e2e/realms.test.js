@@ -130,7 +130,7 @@ describe('security realms in the console', () => {
 
     await page.getByLabel('User name').fill('admin');
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Corporate directory' }).waitFor();
     await page.getByText('What you had typed before your session ended is back').waitFor();
     assert.equal(await page.getByLabel('User search filter').inputValue(), '(mail={0})');

@@ -24,6 +24,20 @@ if [[ ! -d "$here/node_modules/playwright-core" || "$here/package-lock.json" -nt
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 fi
 
+# saml.test.js: the test SAML IdP (tests/saml, saml-idp from npm) and xmlsec1, which the server
+# checks SAML signatures with.
+saml="$root/tests/saml"
+if [[ -f "$saml/package-lock.json" && ( ! -d "$saml/node_modules/saml-idp" || "$saml/package-lock.json" -nt "$saml/node_modules/.package-lock.json" ) ]]; then
+  echo "e2e: npm ci in tests/saml"
+  (cd "$saml" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+fi
+if ! command -v xmlsec1 >/dev/null; then
+  echo "e2e: installing xmlsec1"
+  sudo=""; [[ "$(id -u)" != 0 ]] && sudo="sudo -n"
+  $sudo apt-get update -qq </dev/null
+  $sudo apt-get install -y -qq --no-install-recommends xmlsec1 </dev/null
+fi
+
 if [[ -z "${ECE_SERVER_BIN:-}" ]]; then
   echo "e2e: cargo build --release --bin ece-server"
   (cd "$root" && cargo build --release --bin ece-server </dev/null)

@@ -76,7 +76,7 @@ describe('console session refresh', () => {
     // Signing in again goes back to the page, with the input restored (not saved).
     await page.getByLabel('User name').fill('admin');
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
     await page.getByText('What you had typed before your session ended is back').waitFor();
     assert.equal(await toggle.isChecked(), false, 'the unsaved change is back');

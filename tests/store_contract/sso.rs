@@ -17,22 +17,43 @@ fn request(id: &str, expires: i64) -> SamlRequest {
 
 pub async fn saml_requests(ctx: Ctx) -> Res {
     let s = &ctx.store;
-    assert!(s.begin_saml_request(&request("_a", 10_000), at(0), 10).await?);
-    assert!(s.begin_saml_request(&request("_old", 500), at(0), 10).await?);
+    assert!(
+        s.begin_saml_request(&request("_a", 10_000), at(0), 10)
+            .await?
+    );
+    assert!(
+        s.begin_saml_request(&request("_old", 500), at(0), 10)
+            .await?
+    );
     // Taken once, with what was stored.
-    assert_eq!(s.take_saml_request("_a", at(1)).await?, Some(request("_a", 10_000)));
+    assert_eq!(
+        s.take_saml_request("_a", at(1)).await?,
+        Some(request("_a", 10_000))
+    );
     assert_eq!(s.take_saml_request("_a", at(1)).await?, None);
     // Expired: not handed back (and gone).
     assert_eq!(s.take_saml_request("_old", at(600)).await?, None);
     assert_eq!(s.take_saml_request("_unknown", at(1)).await?, None);
     // The bound counts unexpired requests only: expired ones are purged by the next begin.
     for i in 0..3 {
-        assert!(s.begin_saml_request(&request(&format!("_b{i}"), 2_000), at(0), 3).await?);
+        assert!(
+            s.begin_saml_request(&request(&format!("_b{i}"), 2_000), at(0), 3)
+                .await?
+        );
     }
-    assert!(!s.begin_saml_request(&request("_c", 9_000), at(0), 3).await?);
-    assert!(s.begin_saml_request(&request("_c", 9_000), at(2_000), 3).await?);
+    assert!(
+        !s.begin_saml_request(&request("_c", 9_000), at(0), 3)
+            .await?
+    );
+    assert!(
+        s.begin_saml_request(&request("_c", 9_000), at(2_000), 3)
+            .await?
+    );
     // Concurrent takers: exactly one gets it.
-    assert!(s.begin_saml_request(&request("_race", 90_000), at(0), 100).await?);
+    assert!(
+        s.begin_saml_request(&request("_race", 90_000), at(0), 100)
+            .await?
+    );
     let store = ctx.store.clone();
     let got = concurrently(8, move |_| {
         let store = store.clone();
@@ -54,7 +75,12 @@ pub async fn saml_assertions(ctx: Ctx) -> Res {
     let store = ctx.store.clone();
     let got = concurrently(8, move |_| {
         let store = store.clone();
-        async move { store.use_assertion("okta _y", at(90_000), at(0)).await.unwrap() }
+        async move {
+            store
+                .use_assertion("okta _y", at(90_000), at(0))
+                .await
+                .unwrap()
+        }
     })
     .await;
     assert_eq!(got.iter().filter(|first| **first).count(), 1);

@@ -35,6 +35,8 @@ pub struct Expected<'a> {
 pub struct Asserted {
     pub assertion_id: String,
     pub name_id: Option<String>,
+    /// The NameID's `Format`, when it has one.
+    pub name_id_format: Option<String>,
     /// Each attribute's `Name`, `FriendlyName` and values.
     pub attributes: Vec<(String, Option<String>, Vec<String>)>,
     /// Until when the assertion could be presented (for replay detection).
@@ -42,20 +44,23 @@ pub struct Asserted {
 }
 
 impl Asserted {
-    /// The values of the attribute called `name` (its `Name` or `FriendlyName`).
-    pub fn values(&self, name: &str) -> &[String] {
+    /// The values of the attributes called `name` (by `Name` or `FriendlyName`), all of them:
+    /// some IdPs send a multi-valued attribute as several `Attribute` elements of one name.
+    pub fn values(&self, name: &str) -> Vec<String> {
         self.attributes
             .iter()
-            .find(|(n, f, _)| n == name || f.as_deref() == Some(name))
-            .map(|(_, _, v)| v.as_slice())
-            .unwrap_or_default()
+            .filter(|(n, f, _)| n == name || f.as_deref() == Some(name))
+            .flat_map(|(_, _, v)| v.iter().cloned())
+            .collect()
     }
 }
 
 pub fn check(s: &Structure, want: &Expected) -> Result<Asserted, String> {
     let a = s.assertion;
     let issuer = |n: Node| -> Result<Option<String>, String> {
-        xml::only_child(n, SAML, "Issuer")?.map(xml::text_only).transpose()
+        xml::only_child(n, SAML, "Issuer")?
+            .map(xml::text_only)
+            .transpose()
     };
     if issuer(a)?.as_deref() != Some(want.idp_entity_id) {
         return Err("the Assertion's Issuer is not idp.entity_id".into());
@@ -63,7 +68,10 @@ pub fn check(s: &Structure, want: &Expected) -> Result<Asserted, String> {
     if issuer(s.root)?.is_some_and(|i| i != want.idp_entity_id) {
         return Err("the Response's Issuer is not idp.entity_id".into());
     }
-    if s.root.attribute("Destination").is_some_and(|d| d != want.acs) {
+    if s.root
+        .attribute("Destination")
+        .is_some_and(|d| d != want.acs)
+    {
         return Err("the Response's Destination is not sp.acs".into());
     }
     if s.root.attribute("InResponseTo") != Some(want.request_id) {
@@ -100,9 +108,11 @@ pub fn check(s: &Structure, want: &Expected) -> Result<Asserted, String> {
         }
     }
     let conditions_until = time(conditions, "NotOnOrAfter")?;
-    let name_id = xml::only_child(subject, SAML, "NameID")?
-        .map(xml::text_only)
-        .transpose()?;
+    let name_id_node = xml::only_child(subject, SAML, "NameID")?;
+    let name_id = name_id_node.map(xml::text_only).transpose()?;
+    let name_id_format = name_id_node
+        .and_then(|n| n.attribute("Format"))
+        .map(str::to_string);
     let mut attributes = Vec::new();
     for statement in xml::children(a, SAML, "AttributeStatement") {
         for attr in xml::children(statement, SAML, "Attribute") {
@@ -121,6 +131,7 @@ pub fn check(s: &Structure, want: &Expected) -> Result<Asserted, String> {
     Ok(Asserted {
         assertion_id: a.attribute("ID").unwrap_or_default().to_string(),
         name_id,
+        name_id_format,
         attributes,
         usable_until: usable_until.min(cap),
     })
@@ -171,4 +182,3 @@ fn time(n: Node, attr: &str) -> Result<Option<Timestamp>, String> {
         })
         .transpose()
 }
-

@@ -16,30 +16,19 @@ use std::time::Duration;
 use roxmltree::Document;
 
 use super::xml::{self, SAML};
+use super::xmlsec::Unchecked;
 use super::SamlError;
-use crate::security::directory::{ca_archive, ca_fetch, DirectoryError};
 
 /// The realm's decryption key (PEM) from its `encryption_certificate_url` bundle.
 pub async fn key(realm_id: &str, url: &str, within: Duration) -> Result<Vec<u8>, SamlError> {
-    let bytes = ca_fetch::fetch_url("encryption_certificate_url", url, within)
-        .await
-        .map_err(|e| match e {
-            DirectoryError::Unavailable { cause } => SamlError::Unavailable(cause),
-            DirectoryError::Misconfigured { cause } => SamlError::Misconfigured(cause),
-            DirectoryError::InvalidCredentials => SamlError::Misconfigured("fetch refused".into()),
-        })?;
-    let files = ca_archive::unzip(&bytes)
-        .map_err(|e| SamlError::Misconfigured(format!("encryption_certificate_url: {e}")))?;
-    let wanted = format!("saml/{realm_id}/encryption.key");
-    files
-        .into_iter()
-        .find(|(name, _)| name.trim_start_matches('/') == wanted || name.ends_with("/encryption.key") || name == "encryption.key")
-        .map(|(_, key)| key)
-        .ok_or_else(|| {
-            SamlError::Misconfigured(format!(
-                "encryption_certificate_url: the zip holds no {wanted}"
-            ))
-        })
+    super::bundle::key(
+        "encryption_certificate_url",
+        url,
+        realm_id,
+        "encryption",
+        within,
+    )
+    .await
 }
 
 /// Decrypts the Response `text` and gives it back with its `EncryptedAssertion` replaced by the
@@ -49,9 +38,15 @@ pub async fn decrypt(
     text: &str,
     key_pem: &[u8],
     password: Option<&str>,
-) -> Result<String, String> {
-    let decrypted = super::xmlsec::decrypt(program, text, key_pem, password).await?;
-    unwrap(&decrypted)
+) -> Result<String, SamlError> {
+    let decrypted = super::xmlsec::decrypt(program, text, key_pem, password)
+        .await
+        .map_err(|e| match e {
+            Unchecked::Busy => SamlError::Busy,
+            // A wrong key and bad ciphertext are not told apart to the sender.
+            Unchecked::Failed(cause) => SamlError::Refused(cause),
+        })?;
+    unwrap(&decrypted).map_err(SamlError::Refused)
 }
 
 /// `decrypted` with the `EncryptedAssertion` element replaced by the one `Assertion` in it.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use base64::Engine;
 use roxmltree::Node;
 
-use super::xml::{self, MD, DS};
+use super::xml::{self, DS, MD};
 use super::SamlError;
 use crate::security::directory::{ca_fetch, DirectoryError};
 
@@ -48,7 +48,9 @@ pub fn parse(text: &str, entity_id: &str) -> Result<IdpMetadata, String> {
     let entity = doc
         .descendants()
         .find(|n| xml::is(n, MD, "EntityDescriptor") && n.attribute("entityID") == Some(entity_id))
-        .ok_or_else(|| format!("no EntityDescriptor with entityID \"{entity_id}\" (idp.entity_id)"))?;
+        .ok_or_else(|| {
+            format!("no EntityDescriptor with entityID \"{entity_id}\" (idp.entity_id)")
+        })?;
     let idp = xml::children(entity, MD, "IDPSSODescriptor")
         .next()
         .ok_or("the entity has no IDPSSODescriptor")?;
@@ -57,7 +59,9 @@ pub fn parse(text: &str, entity_id: &str) -> Result<IdpMetadata, String> {
         .and_then(|n| n.attribute("Location"))
         .ok_or("the IdP offers no SingleSignOnService with the HTTP-Redirect binding")?;
     if !(sso_url.starts_with("https://") || sso_url.starts_with("http://")) {
-        return Err(format!("the SingleSignOnService location is not an http(s) URL: {sso_url}"));
+        return Err(format!(
+            "the SingleSignOnService location is not an http(s) URL: {sso_url}"
+        ));
     }
     let signing_certs: Vec<String> = xml::children(idp, MD, "KeyDescriptor")
         .filter(|k| matches!(k.attribute("use"), None | Some("signing")))
@@ -96,7 +100,6 @@ fn pem(der: &[u8]) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,10 +126,14 @@ mod tests {
 
     #[test]
     fn another_entity_a_dtd_or_no_certificate_is_refused() {
-        assert!(parse(META, "urn:other").unwrap_err().contains("no EntityDescriptor"));
+        assert!(parse(META, "urn:other")
+            .unwrap_err()
+            .contains("no EntityDescriptor"));
         let dtd = format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{}", &META[22..]);
         assert!(parse(&dtd, "urn:idp").is_err());
         let bare = META.replace("use=\"signing\"", "use=\"encryption\"");
-        assert!(parse(&bare, "urn:idp").unwrap_err().contains("no signing certificate"));
+        assert!(parse(&bare, "urn:idp")
+            .unwrap_err()
+            .contains("no signing certificate"));
     }
 }

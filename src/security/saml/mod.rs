@@ -12,10 +12,12 @@
 //! assertion (`store::sso`), then the role mappings (the caller refuses a user with no role).
 
 mod assertion;
+mod bundle;
 mod encrypted;
 pub mod metadata;
 mod request;
 mod response;
+mod signing;
 mod xml;
 mod xmlsec;
 
@@ -30,8 +32,8 @@ use crate::domain::realms::{RealmRecord, RealmType, SamlSettings};
 use crate::domain::roles::Role;
 use crate::security::crypto;
 use crate::security::sealed::Sealer;
-use xmlsec::Signed;
 use crate::store::{SamlRequest, Store, StoreError};
+use xmlsec::Signed;
 
 /// How long the user has at the IdP before the AuthnRequest is forgotten.
 pub const REQUEST_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
@@ -96,13 +98,25 @@ pub async fn begin(
         Some(id) => candidates.into_iter().find(|r| r.id == id),
         None => candidates.into_iter().next(),
     }
-    .ok_or_else(|| SamlError::NoRealm(realm_id.map(|id| format!(" \"{id}\"")).unwrap_or_default()))?;
+    .ok_or_else(|| {
+        SamlError::NoRealm(realm_id.map(|id| format!(" \"{id}\"")).unwrap_or_default())
+    })?;
     let s = settings(realm)?;
-    if s.signing_saml_messages.as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(SamlError::Misconfigured(
-            "signing_saml_messages is set, and signing SAML messages is not supported yet".into(),
-        ));
-    }
+    let signs = s
+        .signing_saml_messages
+        .as_ref()
+        .is_some_and(|m| m.iter().any(|t| t == "AuthnRequest"));
+    let signing_key =
+        match (&s.signing_certificate_url, signs) {
+            (Some(url), true) => Some(
+                bundle::key("signing_certificate_url", url, &realm.id, "signing", within).await?,
+            ),
+            (None, true) => return Err(SamlError::Misconfigured(
+                "signing_saml_messages names AuthnRequest but signing_certificate_url is not set"
+                    .into(),
+            )),
+            (_, false) => None,
+        };
     let meta = metadata::load(&s.idp.metadata_path, &s.idp.entity_id, within).await?;
     // xs:ID must start with a letter or '_'.
     let id = format!("_{}", crypto::new_id());
@@ -130,7 +144,11 @@ pub async fn begin(
         force_authn: s.force_authn.unwrap_or(false),
         nameid_format: s.nameid_format.as_deref(),
     };
-    Ok(req.redirect_url(&id))
+    let mut query = req.query(&id);
+    if let Some(key) = signing_key {
+        query = signing::sign_query(&query, &key).map_err(SamlError::Misconfigured)?;
+    }
+    Ok(req.url_with(&query))
 }
 
 /// A user a SAML realm vouched for.
@@ -166,7 +184,8 @@ pub async fn finish(
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| refuse("the SAMLResponse is not base64".into()))?;
-    let text = String::from_utf8(bytes).map_err(|_| refuse("the SAMLResponse is not UTF-8".into()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| refuse("the SAMLResponse is not UTF-8".into()))?;
     let doc = xml::parse(&text).map_err(refuse)?;
     // The whole structure is checked before anything is looked up or written.
     let encrypted = response::check_encrypted(&doc, &text).map_err(refuse)?;
@@ -201,25 +220,34 @@ pub async fn finish(
         None => (text, false),
         Some(outer) => {
             if let Some(copy) = &outer {
-                check_signature(xmlsec1, copy, Signed::Response, certs).await.map_err(&fail)?;
+                check_signature(xmlsec1, copy, Signed::Response, certs)
+                    .await
+                    .map_err(&fail)?;
             }
             let url = s.encryption_certificate_url.as_deref().ok_or_else(|| {
-                refused("the assertion is encrypted and the realm has no encryption_certificate_url".into())
+                refused(
+                    "the assertion is encrypted and the realm has no encryption_certificate_url"
+                        .into(),
+                )
             })?;
-            let key = encrypted::key(&realm.id, url, within).await.map_err(&fail)?;
+            let key = encrypted::key(&realm.id, url, within)
+                .await
+                .map_err(&fail)?;
             let secrets = crate::security::realm_signin::secrets(realm, sealer)
                 .map_err(|c| fail(SamlError::Misconfigured(c)))?;
             let password = secrets.encryption_certificate_url_password.as_deref();
             let plain = encrypted::decrypt(xmlsec1, &text, &key, password)
                 .await
-                .map_err(&refused)?;
+                .map_err(&fail)?;
             (plain, outer.is_some())
         }
     };
     let doc = xml::parse(&text).map_err(&refused)?;
     let structure = response::check(&doc, &text, response_verified).map_err(&refused)?;
     for (which, copy) in &structure.signatures {
-        check_signature(xmlsec1, copy, *which, certs).await.map_err(&fail)?;
+        check_signature(xmlsec1, copy, *which, certs)
+            .await
+            .map_err(&fail)?;
     }
     let expected = assertion::Expected {
         idp_entity_id: &s.idp.entity_id,
@@ -253,7 +281,8 @@ async fn check_signature(
         Ok(false) => Err(SamlError::Refused(format!(
             "the {which:?} signature does not verify with the IdP's certificate"
         ))),
-        Err(e) => Err(SamlError::Misconfigured(e)),
+        Err(xmlsec::Unchecked::Busy) => Err(SamlError::Busy),
+        Err(xmlsec::Unchecked::Failed(e)) => Err(SamlError::Misconfigured(e)),
     }
 }
 
@@ -266,20 +295,31 @@ fn user(
 ) -> Result<SamlUser, String> {
     let first = |name: &Option<String>| {
         name.as_deref()
-            .and_then(|n| asserted.values(n).first().cloned())
+            .and_then(|n| asserted.values(n).into_iter().next())
             .filter(|v| !v.is_empty())
     };
-    let principal = if s.attributes.principal == "nameid" {
-        asserted.name_id.clone()
-    } else {
-        asserted.values(&s.attributes.principal).first().cloned()
+    // `nameid` is the Subject's NameID; `nameid:<format>` (Elasticsearch's form, e.g.
+    // `nameid:persistent`) the NameID only when its Format ends with `:<format>`.
+    let principal = match s.attributes.principal.split_once(':') {
+        _ if s.attributes.principal == "nameid" => asserted.name_id.clone(),
+        Some(("nameid", format)) => asserted.name_id.clone().filter(|_| {
+            asserted
+                .name_id_format
+                .as_deref()
+                .is_some_and(|f| f.ends_with(&format!(":{format}")))
+        }),
+        _ => asserted.values(&s.attributes.principal).into_iter().next(),
     };
-    let user_name = principal
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| format!("the Assertion has no principal ({})", s.attributes.principal))?;
-    crate::domain::roles::UserName::parse(&user_name)
-        .map_err(|_| "the principal is not a usable user name (letters, digits, '.', '_', '-', '@')".to_string())?;
-    let groups = asserted.values(&s.attributes.groups).to_vec();
+    let user_name = principal.filter(|p| !p.is_empty()).ok_or_else(|| {
+        format!(
+            "the Assertion has no principal ({})",
+            s.attributes.principal
+        )
+    })?;
+    crate::domain::roles::UserName::parse(&user_name).map_err(|_| {
+        "the principal is not a usable user name (letters, digits, '.', '_', '-', '@')".to_string()
+    })?;
+    let groups = asserted.values(&s.attributes.groups);
     let dn = first(&s.attributes.dn);
     let roles = map_saml_roles(
         &s.role_mappings.clone().unwrap_or_default(),

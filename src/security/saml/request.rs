@@ -62,21 +62,29 @@ impl AuthnRequest<'_> {
         xml
     }
 
-    /// The URL the browser is redirected to: the destination with `SAMLRequest` and
-    /// `RelayState` added to whatever query it already has.
-    pub fn redirect_url(&self, relay_state: &str) -> String {
+    /// The binding's query: `SAMLRequest` (deflated, base64) and `RelayState`, percent-encoded.
+    pub fn query(&self, relay_state: &str) -> String {
         let mut deflater = DeflateEncoder::new(Vec::new(), Compression::default());
         // Writing to a Vec cannot fail.
         let _ = deflater.write_all(self.to_xml().as_bytes());
         let deflated = deflater.finish().unwrap_or_default();
         let encoded = base64::engine::general_purpose::STANDARD.encode(deflated);
-        let join = if self.destination.contains('?') { '&' } else { '?' };
         format!(
-            "{}{join}SAMLRequest={}&RelayState={}",
-            self.destination,
+            "SAMLRequest={}&RelayState={}",
             urlencoding::encode(&encoded),
             urlencoding::encode(relay_state)
         )
+    }
+
+    /// The URL the browser is redirected to: the destination with `query` added to whatever
+    /// query it already has.
+    pub fn url_with(&self, query: &str) -> String {
+        let join = if self.destination.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{}{join}{query}", self.destination)
     }
 }
 
@@ -97,12 +105,23 @@ mod tests {
             force_authn: true,
             nameid_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
         };
-        let url = req.redirect_url("id_1");
-        assert!(url.starts_with("https://idp.test/sso?tenant=a&SAMLRequest="), "{url}");
+        let url = req.url_with(&req.query("id_1"));
+        assert!(
+            url.starts_with("https://idp.test/sso?tenant=a&SAMLRequest="),
+            "{url}"
+        );
         assert!(url.ends_with("&RelayState=id_1"), "{url}");
-        let b64 = url.split("SAMLRequest=").nth(1).unwrap().split('&').next().unwrap();
+        let b64 = url
+            .split("SAMLRequest=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
         let b64 = urlencoding::decode(b64).unwrap();
-        let raw = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .unwrap();
         let mut xml = String::new();
         flate2::read::DeflateDecoder::new(&raw[..])
             .read_to_string(&mut xml)

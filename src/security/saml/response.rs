@@ -85,7 +85,9 @@ pub fn check_encrypted(doc: &Document, text: &str) -> Result<Option<Option<Strin
     }
     let root = envelope(doc)?;
     if wrappers.len() > 1 || wrappers[0].parent() != Some(root) {
-        return Err("the Response holds more than one EncryptedAssertion, or one out of place".into());
+        return Err(
+            "the Response holds more than one EncryptedAssertion, or one out of place".into(),
+        );
     }
     if doc.descendants().any(|n| xml::is(&n, SAML, "Assertion")) {
         return Err("the Response holds an Assertion beside its EncryptedAssertion".into());
@@ -195,7 +197,9 @@ fn signature(sig: Node, parent_id: &str) -> Result<(), String> {
     }
     let method = algorithm("SignatureMethod")?;
     if !ALLOWED_SIGNATURE.contains(&method) {
-        return Err(format!("signature algorithm {method} is not allowed (SHA-2 only)"));
+        return Err(format!(
+            "signature algorithm {method} is not allowed (SHA-2 only)"
+        ));
     }
     let mut references = xml::children(info, DS, "Reference");
     let reference = references.next().ok_or("SignedInfo has no Reference")?;
@@ -217,7 +221,9 @@ fn signature(sig: Node, parent_id: &str) -> Result<(), String> {
         .and_then(|n| n.attribute("Algorithm"))
         .ok_or("a Reference has no DigestMethod")?;
     if !ALLOWED_DIGEST.contains(&digest) {
-        return Err(format!("digest algorithm {digest} is not allowed (SHA-2 only)"));
+        return Err(format!(
+            "digest algorithm {digest} is not allowed (SHA-2 only)"
+        ));
     }
     Ok(())
 }

@@ -9,11 +9,14 @@
 //! metadata's certificate, loaded with `--pubkey-cert-pem`), references to the same document
 //! only, and `ID` declared as the ID attribute of Response and Assertion only.
 //!
-//! Bounded: at most [`MAX_RUNNING`] checks at once (others wait their turn within the time
-//! limit), each killed after [`TIME_LIMIT`].
+//! Bounded, like password hashing: at most [`MAX_RUNNING`] xmlsec1 processes at once, at most
+//! [`MAX_WAITING`] more waiting for one (beyond that [`Busy`]: the caller answers 429 at once),
+//! each check killed after [`TIME_LIMIT`]. A flood of well-formed responses therefore costs at
+//! most one core and a short queue, never a process per request.
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -22,8 +25,42 @@ use tokio::sync::Semaphore;
 
 use super::xml::{DS, SAML, SAMLP};
 
-const MAX_RUNNING: usize = 4;
+const MAX_RUNNING: usize = 1;
+const MAX_WAITING: usize = 16;
 const TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// Too many checks are running or waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// A place in the bounded queue of xmlsec1 runs, held while waiting and running.
+struct Place;
+
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+impl Place {
+    fn take() -> Result<Place, Busy> {
+        let before = WAITING.fetch_add(1, Ordering::AcqRel);
+        if before >= MAX_RUNNING + MAX_WAITING {
+            WAITING.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        Ok(Place)
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why a check could not be made (not the message's fault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unchecked {
+    Busy,
+    Failed(String),
+}
 
 /// Which signature of a Response is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +89,14 @@ fn slots() -> &'static Semaphore {
 }
 
 /// Whether the `which` signature of `document` verifies with one of `certs` (PEM). `Err`: the
-/// check could not be made (program missing, timed out), which is not the message's fault.
+/// check could not be made (busy, program missing, timed out), which is not the message's fault.
 pub async fn verify(
     program: &Path,
     document: &str,
     which: Signed,
     certs: &[String],
-) -> Result<bool, String> {
+) -> Result<bool, Unchecked> {
+    let _place = Place::take().map_err(|_| Unchecked::Busy)?;
     let work = async {
         let _slot = slots().acquire().await.map_err(|e| e.to_string())?;
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
@@ -79,7 +117,9 @@ pub async fn verify(
     };
     tokio::time::timeout(TIME_LIMIT, work)
         .await
-        .map_err(|_| format!("xmlsec1 took longer than {} s", TIME_LIMIT.as_secs()))?
+        .map_err(|_| format!("xmlsec1 took longer than {} s", TIME_LIMIT.as_secs()))
+        .and_then(|r| r)
+        .map_err(Unchecked::Failed)
 }
 
 async fn run(program: &Path, doc: &Path, cert: &Path, which: Signed) -> Result<bool, String> {
@@ -124,7 +164,8 @@ pub async fn decrypt(
     document: &str,
     key_pem: &[u8],
     password: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, Unchecked> {
+    let _place = Place::take().map_err(|_| Unchecked::Busy)?;
     let work = async {
         let _slot = slots().acquire().await.map_err(|e| e.to_string())?;
         // The directory is private to this user (0700), so is the key file in it.
@@ -157,9 +198,17 @@ pub async fn decrypt(
             .kill_on_drop(true)
             .status()
             .await
-            .map_err(|e| format!("the xmlsec1 program could not be run ({}: {e})", program.display()))?;
+            .map_err(|e| {
+                format!(
+                    "the xmlsec1 program could not be run ({}: {e})",
+                    program.display()
+                )
+            })?;
         if !status.success() {
-            return Err("the EncryptedAssertion could not be decrypted with the realm's encryption key".into());
+            return Err(
+                "the EncryptedAssertion could not be decrypted with the realm's encryption key"
+                    .into(),
+            );
         }
         tokio::fs::read_to_string(&out)
             .await
@@ -167,5 +216,7 @@ pub async fn decrypt(
     };
     tokio::time::timeout(TIME_LIMIT, work)
         .await
-        .map_err(|_| format!("xmlsec1 took longer than {} s", TIME_LIMIT.as_secs()))?
+        .map_err(|_| format!("xmlsec1 took longer than {} s", TIME_LIMIT.as_secs()))
+        .and_then(|r| r)
+        .map_err(Unchecked::Failed)
 }

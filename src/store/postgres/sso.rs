@@ -19,8 +19,11 @@ impl SsoStore for PgStore {
         now: Timestamp,
         max_pending: u64,
     ) -> StoreResult<bool> {
-        self.exec(&self.pool, sqlx::query(sql::PURGE_REQUESTS).bind(millis(now)))
-            .await?;
+        self.exec(
+            &self.pool,
+            sqlx::query(sql::PURGE_REQUESTS).bind(millis(now)),
+        )
+        .await?;
         let pending: i64 = self
             .bound
             .run(sqlx::query_scalar(sql::COUNT_REQUESTS).fetch_one(&self.pool))
@@ -62,8 +65,11 @@ impl SsoStore for PgStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        self.exec(&self.pool, sqlx::query(sql::PURGE_ASSERTIONS).bind(millis(now)))
-            .await?;
+        self.exec(
+            &self.pool,
+            sqlx::query(sql::PURGE_ASSERTIONS).bind(millis(now)),
+        )
+        .await?;
         let q = sqlx::query(sql::INSERT_ASSERTION)
             .bind(id)
             .bind(millis(expires_at));
