@@ -31,6 +31,27 @@ if [ ! -x /usr/sbin/slapd ]; then
   $sudo service slapd stop >/dev/null 2>&1 || true
 fi
 
+# The SAML tests (tests/api/saml_*.rs) check signatures through the server, which runs xmlsec1, and
+# sign in at a real identity provider, saml-idp, run by tests/saml/idp.js on Node: install both
+# when missing (npm ci again when package-lock.json is newer than the installed tree).
+if ! command -v xmlsec1 >/dev/null; then
+  echo "installing xmlsec1 for the SAML tests"
+  sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo -n"
+  $sudo apt-get update -qq </dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xmlsec1 </dev/null
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "installing Node.js and npm for the SAML tests' identity provider"
+  sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo -n"
+  $sudo apt-get update -qq </dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm </dev/null
+fi
+saml_lock=tests/saml/package-lock.json saml_installed=tests/saml/node_modules/.package-lock.json
+if [ ! -f "$saml_installed" ] || [ "$saml_lock" -nt "$saml_installed" ]; then
+  echo "installing the SAML test identity provider (npm ci in tests/saml)"
+  (cd tests/saml && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+
 echo "== unit, store contract and HTTP suites (SQLite)"
 cargo test --all-targets
 

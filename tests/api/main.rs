@@ -25,7 +25,14 @@ mod realm_signin;
 mod realms;
 mod regions;
 mod roles;
+mod saml_attacks;
+mod saml_attacks_protocol;
+mod saml_encrypted;
+mod saml_flow;
+mod saml_html;
+mod saml_idp;
 mod saml_sp;
+mod saml_xml;
 mod security;
 mod session;
 /// The slapd harness of tests/directory, shared: this suite uses part of it.
