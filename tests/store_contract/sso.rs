@@ -2,7 +2,7 @@
 //! every backend): an AuthnRequest is handed back once, even to concurrent takers; an expired one
 //! is not; the pending bound holds; an assertion is usable once until it expires.
 
-use ece_server::store::{SamlRequest, SsoStore};
+use ece_server::store::SamlRequest;
 
 use super::{at, concurrently, Ctx, Res};
 
