@@ -142,6 +142,20 @@ struct CaSpec {
     within: Duration,
 }
 
+/// What LDAP and Active Directory settings have in common, as the directory client needs it.
+struct Parts {
+    kind: DirectoryKind,
+    urls: Vec<String>,
+    load_balance: Option<crate::domain::realms::LoadBalance>,
+    cert: Option<String>,
+    store: Option<TruststoreType>,
+    anonymous: bool,
+    bind_dn: Option<String>,
+    user: UserLookup,
+    groups: Option<GroupLookup>,
+    mappings: Option<crate::domain::realms::RoleMappings>,
+}
+
 /// The client configuration (without its CA) and role mappings of a stored realm, and where its
 /// CA comes from.
 fn config(
@@ -159,113 +173,98 @@ fn config(
     let secrets = secrets(realm, sealer)?;
     let doc = realm.to_json();
     let bad = |e: serde_json::Error| format!("stored settings unreadable: {e}");
-    let (kind, urls, lb, (cert, store), anonymous, bind_dn, user, groups, mappings) =
-        match realm.realm_type {
-            RealmType::Ldap => {
-                let s: LdapSettings = serde_json::from_value(doc).map_err(bad)?;
-                let user = match s.bind_type {
-                    LdapBindType::UserTemplates => {
-                        UserLookup::Templates(s.user_dn_templates.clone().unwrap_or_default())
-                    }
-                    LdapBindType::UserSearch => user_search(s.user_search.as_ref(), true)?,
-                };
-                let groups = match (&s.user_group_attribute, &s.group_search) {
-                    (Some(attr), _) => Some(GroupLookup::UserAttribute(attr.clone())),
-                    (None, Some(g)) => Some(group_search(g)?),
-                    (None, None) => None,
-                };
-                // DN templates need no service account: without a bind_dn, searches (groups) run
-                // anonymously.
-                let anonymous = s.bind_anonymously
-                    || (s.bind_type == LdapBindType::UserTemplates && s.bind_dn.is_none());
-                let (urls, lb, cert, dn, mappings) = (
-                    s.urls,
-                    s.load_balance,
-                    (s.certificate_url, s.certificate_url_truststore_type),
-                    s.bind_dn,
-                    s.role_mappings,
-                );
-                (
-                    DirectoryKind::Ldap,
-                    urls,
-                    lb,
-                    cert,
-                    anonymous,
-                    dn,
-                    user,
-                    groups,
-                    mappings,
-                )
+    let p = match realm.realm_type {
+        RealmType::Ldap => {
+            let s: LdapSettings = serde_json::from_value(doc).map_err(bad)?;
+            let user = match s.bind_type {
+                LdapBindType::UserTemplates => {
+                    UserLookup::Templates(s.user_dn_templates.clone().unwrap_or_default())
+                }
+                LdapBindType::UserSearch => user_search(s.user_search.as_ref(), true)?,
+            };
+            let groups = match (&s.user_group_attribute, &s.group_search) {
+                (Some(attr), _) => Some(GroupLookup::UserAttribute(attr.clone())),
+                (None, Some(g)) => Some(group_search(g)?),
+                (None, None) => None,
+            };
+            // DN templates need no service account: without a bind_dn, searches (groups) run
+            // anonymously.
+            let anonymous = s.bind_anonymously
+                || (s.bind_type == LdapBindType::UserTemplates && s.bind_dn.is_none());
+            Parts {
+                kind: DirectoryKind::Ldap,
+                urls: s.urls,
+                load_balance: s.load_balance,
+                cert: s.certificate_url,
+                store: s.certificate_url_truststore_type,
+                anonymous,
+                bind_dn: s.bind_dn,
+                user,
+                groups,
+                mappings: s.role_mappings,
             }
-            RealmType::Saml => return Err("a SAML realm takes no password".into()),
-            RealmType::ActiveDirectory => {
-                let s: ActiveDirectorySettings = serde_json::from_value(doc).map_err(bad)?;
-                let user = match &s.user_search {
-                    Some(u) if u.base_dn.is_some() || u.filter.is_some() => {
-                        user_search(Some(u), false)?
-                    }
-                    _ => UserLookup::Default,
-                };
-                let groups = s.group_search.as_ref().map(group_search).transpose()?;
-                let kind = DirectoryKind::ActiveDirectory {
+        }
+        RealmType::Saml => return Err("a SAML realm takes no password".into()),
+        RealmType::ActiveDirectory => {
+            let s: ActiveDirectorySettings = serde_json::from_value(doc).map_err(bad)?;
+            let user = match &s.user_search {
+                Some(u) if u.base_dn.is_some() || u.filter.is_some() => {
+                    user_search(Some(u), false)?
+                }
+                _ => UserLookup::Default,
+            };
+            Parts {
+                kind: DirectoryKind::ActiveDirectory {
                     domain_name: s.domain_name.clone(),
-                };
-                let (urls, lb, cert, dn, mappings) = (
-                    s.urls,
-                    s.load_balance,
-                    (s.certificate_url, s.certificate_url_truststore_type),
-                    s.bind_dn,
-                    s.role_mappings,
-                );
-                (
-                    kind,
-                    urls,
-                    lb,
-                    cert,
-                    s.bind_anonymously,
-                    dn,
-                    user,
-                    groups,
-                    mappings,
-                )
+                },
+                groups: s.group_search.as_ref().map(group_search).transpose()?,
+                urls: s.urls,
+                load_balance: s.load_balance,
+                cert: s.certificate_url,
+                store: s.certificate_url_truststore_type,
+                anonymous: s.bind_anonymously,
+                bind_dn: s.bind_dn,
+                user,
+                mappings: s.role_mappings,
             }
-        };
+        }
+    };
     // JKS keystores are refused when met (ca_archive): with type `jks` the files are still read
     // by content, so a zip of PEM certificates works whatever the type says.
-    let ca = cert.map(|url| CaSpec {
+    let ca = p.cert.map(|url| CaSpec {
         url,
-        format: match store {
+        format: match p.store {
             Some(TruststoreType::Pkcs12) => CaFormat::Pkcs12,
             Some(TruststoreType::Jks) | None => CaFormat::Detect,
         },
         password: secrets.certificate_url_truststore_password.clone(),
         within: timeouts.connect + timeouts.operation,
     });
-    let bind = match (anonymous, bind_dn, secrets.bind_password) {
+    let bind = match (p.anonymous, p.bind_dn, secrets.bind_password) {
         (true, _, _) => Bind::Anonymous,
         (false, Some(dn), Some(password)) => Bind::Dn { dn, password },
         (false, _, _) => return Err("bind_dn and bind_password are required".into()),
     };
-    let load_balance = match lb.and_then(|l| l.lb_type) {
+    let load_balance = match p.load_balance.and_then(|l| l.lb_type) {
         Some(LoadBalanceType::RoundRobin | LoadBalanceType::DnsRoundRobin) => {
             LoadBalance::RoundRobin
         }
         _ => LoadBalance::Failover,
     };
     let cfg = DirectoryConfig {
-        kind,
-        urls,
+        kind: p.kind,
+        urls: p.urls,
         load_balance,
         // Filled from `certificate_url` at sign-in; empty: the system's roots.
         ca: Vec::new(),
         starttls: StartTls::Auto,
         bind,
-        user,
-        groups,
+        user: p.user,
+        groups: p.groups,
         connect_timeout: timeouts.connect,
         operation_timeout: timeouts.operation,
     };
-    Ok((cfg, mappings.unwrap_or_default(), ca))
+    Ok((cfg, p.mappings.unwrap_or_default(), ca))
 }
 
 fn scope(s: Option<SearchScope>) -> Scope {
