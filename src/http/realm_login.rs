@@ -107,14 +107,25 @@ async fn end_if_unmapped(
     if !unmapped {
         return Ok(());
     }
-    let name = user.user_name.as_str();
-    let sessions = app.store.revoke_user_sessions(name, None).await?;
-    let keys = app.store.delete_all_api_keys(name).await?;
+    end_access(app, source, &user.user_name, &realm.id).await
+}
+
+/// Ends the sessions and API keys of `user_name`, an external user whose own realm `realm_id`
+/// now maps them to no role (directory and SAML sign-in alike), and audits it
+/// (`realm.access_ended`) when there was anything to end.
+pub(crate) async fn end_access(
+    app: &AppState,
+    source: Option<IpAddr>,
+    user_name: &str,
+    realm_id: &str,
+) -> StoreResult<()> {
+    let sessions = app.store.revoke_user_sessions(user_name, None).await?;
+    let keys = app.store.delete_all_api_keys(user_name).await?;
     app.authcache.clear_lookups();
     if sessions + keys > 0 {
         let event = Event::anonymous("realm.access_ended", source)
-            .target(name)
-            .detail("realm", realm.id.as_str())
+            .target(user_name)
+            .detail("realm", realm_id)
             .detail("reason", "no_role")
             .detail("sessions", sessions)
             .detail("api_keys", keys);

@@ -193,22 +193,7 @@ async fn end_if_unmapped(
     if stored.realm.as_ref() != Some(&user.realm) {
         return Ok(());
     }
-    let sessions = app
-        .store
-        .revoke_user_sessions(&user.user_name, None)
-        .await?;
-    let keys = app.store.delete_all_api_keys(&user.user_name).await?;
-    app.authcache.clear_lookups();
-    if sessions + keys > 0 {
-        let event = Event::anonymous("realm.access_ended", source)
-            .target(&user.user_name)
-            .detail("realm", user.realm.id.as_str())
-            .detail("reason", "no_role")
-            .detail("sessions", sessions)
-            .detail("api_keys", keys);
-        audit::record(app, event).await;
-    }
-    Ok(())
+    Ok(crate::http::realm_login::end_access(app, source, &user.user_name, &user.realm.id).await?)
 }
 
 /// A refused response: audited (`saml.signin`, failure, with the cause, within the bound on

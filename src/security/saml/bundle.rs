@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::SamlError;
-use crate::security::directory::{ca_archive, ca_fetch, DirectoryError};
+use crate::security::directory::{ca_archive, ca_fetch};
 
 /// The private key file `<name>.key` (PEM) of the bundle at `url` (`label` names the field).
 pub async fn key(
@@ -17,11 +17,7 @@ pub async fn key(
 ) -> Result<Vec<u8>, SamlError> {
     let bytes = ca_fetch::fetch_url(label, url, within)
         .await
-        .map_err(|e| match e {
-            DirectoryError::Unavailable { cause } => SamlError::Unavailable(cause),
-            DirectoryError::Misconfigured { cause } => SamlError::Misconfigured(cause),
-            DirectoryError::InvalidCredentials => SamlError::Misconfigured("fetch refused".into()),
-        })?;
+        .map_err(SamlError::from)?;
     let files =
         ca_archive::unzip(&bytes).map_err(|e| SamlError::Misconfigured(format!("{label}: {e}")))?;
     let wanted = format!("saml/{realm_id}/{name}.key");

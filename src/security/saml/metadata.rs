@@ -14,7 +14,7 @@ use roxmltree::Node;
 
 use super::xml::{self, DS, MD};
 use super::SamlError;
-use crate::security::directory::{ca_fetch, DirectoryError};
+use crate::security::directory::ca_fetch;
 
 pub const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 
@@ -31,11 +31,7 @@ pub struct IdpMetadata {
 pub async fn load(url: &str, entity_id: &str, within: Duration) -> Result<IdpMetadata, SamlError> {
     let bytes = ca_fetch::fetch_url("idp.metadata_path", url, within)
         .await
-        .map_err(|e| match e {
-            DirectoryError::Unavailable { cause } => SamlError::Unavailable(cause),
-            DirectoryError::Misconfigured { cause } => SamlError::Misconfigured(cause),
-            DirectoryError::InvalidCredentials => SamlError::Misconfigured("fetch refused".into()),
-        })?;
+        .map_err(SamlError::from)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| SamlError::Misconfigured("idp.metadata_path: not UTF-8 XML".into()))?;
     parse(text, entity_id).map_err(|e| SamlError::Misconfigured(format!("idp.metadata_path: {e}")))

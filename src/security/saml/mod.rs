@@ -31,6 +31,7 @@ use crate::domain::realms::mapping::map_saml_roles;
 use crate::domain::realms::{RealmRecord, RealmType, SamlSettings};
 use crate::domain::roles::Role;
 use crate::security::crypto;
+use crate::security::directory::DirectoryError;
 use crate::security::sealed::Sealer;
 use crate::store::{SamlRequest, Store, StoreError};
 use xmlsec::Signed;
@@ -66,6 +67,18 @@ pub enum SamlError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A failed fetch of a realm's URL (metadata, key bundle): the server down is `Unavailable`,
+/// anything else `Misconfigured`.
+impl From<DirectoryError> for SamlError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Unavailable { cause } => SamlError::Unavailable(cause),
+            DirectoryError::Misconfigured { cause } => SamlError::Misconfigured(cause),
+            DirectoryError::InvalidCredentials => SamlError::Misconfigured("fetch refused".into()),
+        }
+    }
 }
 
 /// The enabled SAML realms, in order.

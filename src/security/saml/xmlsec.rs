@@ -14,7 +14,8 @@
 //! each check killed after [`TIME_LIMIT`]. A flood of well-formed responses therefore costs at
 //! most one core and a short queue, never a process per request.
 
-use std::path::Path;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -96,30 +97,46 @@ pub async fn verify(
     which: Signed,
     certs: &[String],
 ) -> Result<bool, Unchecked> {
-    let _place = Place::take().map_err(|_| Unchecked::Busy)?;
-    let work = async {
-        let _slot = slots().acquire().await.map_err(|e| e.to_string())?;
-        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        let doc_path = dir.path().join("response.xml");
-        tokio::fs::write(&doc_path, document)
-            .await
-            .map_err(|e| format!("temporary file: {e}"))?;
+    bounded(|dir| async move {
+        let doc_path = dir.join("response.xml");
+        write(&doc_path, document.as_bytes()).await?;
         for (i, cert) in certs.iter().enumerate() {
-            let cert_path = dir.path().join(format!("idp-{i}.pem"));
-            tokio::fs::write(&cert_path, cert)
-                .await
-                .map_err(|e| format!("temporary file: {e}"))?;
+            let cert_path = dir.join(format!("idp-{i}.pem"));
+            write(&cert_path, cert.as_bytes()).await?;
             if run(program, &doc_path, &cert_path, which).await? {
                 return Ok(true);
             }
         }
         Ok(false)
+    })
+    .await
+}
+
+/// Runs `job` in its own private temporary directory (0700: key files in it are the server's
+/// alone), within the bounds of the module header: a place in the queue or [`Unchecked::Busy`],
+/// one slot to run, [`TIME_LIMIT`].
+async fn bounded<T, F, Fut>(job: F) -> Result<T, Unchecked>
+where
+    F: FnOnce(PathBuf) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let _place = Place::take().map_err(|_| Unchecked::Busy)?;
+    let work = async {
+        let _slot = slots().acquire().await.map_err(|e| e.to_string())?;
+        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        job(dir.path().to_path_buf()).await
     };
     tokio::time::timeout(TIME_LIMIT, work)
         .await
         .map_err(|_| format!("xmlsec1 took longer than {} s", TIME_LIMIT.as_secs()))
         .and_then(|r| r)
         .map_err(Unchecked::Failed)
+}
+
+async fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    tokio::fs::write(path, bytes)
+        .await
+        .map_err(|e| format!("temporary file: {e}"))
 }
 
 async fn run(program: &Path, doc: &Path, cert: &Path, which: Signed) -> Result<bool, String> {
@@ -165,22 +182,14 @@ pub async fn decrypt(
     key_pem: &[u8],
     password: Option<&str>,
 ) -> Result<String, Unchecked> {
-    let _place = Place::take().map_err(|_| Unchecked::Busy)?;
-    let work = async {
-        let _slot = slots().acquire().await.map_err(|e| e.to_string())?;
-        // The directory is private to this user (0700), so is the key file in it.
-        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    bounded(|dir| async move {
         let (doc, key, out) = (
-            dir.path().join("response.xml"),
-            dir.path().join("sp.key"),
-            dir.path().join("decrypted.xml"),
+            dir.join("response.xml"),
+            dir.join("sp.key"),
+            dir.join("decrypted.xml"),
         );
-        tokio::fs::write(&doc, document)
-            .await
-            .map_err(|e| format!("temporary file: {e}"))?;
-        tokio::fs::write(&key, key_pem)
-            .await
-            .map_err(|e| format!("temporary file: {e}"))?;
+        write(&doc, document.as_bytes()).await?;
+        write(&key, key_pem).await?;
         let mut cmd = Command::new(program);
         cmd.arg("--decrypt")
             .arg("--privkey-pem")
@@ -213,10 +222,6 @@ pub async fn decrypt(
         tokio::fs::read_to_string(&out)
             .await
             .map_err(|e| format!("decrypted output: {e}"))
-    };
-    tokio::time::timeout(TIME_LIMIT, work)
-        .await
-        .map_err(|_| format!("xmlsec1 took longer than {} s", TIME_LIMIT.as_secs()))
-        .and_then(|r| r)
-        .map_err(Unchecked::Failed)
+    })
+    .await
 }
