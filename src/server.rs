@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::connect_info::ConnectInfo;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -82,7 +81,7 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn run(
     listener: TcpListener,
-    app: Router,
+    app: crate::http::Api,
     limits: Limits,
     tls: Option<TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,

@@ -602,7 +602,7 @@ async fn sessions(ctx: Ctx) -> Res {
         last_login_at: Some(sess.created_at),
         ..user("alice")
     };
-    assert_eq!(found.user, logged_in);
+    assert_eq!(*found.user, logged_in);
     assert!(s.find_token(&h("unknown")).await?.is_none());
 
     let dup_token = create_session(s, &session("s2", "alice"), "t1").await;
@@ -920,7 +920,7 @@ async fn api_keys(ctx: Ctx) -> Res {
     assert_eq!(s.get_api_key("alice", "k2").await?, Some(k2.clone()));
     assert_eq!(s.get_api_key("bob", "k2").await?, None);
     let found = s.find_api_key(&h("hash-k2")).await?.unwrap();
-    assert_eq!((found.key, found.user), (k2, user("alice")));
+    assert_eq!((found.key, (*found.user).clone()), (k2, user("alice")));
     assert!(s.find_api_key(&h("hash-none")).await?.is_none());
 
     // Deleting by id only touches the named user's keys; each key counts once.

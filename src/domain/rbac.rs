@@ -9,10 +9,6 @@
 //! call site: how a refusal is answered ([`Refusal`]) and what a success does to the per-replica
 //! credential cache ([`CacheEffect`]). [`served_at`] finds the operation of a route.
 
-use std::collections::HashMap;
-use std::hash::Hasher;
-use std::sync::OnceLock;
-
 use crate::domain::roles::Role;
 
 /// Who may call an operation.
@@ -194,40 +190,25 @@ pub fn permissions(roles: &[Role]) -> Vec<String> {
 
 /// The operation served at `template` (a route's path below `/api/v1`) with `method`, whatever
 /// the template's parameters are called: the route table names every `/users/{x}` parameter
-/// `user_id`, the spec says `user_name` for some. A map built once; a lookup allocates nothing.
+/// `user_id`, the spec says `user_name` for some.
 pub fn served_at(method: &str, template: &str) -> Option<&'static Operation> {
-    static BY_ROUTE: OnceLock<HashMap<u64, Vec<&'static Operation>>> = OnceLock::new();
-    let by_route = BY_ROUTE.get_or_init(|| {
-        let mut map: HashMap<u64, Vec<&'static Operation>> = HashMap::new();
-        for op in OPERATIONS {
-            map.entry(route_key(op.method, op.path))
-                .or_default()
-                .push(op);
-        }
-        map
-    });
-    by_route
-        .get(&route_key(method, template))?
-        .iter()
-        .copied()
-        .find(|op| op.method.eq_ignore_ascii_case(method) && same_template(op.path, template))
+    with_method(&operations_at(template), method)
 }
 
-/// A hash of the method and the template with every parameter name left out.
-fn route_key(method: &str, template: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    for b in method.bytes() {
-        h.write_u8(b.to_ascii_uppercase());
-    }
-    for segment in template.split('/') {
-        h.write_u8(b'/');
-        if segment.starts_with('{') {
-            h.write_u8(b'{');
-        } else {
-            h.write(segment.as_bytes());
-        }
-    }
-    h.finish()
+/// Every operation served at `template`, whatever its method. A scan of the table: callers on
+/// a hot path keep the answer (`crate::http::telemetry` does, per route).
+pub fn operations_at(template: &str) -> Vec<&'static Operation> {
+    OPERATIONS
+        .iter()
+        .filter(|op| same_template(op.path, template))
+        .collect()
+}
+
+/// The one of `ops` (operations at one template) whose method is `method`.
+pub fn with_method(ops: &[&'static Operation], method: &str) -> Option<&'static Operation> {
+    ops.iter()
+        .copied()
+        .find(|op| op.method.eq_ignore_ascii_case(method))
 }
 
 /// Whether two path templates match segment by segment, whatever their parameters are called.

@@ -1,31 +1,32 @@
 //! Who is calling: the `Authorization` header, resolved once per request, and the per-operation
 //! permission check.
 //!
-//! [`authenticate`] is a middleware: it parses `Basic`, `ApiKey` and `Bearer` credentials
-//! (`crate::security::credentials`), checks
-//! them against the store and leaves an [`AuthState`] in the request extensions (it never rejects:
-//! public operations such as `_login` ignore it). Handlers take [`Authorized<op::X>`], an extractor
+//! `crate::http::pipeline` resolves every request's `Basic`, `ApiKey` or `Bearer` credentials
+//! (`crate::security::credentials`) through [`begin`] (the credential cache, nothing awaited)
+//! and, on a miss, [`finish`] (the store, Argon2, the directories), and leaves an [`AuthState`]
+//! in the request extensions (it never rejects: public operations such as `_login` ignore it). Handlers take [`Authorized<op::X>`], an extractor
 //! that turns a missing or invalid identity into 401 and a role without operation `X` into 403.
 //! Replies to requests authenticated by an API key get the `X-Elastic-Api-Key-Expiration` header.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use std::net::IpAddr;
+
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 
-use crate::domain::model::fmt_ts;
+use crate::domain::model::{fmt_ts, Digest, Timestamp};
 use crate::domain::rbac::{self, CacheEffect, OperationId, Refusal};
 use crate::http::basic::Unresolved;
 use crate::http::error::{ApiError, Code};
 use crate::http::AppState;
 use crate::security::credentials::{parse_authorization, Credentials};
-use crate::security::resolve;
 pub use crate::security::resolve::{Caller, Method};
+use crate::security::{crypto, resolve};
 
 /// What the middleware found out; read by [`Authorized`].
 #[derive(Debug, Clone)]
@@ -43,86 +44,149 @@ pub enum AuthState {
     Authenticated(Arc<Caller>),
 }
 
-/// Middleware: resolves the caller once for every request.
-pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    let source = crate::http::peer(req.extensions()).map(|a| a.ip());
-    let state = match req.headers().get(AUTHORIZATION) {
-        None => AuthState::Missing,
-        Some(value) => match parse_authorization(value.as_bytes()) {
-            None => AuthState::Invalid,
-            Some(creds) => match check_credentials(&app, creds, value.as_bytes(), source).await {
-                Ok(Some(caller)) => AuthState::Authenticated(Arc::new(caller)),
-                Ok(None) => AuthState::Invalid,
-                Err(Unresolved::Throttled(t)) => AuthState::Throttled(t.retry_after_secs()),
-                Err(Unresolved::Busy) => AuthState::Busy,
-                Err(Unresolved::HashingFailed) => AuthState::HashingFailed,
-                Err(Unresolved::Store(e)) => {
-                    tracing::warn!(error = %e, "authentication could not reach the store");
-                    AuthState::Unavailable
-                }
-            },
-        },
-    };
-    let key_expiry = match &state {
-        AuthState::Authenticated(c) => match &c.method {
-            Method::ApiKey {
-                expires_at: Some(t),
-                ..
-            } => Some(fmt_ts(t)),
-            _ => None,
-        },
-        _ => None,
-    };
-    // See crate::security::cache: a request that may revoke a credential clears the cached lookups
-    // before its reply leaves; a refresh forgets the token it replaced. The operation table says
-    // which does which.
-    let cache = served_operation(&req).map_or(CacheEffect::Keep, |op| op.cache);
-    let refreshed = match (&state, cache) {
-        (AuthState::Authenticated(c), CacheEffect::ForgetCallerToken) => match &c.method {
-            Method::Bearer { token_digest, .. } => Some(*token_digest),
-            _ => None,
-        },
-        _ => None,
-    };
-    req.extensions_mut().insert(state);
-    let mut res = next.run(req).await;
-    if res.status().is_success() {
-        if cache == CacheEffect::Clear {
-            app.authcache.clear_lookups();
-        }
-        if let Some(digest) = refreshed {
-            app.authcache.forget_token(&digest);
-        }
-    }
-    if let Some(expiry) = key_expiry.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        res.headers_mut()
-            .insert("x-elastic-api-key-expiration", expiry);
-    }
-    res
+/// Authentication as far as it goes without awaiting anything.
+pub enum Begun {
+    /// Decided from the header and the credential cache alone (every cache hit).
+    Decided(AuthState),
+    /// Needs the store, the hashing pool or a directory: pass it to [`finish`].
+    Pending(Pending),
 }
 
-/// The operation of the route a request matched, from the operation table.
-fn served_operation(req: &Request) -> Option<&'static rbac::Operation> {
-    let template = req.extensions().get::<MatchedPath>()?.as_str();
-    rbac::served_at(req.method().as_str(), template.strip_prefix("/api/v1")?)
+/// Credentials the cache could not decide.
+pub struct Pending(Slow);
+
+enum Slow {
+    Bearer(Digest),
+    ApiKey(Digest),
+    Basic {
+        user: String,
+        password: String,
+        header: Vec<u8>,
+    },
 }
 
-/// Checks credentials against the store. `Ok(None)`: they are wrong, expired or revoked.
-async fn check_credentials(
-    app: &AppState,
-    creds: Credentials,
-    header: &[u8],
-    source: Option<std::net::IpAddr>,
-) -> Result<Option<Caller>, Unresolved> {
-    let (store, cache, now) = (&*app.store, &*app.authcache, app.settings.clock.now());
-    match creds {
-        Credentials::Bearer(token) => Ok(resolve::bearer(store, cache, now, &token, source).await?),
-        Credentials::ApiKey(key) => Ok(resolve::api_key(store, cache, now, &key, source).await?),
+/// Reads the `Authorization` header and answers from the credential cache when it can.
+pub fn begin(app: &AppState, headers: &HeaderMap, source: Option<IpAddr>) -> Begun {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Begun::Decided(AuthState::Missing);
+    };
+    let Some(creds) = parse_authorization(value.as_bytes()) else {
+        return Begun::Decided(AuthState::Invalid);
+    };
+    let (cache, now) = (&*app.authcache, app.settings.clock.now());
+    let cached = match creds {
+        Credentials::Bearer(token) => {
+            let hash = crypto::digest(&token);
+            resolve::bearer_cached(cache, now, &hash, source).ok_or(Slow::Bearer(hash))
+        }
+        Credentials::ApiKey(key) => {
+            let hash = crypto::digest(&key);
+            resolve::api_key_cached(cache, now, &hash, source).ok_or(Slow::ApiKey(hash))
+        }
         Credentials::Basic { user, password } => {
-            crate::http::basic::resolve(app, user, password, header, source).await
+            crate::http::basic::cached(app, value.as_bytes(), source)
+                .map(Some)
+                .ok_or_else(|| Slow::Basic {
+                    user,
+                    password,
+                    header: value.as_bytes().to_vec(),
+                })
+        }
+    };
+    match cached {
+        Ok(caller) => Begun::Decided(state_of(Ok(caller))),
+        Err(slow) => Begun::Pending(Pending(slow)),
+    }
+}
+
+/// Decides what [`begin`] could not: the store, Argon2 or a directory.
+pub async fn finish(app: &AppState, Pending(slow): Pending, source: Option<IpAddr>) -> AuthState {
+    let (store, cache, now) = (&*app.store, &*app.authcache, app.settings.clock.now());
+    state_of(match slow {
+        Slow::Bearer(hash) => resolve::bearer(store, cache, now, &hash, source)
+            .await
+            .map_err(Unresolved::from),
+        Slow::ApiKey(hash) => resolve::api_key(store, cache, now, &hash, source)
+            .await
+            .map_err(Unresolved::from),
+        Slow::Basic {
+            user,
+            password,
+            header,
+        } => crate::http::basic::resolve(app, user, password, &header, source).await,
+    })
+}
+
+fn state_of(resolved: Result<Option<Caller>, Unresolved>) -> AuthState {
+    match resolved {
+        Ok(Some(caller)) => AuthState::Authenticated(Arc::new(caller)),
+        Ok(None) => AuthState::Invalid,
+        Err(Unresolved::Throttled(t)) => AuthState::Throttled(t.retry_after_secs()),
+        Err(Unresolved::Busy) => AuthState::Busy,
+        Err(Unresolved::HashingFailed) => AuthState::HashingFailed,
+        Err(Unresolved::Store(e)) => {
+            tracing::warn!(error = %e, "authentication could not reach the store");
+            AuthState::Unavailable
         }
     }
 }
+
+/// What a request's authentication does once its handler has answered.
+pub struct Effects {
+    /// Clear the cached lookups (a write that may revoke a credential; see
+    /// `crate::security::cache`).
+    clear: bool,
+    /// Forget this token (replaced by a refresh).
+    forget: Option<Digest>,
+    /// The caller's API key expires then: `X-Elastic-Api-Key-Expiration`.
+    key_expiry: Option<Timestamp>,
+}
+
+impl Effects {
+    /// The effects of `state` on operation `op` (the operation table says which clears what).
+    pub fn of(state: &AuthState, op: Option<&'static rbac::Operation>) -> Effects {
+        let cache = op.map_or(CacheEffect::Keep, |op| op.cache);
+        let mut effects = Effects {
+            clear: cache == CacheEffect::Clear,
+            forget: None,
+            key_expiry: None,
+        };
+        if let AuthState::Authenticated(caller) = state {
+            match &caller.method {
+                Method::ApiKey { expires_at, .. } => effects.key_expiry = *expires_at,
+                Method::Bearer { token_digest, .. } if cache == CacheEffect::ForgetCallerToken => {
+                    effects.forget = Some(*token_digest)
+                }
+                _ => {}
+            }
+        }
+        effects
+    }
+
+    /// Applies them to `res`, the handler's reply, before it leaves.
+    pub fn apply(&self, app: &AppState, res: &mut Response) {
+        if res.status().is_success() {
+            if self.clear {
+                app.authcache.clear_lookups();
+            }
+            if let Some(digest) = &self.forget {
+                app.authcache.forget_token(digest);
+            }
+        }
+        if let Some(expiry) = &self.key_expiry {
+            let mut buf = [0u8; 24];
+            let value = match crate::domain::rfc3339::millis(expiry, &mut buf) {
+                Some(text) => HeaderValue::from_str(text),
+                None => HeaderValue::from_str(&fmt_ts(expiry)),
+            };
+            if let Ok(value) = value {
+                res.headers_mut().insert(KEY_EXPIRATION, value);
+            }
+        }
+    }
+}
+
+const KEY_EXPIRATION: HeaderName = HeaderName::from_static("x-elastic-api-key-expiration");
 
 /// An authenticated caller allowed to perform operation `O`.
 pub struct Authorized<O: OperationId>(pub Arc<Caller>, PhantomData<O>);

@@ -24,6 +24,15 @@ impl From<crate::store::StoreError> for Unresolved {
     }
 }
 
+/// Basic credentials this replica verified recently, whose user row was read less than
+/// `LOOKUP_TTL` ago with no write on this replica since: neither Argon2 nor a read. Not a guess
+/// either: brute-force protection neither refuses nor resets anything. `None`: ask [`resolve`].
+pub fn cached(app: &AppState, header: &[u8], source: Option<std::net::IpAddr>) -> Option<Caller> {
+    let hit = app.authcache.basic(&app.authcache.basic_key(header))?;
+    let user = app.authcache.basic_user(&hit)?;
+    Some(Caller::by_password(user, source))
+}
+
 /// Basic credentials: through brute-force protection and Argon2, unless this replica verified
 /// the same header recently. `Ok(None)`: the password is wrong or the user disabled.
 pub async fn resolve(
@@ -39,7 +48,7 @@ pub async fn resolve(
     // LOOKUP_TTL ago, with no write on this replica since: neither Argon2 nor a read.
     // Not a guess either: brute-force protection neither refuses nor resets anything.
     if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-        return Ok(Some(Caller::by_password(u.clone(), source)));
+        return Ok(Some(Caller::by_password(u, source)));
     }
     // An older one: no Argon2 if the hash it was verified against is still stored.
     let mut read_before = None;
@@ -55,6 +64,7 @@ pub async fn resolve(
                     && u.user_name == hit.user.user_name
                     && crypto::ct_eq(&u.password_hash, &hit.user.password_hash) =>
             {
+                let u = std::sync::Arc::new(u);
                 app.authcache.recheck_basic(cache_key, hit, u.clone(), read);
                 return Ok(Some(Caller::by_password(u, source)));
             }
@@ -67,7 +77,7 @@ pub async fn resolve(
     if read_before.is_none() {
         let hit = app.authcache.basic(&cache_key);
         if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-            return Ok(Some(Caller::by_password(u.clone(), source)));
+            return Ok(Some(Caller::by_password(u, source)));
         }
     }
     // A password check. Before the lookup and the hash, so that a throttled request costs
@@ -115,6 +125,7 @@ pub async fn resolve(
     match signed_in {
         Some(u) => {
             attempt.succeeded();
+            let u = std::sync::Arc::new(u);
             app.authcache.put_basic(cache_key, u.clone(), read);
             Ok(Some(Caller::by_password(u, source)))
         }

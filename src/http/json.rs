@@ -122,26 +122,24 @@ fn unsupported(mime: &str) -> ApiError {
     )
 }
 
-/// Middleware: a request whose `Content-Length` is above `--max-body-bytes` gets its 413 at
-/// once. The body limit of [`ValidJson`] only trips while reading, so a client announcing a huge
-/// body and sending nothing would otherwise hold the request until the request timeout.
-pub async fn refuse_declared_oversize(
-    axum::extract::State(max): axum::extract::State<usize>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let declared = req
-        .headers()
+/// The 413 reply to a request whose declared `Content-Length` is over `max` (`--max-body-bytes`),
+/// before any of its body is read; `None` for any other request. The body limit of
+/// [`ValidJson`] only trips while reading, so a client announcing a huge body and sending
+/// nothing would otherwise hold the request until the request timeout.
+pub fn refuse_declared_oversize(
+    headers: &axum::http::HeaderMap,
+    max: usize,
+) -> Option<axum::response::Response> {
+    let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return axum::response::IntoResponse::into_response(ApiError::new(
+    declared.filter(|&n| n > max as u64).map(|_| {
+        axum::response::IntoResponse::into_response(ApiError::new(
             Code::PayloadTooLarge,
             "The request body is larger than the server accepts.",
-        ));
-    }
-    next.run(req).await
+        ))
+    })
 }
 
 /// Deserialises `bytes` into `T`, naming the offending field on failure.

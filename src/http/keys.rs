@@ -160,7 +160,10 @@ fn key_roles(caller: &Caller, asked: Option<Value>) -> ApiResult<Option<Vec<Role
         None | Some(Value::Null) => None,
         Some(ra) => restrict_roles(&ra, &caller.roles)?,
     };
-    Ok(asked.or_else(|| (caller.roles != caller.user.roles).then(|| caller.roles.clone())))
+    Ok(
+        asked
+            .or_else(|| (caller.roles[..] != caller.user.roles[..]).then(|| caller.roles.to_vec())),
+    )
 }
 
 /// Stores the key unless its owner is at the per-user limit (or gone).

@@ -11,6 +11,7 @@ mod docs;
 pub mod error;
 pub mod json;
 mod keys;
+mod pipeline;
 mod realm_login;
 mod realms;
 mod roles;
@@ -23,7 +24,7 @@ mod users;
 
 /// The account validation of PUT and PATCH /account, for the fuzz targets (see docs/fuzzing.md).
 pub use account::validate as validate_account;
-pub use router::router;
+pub use router::{router, Api};
 pub use state::{AppState, Settings};
 /// How PATCH /users and /user read a merged document, for the fuzz targets.
 pub use users::user_doc;

@@ -1,174 +1,160 @@
 //! The route table: every endpoint of the server, in one place.
 //!
-//! Paths are relative to `/api/v1`. The operationId of each route is in `rbac::OPERATIONS` and in
+//! Every API path is written out in full, `/api/v1` included: a router nested under a prefix
+//! rebuilt the URI and cloned one more boxed service on every request. The operationId of each route is in `rbac::OPERATIONS` and in
 //! the `Authorized<op::X>` extractor of its handler. Axum prefers static segments over parameters,
 //! so `/users/auth` is never read as a user called "auth" (that name is reserved).
 //!
 //! Every operation is also served under `/api/v1/regions/{region}/...`: the official Go SDK (and so
 //! `ecctl` and Terraform) sends the operations outside its "regionless" list (`/account`,
-//! `/platform/...`) there, with region `ece-region` for ECE. [`StripRegion`] rewrites such a path
+//! `/platform/...`) there, with region `ece-region` for ECE. [`Api`] rewrites such a path
 //! to the plain one before routing, so both forms reach the same handler, with the same
 //! authentication, RBAC, replies and errors; an unknown region gets an ECE 404.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 
-use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Method, Uri};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use tower::{Service, ServiceBuilder};
-use tower_http::catch_panic::CatchPanicLayer;
 
 use super::{account, console, docs, keys, realms, roles, saml, session, users};
 use crate::http::error::{ApiError, Code};
+use crate::http::pipeline::PipelineLayer;
+use crate::http::telemetry;
 use crate::http::AppState;
-use crate::http::{auth, telemetry};
 
 /// The one region an ECE installation has, as `ecctl` names it.
 pub const REGION: &str = "ece-region";
 
-pub fn router(state: AppState) -> Router {
-    // The outer router only hands every request to the rewrite and then to the route table: a
-    // layer on the route table itself would run after routing, too late to change the path.
-    // A plain service rather than a `from_fn` middleware: that one boxed its future and cloned
-    // the route table into a `Next` on every request, for a rewrite almost no request needs.
-    Router::new().fallback_service(StripRegion {
+/// The whole API as one service: the region rewrite in front of the route table.
+pub fn router(state: AppState) -> Api {
+    Api {
         routes: routes(state),
         refused: Router::new().fallback(refuse_region),
-    })
+    }
 }
 
 fn routes(state: AppState) -> Router {
     let api = Router::new()
         .route(
-            "/account",
+            "/api/v1/account",
             get(account::get).put(account::put).patch(account::patch),
         )
-        .route("/user", get(users::get_current).patch(users::patch_current))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/auth", get(session::info))
-        .route("/users/auth/_login", post(session::login))
-        .route("/users/auth/_logout", post(session::logout))
-        .route("/users/auth/_refresh", post(session::refresh))
-        .route("/users/auth/methods", get(saml::methods))
-        .route("/users/auth/saml/_init", get(saml::init))
-        .route("/users/auth/saml/_callback", post(saml::callback))
         .route(
-            "/users/auth/keys",
+            "/api/v1/user",
+            get(users::get_current).patch(users::patch_current),
+        )
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route("/api/v1/users/auth", get(session::info))
+        .route("/api/v1/users/auth/_login", post(session::login))
+        .route("/api/v1/users/auth/_logout", post(session::logout))
+        .route("/api/v1/users/auth/_refresh", post(session::refresh))
+        .route("/api/v1/users/auth/methods", get(saml::methods))
+        .route("/api/v1/users/auth/saml/_init", get(saml::init))
+        .route("/api/v1/users/auth/saml/_callback", post(saml::callback))
+        .route(
+            "/api/v1/users/auth/keys",
             get(keys::list_own)
                 .post(keys::create)
                 .delete(keys::delete_own),
         )
         .route(
-            "/users/auth/keys/_all",
+            "/api/v1/users/auth/keys/_all",
             get(keys::list_all).delete(keys::delete_for_users),
         )
         .route(
-            "/users/auth/keys/{api_key_id}",
+            "/api/v1/users/auth/keys/{api_key_id}",
             get(keys::get_own).delete(keys::delete_one_own),
         )
         .route(
-            "/users/{user_id}",
+            "/api/v1/users/{user_id}",
             get(users::get).patch(users::update).delete(users::delete),
         )
         .route(
-            "/users/{user_id}/auth/keys",
+            "/api/v1/users/{user_id}/auth/keys",
             get(keys::list_user).delete(keys::delete_all_user),
         )
         .route(
-            "/users/{user_id}/auth/keys/{api_key_id}",
+            "/api/v1/users/{user_id}/auth/keys/{api_key_id}",
             get(keys::get_user_key).delete(keys::delete_user_key),
         )
         .route(
-            "/users/{user_id}/role_assignments",
+            "/api/v1/users/{user_id}/role_assignments",
             post(roles::add).delete(roles::remove),
         )
-        .route("/platform/configuration/security/realms", get(realms::list))
         .route(
-            "/platform/configuration/security/realms/_reorder",
+            "/api/v1/platform/configuration/security/realms",
+            get(realms::list),
+        )
+        .route(
+            "/api/v1/platform/configuration/security/realms/_reorder",
             post(realms::reorder),
         )
         .route(
-            "/platform/configuration/security/realms/ldap",
+            "/api/v1/platform/configuration/security/realms/ldap",
             post(realms::create_ldap),
         )
         .route(
-            "/platform/configuration/security/realms/ldap/{realm_id}",
+            "/api/v1/platform/configuration/security/realms/ldap/{realm_id}",
             get(realms::get_ldap)
                 .put(realms::update_ldap)
                 .delete(realms::delete_ldap),
         )
         .route(
-            "/platform/configuration/security/realms/active-directory",
+            "/api/v1/platform/configuration/security/realms/active-directory",
             post(realms::create_ad),
         )
         .route(
-            "/platform/configuration/security/realms/active-directory/{realm_id}",
+            "/api/v1/platform/configuration/security/realms/active-directory/{realm_id}",
             get(realms::get_ad)
                 .put(realms::update_ad)
                 .delete(realms::delete_ad),
         )
         .route(
-            "/platform/configuration/security/realms/saml",
+            "/api/v1/platform/configuration/security/realms/saml",
             post(realms::create_saml),
         )
         .route(
-            "/platform/configuration/security/realms/saml/{realm_id}",
+            "/api/v1/platform/configuration/security/realms/saml/{realm_id}",
             get(realms::get_saml)
                 .put(realms::update_saml)
                 .delete(realms::delete_saml),
         )
-        .route("/api-docs/swagger.json", get(docs::swagger))
+        .route("/api/v1/api-docs/swagger.json", get(docs::swagger))
         .method_not_allowed_fallback(method_not_allowed);
 
     telemetry::handle(); // installs the metrics recorder before the first request
     let max_body = state.settings.max_body_bytes;
-    let request_timeout = state.settings.request_timeout;
     Router::new()
-        .nest("/api/v1", api)
+        .merge(api)
         .merge(console::routes())
         .merge(telemetry::routes(state.settings.metrics_on_api_port))
         .fallback(not_found)
-        // One stack, applied with a single `layer` call, outermost first: axum boxes each route's
-        // service once per `Router::layer` call and clones that chain of boxes on every request,
-        // which costs ~9% of a `GET /account` when the five layers are applied one by one.
+        // One `layer` call: axum boxes each route's service once per call and clones that chain
+        // of boxes on every request. The pipeline does telemetry, the declared-size check,
+        // authentication, the timeout and panics (see its module); the body limit bounds the
+        // body as it is read.
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn(telemetry::track))
-                .layer(middleware::from_fn_with_state(
-                    max_body,
-                    crate::http::json::refuse_declared_oversize,
-                ))
-                // A request that takes too long (e.g. a client trickling its body) gets a 408
-                // envelope.
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::new(Code::RequestTimeout, "The request took too long.")
-                }))
-                .timeout(request_timeout)
-                .layer(CatchPanicLayer::custom(
-                    |_: Box<dyn std::any::Any + Send>| {
-                        ApiError::internal("a request handler panicked").into_response()
-                    },
-                ))
-                .layer(DefaultBodyLimit::max(max_body))
-                .layer(middleware::from_fn_with_state(
-                    state.clone(),
-                    auth::authenticate,
-                )),
+                .layer(PipelineLayer::new(state.clone()))
+                .layer(DefaultBodyLimit::max(max_body)),
         )
         .with_state(state)
 }
 
-/// `/api/v1/regions/{region}/rest` → `/api/v1/rest` for the installation's region; any other
-/// region is an ECE 404 naming the region that exists. Other paths pass unchanged, after one
-/// prefix comparison.
+/// The server's service ([`router`]). It rewrites `/api/v1/regions/{region}/rest` to
+/// `/api/v1/rest` for the installation's region before routing (a layer on the route table
+/// would run after routing, too late to change the path); any other region is an ECE 404 naming
+/// the region that exists. Other paths pass unchanged, after one prefix comparison. A plain
+/// service, not a router around the route table: each router level clones a boxed service per
+/// request.
 #[derive(Clone)]
-struct StripRegion {
+pub struct Api {
     routes: Router,
     /// Answers the requests whose region is refused (the reason rides in an extension), so that
     /// both outcomes are the same future type and nothing is boxed.
@@ -183,7 +169,11 @@ enum Refused {
     BadPath,
 }
 
-impl Service<Request> for StripRegion {
+impl<B> Service<axum::http::Request<B>> for Api
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     type Response = Response;
     type Error = Infallible;
     type Future = RouteFuture<Infallible>;
@@ -192,11 +182,16 @@ impl Service<Request> for StripRegion {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        let mut req = req.map(axum::body::Body::new);
         const PREFIX: &str = "/api/v1/regions/";
         if !req.uri().path().starts_with(PREFIX) {
             return self.routes.call(req);
         }
+        // The route table's router records the URI it sees as `OriginalUri`; a regional
+        // request's 404 names the path the client sent, so record that one first.
+        let original = OriginalUri(req.uri().clone());
+        req.extensions_mut().insert(original);
         match regional(req.uri(), &req.uri().path()[PREFIX.len()..]) {
             Ok(uri) => {
                 *req.uri_mut() = uri;

@@ -8,7 +8,8 @@
 //! - `ece_active_sessions`, read from the store at scrape time.
 //!
 //! Every request gets an `x-request-id` (the client's, if it sent a sane one), echoed in the reply
-//! and written on its access line ([`access`]). With debug logging on, the request also runs in a
+//! and written on its access line ([`access`]); `crate::http::pipeline` calls [`Seen`] around
+//! each request. With debug logging on, the request also runs in a
 //! `request` span carrying the id, so every line it logs names it.
 //!
 //! Per request this costs no allocation beyond the id's header value: the metric handles are
@@ -24,14 +25,13 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::domain::rbac::served_at;
+use crate::domain::rbac::{self, Operation};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 
@@ -54,12 +54,37 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// The operationId of a matched route, e.g. `GET /api/v1/users/{user_id}` → `get-user`.
-fn operation(method: &str, matched: Option<&str>) -> &'static str {
+/// The operation of a request's matched route and its metrics label (its operationId, e.g.
+/// `GET /api/v1/users/{user_id}` → `get-user`; `other` for an API route that is no operation,
+/// `unmatched` outside the API).
+pub fn operation_of(req: &Request) -> (Option<&'static Operation>, &'static str) {
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    operation(req.method().as_str(), matched)
+}
+
+fn operation(method: &str, matched: Option<&str>) -> (Option<&'static Operation>, &'static str) {
     let Some(path) = matched.and_then(|p| p.strip_prefix("/api/v1")) else {
-        return "unmatched";
+        return (None, "unmatched");
     };
-    served_at(method, path).map_or("other", |op| op.id)
+    // The operations of each route template, found once per thread: the template is one of the
+    // route table's, so the map stays as small as the table.
+    type ByTemplate = HashMap<Box<str>, Vec<&'static Operation>, foldhash::fast::FixedState>;
+    thread_local! {
+        static AT: RefCell<ByTemplate> = RefCell::new(ByTemplate::default());
+    }
+    let op = AT.with(|at| {
+        if let Some(ops) = at.borrow().get(path) {
+            return rbac::with_method(ops, method);
+        }
+        let ops = rbac::operations_at(path);
+        let op = rbac::with_method(&ops, method);
+        at.borrow_mut().insert(path.into(), ops);
+        op
+    });
+    (op, op.map_or("other", |op| op.id))
 }
 
 /// A request id unique to this process and, with 72 random bits per process, across replicas:
@@ -98,7 +123,8 @@ struct Handles {
 /// worker thread does that once per (operation, status) and keeps the handles.
 fn handles(op: &'static str, status: u16) -> Handles {
     thread_local! {
-        static CACHE: RefCell<HashMap<(usize, u16), Handles>> = RefCell::new(HashMap::new());
+        static CACHE: RefCell<HashMap<(usize, u16), Handles, foldhash::fast::FixedState>> =
+            RefCell::new(HashMap::default());
     }
     // Operation ids are static strings from one table: their address identifies them.
     let key = (op.as_ptr() as usize, status);
@@ -124,58 +150,82 @@ fn status_label(status: u16) -> &'static str {
     &labels[usize::from(status.clamp(100, 999) - 100)]
 }
 
-/// Middleware: request id, tracing span, and the per-operation metrics.
-pub async fn track(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .filter(|v| v.len() <= 128 && v.as_bytes().iter().all(u8::is_ascii_graphic))
-        .cloned()
-        .unwrap_or_else(new_request_id);
-    req.headers_mut().insert(REQUEST_ID, id.clone());
-    let method = req.method().clone();
-    let op = operation(
-        method.as_str(),
-        req.extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str),
-    );
-    // The path is kept for the access line: the request itself moves into the handler.
-    let uri = req.uri().clone();
-    // Disabled (no allocation, no formatting) unless a subscriber listens at DEBUG.
-    let span = tracing::debug_span!("request", id = %id.to_str().unwrap_or(""), %method, path = %uri.path(), op);
-    let start = Instant::now();
-    let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    let status = res.status().as_u16();
-    let elapsed = start.elapsed();
-    if tracing::enabled!(tracing::Level::INFO) {
-        let record = access::Record {
-            id: id.as_bytes(),
-            method: method.as_str(),
-            path: uri.path(),
+/// What the access line and the metrics need of a request, taken before its handler runs
+/// (the request itself moves into the handler).
+pub struct Seen {
+    id: HeaderValue,
+    method: Method,
+    /// A copy of the path, inline when short: cloning the `Uri` cost an allocation (its bytes
+    /// become shared on the first clone) and a reference count.
+    path: smallvec::SmallVec<[u8; 64]>,
+    op: &'static str,
+    start: Instant,
+    /// Disabled (no allocation, no formatting) unless a subscriber listens at DEBUG.
+    span: tracing::Span,
+}
+
+impl Seen {
+    /// Takes the request's id (the client's, if sane, else a new one) and starts the clock.
+    /// `op` is the metrics label of [`operation_of`].
+    pub fn begin(req: &Request, op: &'static str) -> Seen {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .filter(|v| v.len() <= 128 && v.as_bytes().iter().all(u8::is_ascii_graphic))
+            .cloned()
+            .unwrap_or_else(new_request_id);
+        let (method, path) = (req.method().clone(), req.uri().path());
+        let span =
+            tracing::debug_span!("request", id = %id.to_str().unwrap_or(""), %method, path, op);
+        Seen {
+            id,
+            method,
+            path: path.as_bytes().into(),
             op,
-            status,
-            elapsed,
-        };
-        if !access::write(&record) {
-            span.in_scope(|| {
-                tracing::info!(
-                    id = %id.to_str().unwrap_or(""),
-                    %method,
-                    path = %uri.path(),
-                    op,
-                    status,
-                    ms = elapsed.as_secs_f64() * 1000.0,
-                    "request finished"
-                )
-            });
+            start: Instant::now(),
+            span,
         }
     }
-    let metrics = handles(op, status);
-    metrics.requests.increment(1);
-    metrics.duration.record(elapsed.as_secs_f64());
-    res.headers_mut().insert(REQUEST_ID, id);
-    res
+
+    /// The request's span, entered while its handler runs.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Writes the access line, counts the request and echoes its id on `res`.
+    pub fn finish(self, res: &mut Response) {
+        let status = res.status().as_u16();
+        let elapsed = self.start.elapsed();
+        if tracing::enabled!(tracing::Level::INFO) {
+            // A copy of a `&str`.
+            let path = std::str::from_utf8(&self.path).unwrap_or_default();
+            let record = access::Record {
+                id: self.id.as_bytes(),
+                method: self.method.as_str(),
+                path,
+                op: self.op,
+                status,
+                elapsed,
+            };
+            if !access::write(&record) {
+                self.span.in_scope(|| {
+                    tracing::info!(
+                        id = %self.id.to_str().unwrap_or(""),
+                        method = %self.method,
+                        path,
+                        op = self.op,
+                        status,
+                        ms = elapsed.as_secs_f64() * 1000.0,
+                        "request finished"
+                    )
+                });
+            }
+        }
+        let metrics = handles(self.op, status);
+        metrics.requests.increment(1);
+        metrics.duration.record(elapsed.as_secs_f64());
+        res.headers_mut().insert(REQUEST_ID, self.id);
+    }
 }
 
 /// `/metrics`, `/healthz` and `/readyz`.
@@ -238,23 +288,20 @@ mod tests {
 
     #[test]
     fn operations_are_named_from_the_route() {
+        let label = |method, path| operation(method, path).1;
+        assert_eq!(label("GET", Some("/api/v1/users/{user_id}")), "get-user");
         assert_eq!(
-            operation("GET", Some("/api/v1/users/{user_id}")),
-            "get-user"
-        );
-        assert_eq!(
-            operation("PATCH", Some("/api/v1/users/{user_id}")),
+            label("PATCH", Some("/api/v1/users/{user_id}")),
             "update-user"
         );
         assert_eq!(
-            operation("GET", Some("/api/v1/users/{user_id}/auth/keys")),
+            label("GET", Some("/api/v1/users/{user_id}/auth/keys")),
             "get-user-api-keys"
         );
-        assert_eq!(
-            operation("POST", Some("/api/v1/users/auth/_login")),
-            "login"
-        );
-        assert_eq!(operation("GET", None), "unmatched");
+        assert_eq!(label("POST", Some("/api/v1/users/auth/_login")), "login");
+        assert_eq!(label("GET", Some("/api/v1/api-docs/swagger.json")), "other");
+        assert_eq!(label("GET", Some("/healthz")), "unmatched");
+        assert_eq!(label("GET", None), "unmatched");
     }
 
     #[test]

@@ -33,10 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
-use sha2::Sha256;
 
 use crate::store::{KeyLookup, TokenLookup};
 pub use basic::{BasicFlight, VerifiedBasic};
@@ -67,9 +65,9 @@ pub struct Stamp {
 
 /// The cache; one per running server (the HTTP layer holds it in its state).
 pub struct AuthCache {
-    /// HMAC-SHA256 keyed with a random per-process key, cloned for each header (keying it again
-    /// would cost two more SHA-256 blocks per request).
-    hmac: Hmac<Sha256>,
+    /// HMAC-SHA256 keyed with a random per-process key (ring keeps the keyed inner and outer
+    /// states, so a header costs no keying, and hashes with the same code as `crypto::digest`).
+    hmac: ring::hmac::Key,
     basic: Map<VerifiedBasic>,
     /// Shared, so that a hit costs a reference count, not a copy of the lookup.
     tokens: Map<Arc<TokenLookup>>,
@@ -101,8 +99,7 @@ impl AuthCache {
         let mut hmac_key = [0u8; 32];
         OsRng.fill_bytes(&mut hmac_key);
         AuthCache {
-            hmac: <Hmac<Sha256> as Mac>::new_from_slice(&hmac_key)
-                .expect("HMAC takes any key size"),
+            hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &hmac_key),
             basic: Map::new(KNOWN_TTL),
             tokens: Map::new(lookup_ttl),
             keys: Map::new(lookup_ttl),
@@ -304,7 +301,7 @@ mod tests {
                 absolute_expires_at: now,
                 revoked: false,
             },
-            user: UserRecord::new("u", String::new(), vec![], None, now),
+            user: UserRecord::new("u", String::new(), vec![], None, now).into(),
         }
     }
 }

@@ -28,13 +28,22 @@ const MAX_CREDENTIAL_LEN: usize = 1024;
 
 /// Parses an `Authorization` header value. `None` for anything malformed or of an unknown scheme.
 pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
-    let value = std::str::from_utf8(value).ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
-    let rest = rest.trim();
-    if rest.is_empty() || rest.len() > MAX_CREDENTIAL_LEN || rest.contains(char::is_whitespace) {
+    // Bytes, not chars: every credential we issue is ASCII, so anything else is refused whole
+    // (a header value cannot hold a control character, and UTF-8 is checked once, at the end).
+    if !value.is_ascii() {
         return None;
     }
-    if scheme.eq_ignore_ascii_case("basic") {
+    let value = value.trim_ascii();
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = (&value[..space], value[space + 1..].trim_ascii());
+    if rest.is_empty()
+        || rest.len() > MAX_CREDENTIAL_LEN
+        || rest.iter().any(|b| b.is_ascii_whitespace())
+    {
+        return None;
+    }
+    let rest = std::str::from_utf8(rest).ok()?;
+    if scheme.eq_ignore_ascii_case(b"basic") {
         let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
         let (user, password) = decoded.split_once(':')?;
         // No user has an empty name or one with a NUL (PostgreSQL cannot even look such a name
@@ -46,9 +55,9 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
             user: user.to_string(),
             password: password.to_string(),
         })
-    } else if scheme.eq_ignore_ascii_case("apikey") {
+    } else if scheme.eq_ignore_ascii_case(b"apikey") {
         Some(Credentials::ApiKey(rest.to_string()))
-    } else if scheme.eq_ignore_ascii_case("bearer") {
+    } else if scheme.eq_ignore_ascii_case(b"bearer") {
         Some(Credentials::Bearer(rest.to_string()))
     } else {
         None
@@ -90,6 +99,8 @@ mod tests {
             b"Basic Og==",
             b"ApiKey a b",
             b"\xff\xfe",
+            "Bearer \u{a0}abc".as_bytes(),
+            "ApiKey ab\u{2003}c".as_bytes(),
         ] {
             assert_eq!(parse_authorization(bad), None, "{bad:?}");
         }

@@ -13,7 +13,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// `n` random bytes from the OS, base64url without padding.
@@ -42,7 +41,11 @@ pub fn new_id() -> String {
 /// The digest stored in place of a token or key: 32 raw bytes, never hex text (the store's
 /// indexes and the credential cache key on it as it is).
 pub fn digest(secret: &str) -> crate::domain::model::Digest {
-    Sha256::digest(secret.as_bytes()).into()
+    // ring's SHA-256 (OpenSSL's assembly, SIMD where the CPU has it) rather than sha2's portable
+    // code: this runs on every request with a token or key, and costs a third as much on CPUs
+    // without SHA extensions (bench/RESULTS.md).
+    let d = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    d.as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 
 /// Constant-time equality for digests and other secrets-derived strings.

@@ -1,13 +1,19 @@
 //! Who is calling, for the two schemes that are a lookup: a bearer token and an API key, each
-//! resolved through the credential cache's `get_or_load` (one store read per credential and
-//! replica while the cache is fresh). Basic credentials also go through brute-force protection
+//! resolved through the credential cache (one store read per credential and replica while the
+//! cache is fresh). The `*_cached` functions answer from the cache alone, without awaiting, so
+//! that a hit costs no future of its own (`crate::http::pipeline`). Basic credentials also go through brute-force protection
 //! and Argon2; their HTTP side is `crate::http::basic`.
 
-use crate::domain::model::{Timestamp, UserRecord};
+use std::sync::Arc;
+
+use crate::domain::model::{Digest, Timestamp, UserRecord};
 use crate::domain::roles::Role;
 use crate::security::cache::AuthCache;
 use crate::security::crypto;
-use crate::store::{token_usable, Store, StoreResult};
+use crate::store::{token_usable, KeyLookup, Store, StoreResult, TokenLookup};
+
+/// A caller's roles, without a heap allocation.
+pub type Roles = smallvec::SmallVec<[Role; 4]>;
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
@@ -19,7 +25,7 @@ pub enum Method {
     },
     Bearer {
         session_id: String,
-        token_digest: crate::domain::model::Digest,
+        token_digest: Digest,
         expires_at: Timestamp,
     },
 }
@@ -27,9 +33,11 @@ pub enum Method {
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: UserRecord,
-    /// The roles in force for this request (an API key may carry fewer than its owner).
-    pub roles: Vec<Role>,
+    /// The user's row as the credential cache holds it: shared, not copied per request.
+    pub user: Arc<UserRecord>,
+    /// The roles in force for this request (an API key may carry fewer than its owner). Inline:
+    /// there are four roles, and a request should not allocate for them.
+    pub roles: Roles,
     pub method: Method,
     /// The client's IP address, for the audit log.
     pub source: Option<std::net::IpAddr>,
@@ -37,9 +45,9 @@ pub struct Caller {
 
 impl Caller {
     /// A caller authenticated by its password: the user's own roles.
-    pub fn by_password(user: UserRecord, source: Option<std::net::IpAddr>) -> Caller {
+    pub fn by_password(user: Arc<UserRecord>, source: Option<std::net::IpAddr>) -> Caller {
         Caller {
-            roles: user.roles.clone(),
+            roles: Roles::from_slice(&user.roles),
             user,
             method: Method::Password,
             source,
@@ -47,27 +55,42 @@ impl Caller {
     }
 }
 
-/// A bearer token: its session must be live at `now` and the token current (or in its grace
-/// period). `Ok(None)`: wrong, expired or revoked.
+/// A bearer token whose SHA-256 is `hash`, answered from the credential cache alone: `None`
+/// when the cache does not hold it (ask [`bearer`]), `Some(None)` when it is not usable.
+pub fn bearer_cached(
+    cache: &AuthCache,
+    now: Timestamp,
+    hash: &Digest,
+    source: Option<std::net::IpAddr>,
+) -> Option<Option<Caller>> {
+    let found = cache.token(hash)?;
+    Some(bearer_caller(&found, hash, now, source))
+}
+
+/// A bearer token whose SHA-256 is `hash`: its session must be live at `now` and the token
+/// current (or in its grace period). `Ok(None)`: wrong, expired or revoked.
 pub async fn bearer(
     store: &dyn Store,
     cache: &AuthCache,
     now: Timestamp,
-    token: &str,
+    hash: &Digest,
     source: Option<std::net::IpAddr>,
 ) -> StoreResult<Option<Caller>> {
-    let hash = crypto::digest(token);
-    let found = cache
-        .token_or_load(&hash, || store.find_token(&hash))
-        .await?;
-    let Some(found) = found else {
-        return Ok(None);
-    };
+    let found = cache.token_or_load(hash, || store.find_token(hash)).await?;
+    Ok(found.and_then(|found| bearer_caller(&found, hash, now, source)))
+}
+
+fn bearer_caller(
+    found: &TokenLookup,
+    hash: &Digest,
+    now: Timestamp,
+    source: Option<std::net::IpAddr>,
+) -> Option<Caller> {
     if !crypto::ct_eq(found.token.token_hash, hash)
         || !token_usable(&found.token, &found.session, now)
         || !found.user.enabled
     {
-        return Ok(None);
+        return None;
     }
     let expires_at = found
         .token
@@ -75,39 +98,55 @@ pub async fn bearer(
         .map_or(found.session.expires_at(), |t| {
             t.min(found.session.expires_at())
         });
-    Ok(Some(Caller {
+    Some(Caller {
         user: found.user.clone(),
-        roles: found.user.roles.clone(),
+        roles: Roles::from_slice(&found.user.roles),
         method: Method::Bearer {
             session_id: found.session.id.clone(),
-            token_digest: hash,
+            token_digest: *hash,
             expires_at,
         },
         source,
-    }))
+    })
 }
 
-/// An API key: unexpired at `now`, its owner enabled; its roles are the key's restriction of the
-/// owner's. `Ok(None)`: wrong, expired or deleted.
+/// [`bearer_cached`] for an API key.
+pub fn api_key_cached(
+    cache: &AuthCache,
+    now: Timestamp,
+    hash: &Digest,
+    source: Option<std::net::IpAddr>,
+) -> Option<Option<Caller>> {
+    let found = cache.api_key(hash)?;
+    Some(api_key_caller(&found, hash, now, source))
+}
+
+/// An API key whose SHA-256 is `hash`: unexpired at `now`, its owner enabled; its roles are the
+/// key's restriction of the owner's. `Ok(None)`: wrong, expired or deleted.
 pub async fn api_key(
     store: &dyn Store,
     cache: &AuthCache,
     now: Timestamp,
-    key: &str,
+    hash: &Digest,
     source: Option<std::net::IpAddr>,
 ) -> StoreResult<Option<Caller>> {
-    let hash = crypto::digest(key);
     let found = cache
-        .api_key_or_load(&hash, || store.find_api_key(&hash))
+        .api_key_or_load(hash, || store.find_api_key(hash))
         .await?;
-    let Some(found) = found else {
-        return Ok(None);
-    };
+    Ok(found.and_then(|found| api_key_caller(&found, hash, now, source)))
+}
+
+fn api_key_caller(
+    found: &KeyLookup,
+    hash: &Digest,
+    now: Timestamp,
+    source: Option<std::net::IpAddr>,
+) -> Option<Caller> {
     let expired = found.key.expires_at.is_some_and(|t| t <= now);
     if !crypto::ct_eq(found.key.key_hash, hash) || expired || !found.user.enabled {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(Caller {
+    Some(Caller {
         user: found.user.clone(),
         roles: key_roles(&found.user, found.key.platform_roles.as_deref()),
         method: Method::ApiKey {
@@ -115,13 +154,13 @@ pub async fn api_key(
             expires_at: found.key.expires_at,
         },
         source,
-    }))
+    })
 }
 
 /// A key restricted to platform roles gets those its owner still holds, never more.
-fn key_roles(owner: &UserRecord, restricted_to: Option<&[Role]>) -> Vec<Role> {
+fn key_roles(owner: &UserRecord, restricted_to: Option<&[Role]>) -> Roles {
     match restricted_to {
-        None => owner.roles.clone(),
+        None => Roles::from_slice(&owner.roles),
         Some(roles) => roles
             .iter()
             .filter(|r| owner.roles.contains(r))

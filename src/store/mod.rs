@@ -129,14 +129,16 @@ pub enum ReorderOutcome {
 pub struct TokenLookup {
     pub token: TokenRecord,
     pub session: SessionRecord,
-    pub user: UserRecord,
+    /// Shared: the credential cache hands the same row to every request it answers.
+    pub user: std::sync::Arc<UserRecord>,
 }
 
 /// An API key with its owner.
 #[derive(Debug, Clone)]
 pub struct KeyLookup {
     pub key: ApiKeyRecord,
-    pub user: UserRecord,
+    /// Shared, as in [`TokenLookup`].
+    pub user: std::sync::Arc<UserRecord>,
 }
 
 #[async_trait]

@@ -162,10 +162,31 @@ fn millis(out: &mut Vec<u8>, d: Duration) {
     padded(out, micros % 1000, 3);
 }
 
-/// RFC 3339 UTC with microseconds, as the fmt formatter writes it.
+/// RFC 3339 UTC with microseconds, as the fmt formatter writes it. The text up to the seconds is
+/// kept per thread and reused while the second lasts (the calendar arithmetic is most of it).
 fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
+    thread_local! {
+        static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+    }
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
+    let (cached, text) = SECOND.get();
+    if cached == secs {
+        out.extend_from_slice(&text);
+    } else {
+        let start = out.len();
+        up_to_seconds(out, secs);
+        if let Ok(text) = out[start..].try_into() {
+            SECOND.set((secs, text));
+        }
+    }
+    out.push(b'.');
+    padded(out, u64::from(since.subsec_micros()), 6);
+    out.push(b'Z');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` after the epoch.
+fn up_to_seconds(out: &mut Vec<u8>, secs: u64) {
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let in_day = secs % 86_400;
     padded(out, year.max(0) as u64, 4);
@@ -179,9 +200,6 @@ fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
     padded(out, in_day / 60 % 60, 2);
     out.push(b':');
     padded(out, in_day % 60, 2);
-    out.push(b'.');
-    padded(out, u64::from(since.subsec_micros()), 6);
-    out.push(b'Z');
 }
 
 #[cfg(test)]
@@ -208,6 +226,13 @@ mod tests {
         out.clear();
         timestamp(&mut out, UNIX_EPOCH);
         assert_eq!(out, b"1970-01-01T00:00:00.000000Z");
+        // The same second again (from the thread's copy), then the next one.
+        out.clear();
+        timestamp(&mut out, UNIX_EPOCH + Duration::new(0, 999_999_000));
+        assert_eq!(out, b"1970-01-01T00:00:00.999999Z");
+        out.clear();
+        timestamp(&mut out, UNIX_EPOCH + Duration::new(1, 0));
+        assert_eq!(out, b"1970-01-01T00:00:01.000000Z");
     }
 
     #[test]

@@ -23,8 +23,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use hmac::Mac;
-
 use super::{AuthCache, Digest, Stamp, BASIC_TTL, MAX_ENTRIES};
 use crate::domain::model::UserRecord;
 
@@ -32,7 +30,7 @@ use crate::domain::model::UserRecord;
 /// last read from the store.
 #[derive(Clone)]
 pub struct VerifiedBasic {
-    /// Shared, so that a hit costs one copy of the row (for the caller), not two.
+    /// Shared with every caller it authenticates: a hit copies no row.
     pub user: Arc<UserRecord>,
     /// When Argon2 last verified the password; the entry ends [`BASIC_TTL`] after.
     verified_at: Instant,
@@ -62,9 +60,8 @@ impl Drop for BasicFlight<'_> {
 impl AuthCache {
     /// The cache key of a Basic `Authorization` header value.
     pub fn basic_key(&self, header: &[u8]) -> Digest {
-        let mut mac = self.hmac.clone();
-        mac.update(header);
-        mac.finalize().into_bytes().into()
+        let tag = ring::hmac::sign(&self.hmac, header);
+        tag.as_ref().try_into().expect("HMAC-SHA256 is 32 bytes")
     }
 
     /// A remembered verification of this header, if Argon2 ran less than [`BASIC_TTL`] ago.
@@ -80,25 +77,31 @@ impl AuthCache {
     }
 
     /// The user row of a hit, if it was read recently enough to skip reading it again.
-    pub fn basic_user<'a>(&self, hit: &'a VerifiedBasic) -> Option<&'a UserRecord> {
-        self.fresh(&hit.read).then_some(&*hit.user)
+    pub fn basic_user(&self, hit: &VerifiedBasic) -> Option<Arc<UserRecord>> {
+        self.fresh(&hit.read).then(|| hit.user.clone())
     }
 
     /// Remembers that the password of this header was just verified against `user` (read at
     /// `read`) by Argon2.
-    pub fn put_basic(&self, key: Digest, user: UserRecord, read: Stamp) {
+    pub fn put_basic(&self, key: Digest, user: Arc<UserRecord>, read: Stamp) {
         self.store_basic(key, user, Instant::now(), read);
     }
 
     /// Refreshes the row of a hit that was re-read (at `read`) and still matches; the Argon2
     /// verification it rests on keeps its time.
-    pub fn recheck_basic(&self, key: Digest, hit: VerifiedBasic, user: UserRecord, read: Stamp) {
+    pub fn recheck_basic(
+        &self,
+        key: Digest,
+        hit: VerifiedBasic,
+        user: Arc<UserRecord>,
+        read: Stamp,
+    ) {
         self.store_basic(key, user, hit.verified_at, read);
     }
 
-    fn store_basic(&self, key: Digest, user: UserRecord, verified_at: Instant, read: Stamp) {
+    fn store_basic(&self, key: Digest, user: Arc<UserRecord>, verified_at: Instant, read: Stamp) {
         let entry = VerifiedBasic {
-            user: Arc::new(user),
+            user,
             verified_at,
             read,
         };
@@ -142,8 +145,14 @@ mod tests {
     use super::super::LOOKUP_TTL;
     use super::*;
 
-    fn sample_user() -> UserRecord {
-        UserRecord::new("u", String::new(), vec![], None, chrono::Utc::now())
+    fn sample_user() -> Arc<UserRecord> {
+        Arc::new(UserRecord::new(
+            "u",
+            String::new(),
+            vec![],
+            None,
+            chrono::Utc::now(),
+        ))
     }
 
     #[test]
@@ -162,7 +171,7 @@ mod tests {
         let user = sample_user();
         c.put_basic(key, user.clone(), c.stamp());
         let hit = c.basic(&key).unwrap();
-        assert_eq!(c.basic_user(&hit), Some(&user));
+        assert_eq!(c.basic_user(&hit), Some(user.clone()));
         // Cleared on this replica: the row must be read again, but the verification is kept.
         c.clear_lookups();
         let hit = c.basic(&key).unwrap();

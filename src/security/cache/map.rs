@@ -13,19 +13,21 @@ struct Entry<T> {
 }
 
 pub(super) struct Map<T> {
-    entries: Mutex<HashMap<Digest, Entry<T>>>,
+    entries: Mutex<HashMap<Digest, Entry<T>, foldhash::fast::RandomState>>,
     ttl: Duration,
 }
 
 impl<T: Clone> Map<T> {
     pub(super) fn new(ttl: Duration) -> Self {
         Map {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::default()),
             ttl,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Entry<T>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Digest, Entry<T>, foldhash::fast::RandomState>> {
         // A panic while holding the lock cannot leave a half-written entry: keep going.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }

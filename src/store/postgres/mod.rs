@@ -291,7 +291,7 @@ impl Store for PgStore {
             Ok(TokenLookup {
                 token,
                 session,
-                user,
+                user: user.into(),
             })
         };
         self.fetch(&self.pool, sqlx::query(&sql).bind(&token_hash[..]), decode)
@@ -451,7 +451,10 @@ impl Store for PgStore {
         );
         let decode = |r: &PgRow| {
             let (key, user) = (rows::api_key(r)?, rows::user(r)?);
-            Ok(KeyLookup { key, user })
+            Ok(KeyLookup {
+                key,
+                user: user.into(),
+            })
         };
         self.fetch(&self.pool, sqlx::query(&sql).bind(&key_hash[..]), decode)
             .await

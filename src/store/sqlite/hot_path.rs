@@ -131,7 +131,7 @@ impl Readers {
                 Ok(TokenLookup {
                     token: rows::token(&r)?,
                     session: rows::session(&r)?,
-                    user: rows::user(&r)?,
+                    user: rows::user(&r)?.into(),
                 })
             })
         })
@@ -142,7 +142,7 @@ impl Readers {
             one(c, &SELECT_KEY, [&key_hash[..]], |r| {
                 Ok(KeyLookup {
                     key: rows::api_key(&r)?,
-                    user: rows::user(&r)?,
+                    user: rows::user(&r)?.into(),
                 })
             })
         })

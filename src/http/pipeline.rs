@@ -1,0 +1,216 @@
+//! The one middleware every routed request passes through, in this order:
+//! 1. telemetry: the request id, the `request` span, and after the reply the access line and
+//!    the metrics (`crate::http::telemetry`);
+//! 2. a declared `Content-Length` over `--max-body-bytes`: 413 at once;
+//! 3. authentication (`crate::http::auth`): the caller is resolved once and left in the
+//!    request's extensions; after the reply, its effects on the credential cache and the
+//!    `X-Elastic-Api-Key-Expiration` header;
+//! 4. the request timeout (`--request-timeout`): 408, over authentication and the handler;
+//! 5. a panic in authentication or the handler: 500.
+//!
+//! Why one hand-written service instead of axum's `from_fn` middlewares and tower's layers: a
+//! `from_fn` middleware boxes its future, clones the service below it into a `Next` and boxes
+//! that too, on every request, and the authentication future is large (it holds the Basic and
+//! directory paths), so moving it into its box was the largest single cost of a cached
+//! `GET /account` (bench/RESULTS.md). Here a request whose credentials the cache decides, the
+//! common case, allocates nothing of its own: only a cache miss boxes the future that awaits the
+//! store, Argon2 or a directory.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service, ServiceExt};
+
+use crate::http::auth::{self, AuthState, Begun, Effects};
+use crate::http::error::{ApiError, Code};
+use crate::http::telemetry::{self, Seen};
+use crate::http::AppState;
+
+/// Puts [`Pipeline`] in front of a route table's services.
+#[derive(Clone)]
+pub struct PipelineLayer {
+    app: Arc<AppState>,
+}
+
+impl PipelineLayer {
+    pub fn new(app: AppState) -> Self {
+        PipelineLayer { app: Arc::new(app) }
+    }
+}
+
+impl<S> Layer<S> for PipelineLayer {
+    type Service = Pipeline<S>;
+
+    fn layer(&self, inner: S) -> Pipeline<S> {
+        Pipeline {
+            inner,
+            app: self.app.clone(),
+        }
+    }
+}
+
+/// See the module documentation. Cloned per request by the router: one `Arc` and the inner
+/// service.
+#[derive(Clone)]
+pub struct Pipeline<S> {
+    inner: S,
+    app: Arc<AppState>,
+}
+
+type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+impl<S> Service<Request> for Pipeline<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = PipelineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let (op, label) = telemetry::operation_of(&req);
+        let seen = Seen::begin(&req, label);
+        let deadline = tokio::time::sleep(self.app.settings.request_timeout);
+        let started = {
+            let _entered = seen.span().enter();
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.start(req, op)))
+        };
+        let stage = started.unwrap_or_else(|_| Stage::Answered {
+            reply: Some(panicked()),
+        });
+        PipelineFuture {
+            stage,
+            deadline,
+            app: self.app.clone(),
+            seen: Some(seen),
+        }
+    }
+}
+
+impl<S> Pipeline<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    /// Everything up to the handler that needs no waiting.
+    fn start(
+        &mut self,
+        mut req: Request,
+        op: Option<&'static crate::domain::rbac::Operation>,
+    ) -> Stage<S::Future> {
+        let app = &*self.app;
+        if let Some(reply) =
+            crate::http::json::refuse_declared_oversize(req.headers(), app.settings.max_body_bytes)
+        {
+            return Stage::Answered { reply: Some(reply) };
+        }
+        let source = crate::http::peer(req.extensions()).map(|a| a.ip());
+        match auth::begin(app, req.headers(), source) {
+            Begun::Decided(state) => {
+                let effects = Effects::of(&state, op);
+                req.extensions_mut().insert(state);
+                Stage::Handler {
+                    future: self.inner.call(req),
+                    effects,
+                }
+            }
+            Begun::Pending(pending) => {
+                let (app, inner) = (self.app.clone(), self.inner.clone());
+                Stage::Waiting {
+                    future: Box::pin(async move {
+                        let state: AuthState = auth::finish(&app, pending, source).await;
+                        let effects = Effects::of(&state, op);
+                        req.extensions_mut().insert(state);
+                        let Ok(mut res) = inner.oneshot(req).await;
+                        effects.apply(&app, &mut res);
+                        res
+                    }),
+                }
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The reply of [`Pipeline`].
+    pub struct PipelineFuture<F> {
+        #[pin]
+        stage: Stage<F>,
+        #[pin]
+        deadline: tokio::time::Sleep,
+        app: Arc<AppState>,
+        seen: Option<Seen>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    enum Stage<F> {
+        /// Decided before the handler: 413, or a panic.
+        Answered { reply: Option<Response> },
+        /// Authenticated from the cache; the handler runs.
+        Handler { #[pin] future: F, effects: Effects },
+        /// Authentication awaits the store, Argon2 or a directory, then the handler runs.
+        Waiting { future: Boxed },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for PipelineFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let polled = {
+            let _entered = this.seen.as_ref().map(|s| s.span().enter());
+            let stage = this.stage.as_mut();
+            std::panic::catch_unwind(AssertUnwindSafe(|| poll_stage(stage, this.app, cx)))
+        };
+        let mut res = match polled {
+            Ok(Poll::Ready(res)) => res,
+            Err(_) => panicked(),
+            Ok(Poll::Pending) => {
+                ready!(this.deadline.as_mut().poll(cx));
+                // Dropping the handler's future cancels it; nothing after this point runs it.
+                this.stage.set(Stage::Answered { reply: None });
+                ApiError::new(Code::RequestTimeout, "The request took too long.").into_response()
+            }
+        };
+        if let Some(seen) = this.seen.take() {
+            seen.finish(&mut res);
+        }
+        Poll::Ready(Ok(res))
+    }
+}
+
+fn poll_stage<F: Future<Output = Result<Response, Infallible>>>(
+    stage: Pin<&mut Stage<F>>,
+    app: &AppState,
+    cx: &mut Context<'_>,
+) -> Poll<Response> {
+    match stage.project() {
+        StageProj::Answered { reply } => Poll::Ready(reply.take().unwrap_or_else(|| {
+            ApiError::internal("a request was polled after it ended").into_response()
+        })),
+        StageProj::Handler { future, effects } => {
+            let Ok(mut res) = ready!(future.poll(cx));
+            effects.apply(app, &mut res);
+            Poll::Ready(res)
+        }
+        StageProj::Waiting { future } => future.as_mut().poll(cx),
+    }
+}
+
+fn panicked() -> Response {
+    ApiError::internal("a request handler panicked").into_response()
+}
