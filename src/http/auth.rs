@@ -76,11 +76,11 @@ pub fn begin(app: &AppState, headers: &HeaderMap, source: Option<IpAddr>) -> Beg
     let (cache, now) = (&*app.authcache, app.settings.clock.now());
     let cached = match creds {
         Credentials::Bearer(token) => {
-            let hash = crypto::digest(&token);
+            let hash = crypto::digest(token);
             resolve::bearer_cached(cache, now, &hash, source).ok_or(Slow::Bearer(hash))
         }
         Credentials::ApiKey(key) => {
-            let hash = crypto::digest(&key);
+            let hash = crypto::digest(key);
             resolve::api_key_cached(cache, now, &hash, source).ok_or(Slow::ApiKey(hash))
         }
         Credentials::Basic { user, password } => {
@@ -173,20 +173,30 @@ impl Effects {
                 app.authcache.forget_token(digest);
             }
         }
-        if let Some(expiry) = &self.key_expiry {
-            let mut buf = [0u8; 24];
-            let value = match crate::domain::rfc3339::millis(expiry, &mut buf) {
-                Some(text) => HeaderValue::from_str(text),
-                None => HeaderValue::from_str(&fmt_ts(expiry)),
-            };
-            if let Ok(value) = value {
-                res.headers_mut().insert(KEY_EXPIRATION, value);
-            }
+        if let Some(value) = self.key_expiry.and_then(expiry_header) {
+            res.headers_mut().insert(KEY_EXPIRATION, value);
         }
     }
 }
 
 const KEY_EXPIRATION: HeaderName = HeaderName::from_static("x-elastic-api-key-expiration");
+
+/// The `X-Elastic-Api-Key-Expiration` value of `expiry`. A client sends the same key again and
+/// again: each thread keeps the last value it made, whose clone shares its bytes.
+fn expiry_header(expiry: Timestamp) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Timestamp, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| {
+        if let Some((_, value)) = last.as_ref().filter(|(at, _)| *at == expiry) {
+            return Some(value.clone());
+        }
+        let value = HeaderValue::from_str(&fmt_ts(&expiry)).ok()?;
+        *last = Some((expiry, value.clone()));
+        Some(value)
+    })
+}
 
 /// An authenticated caller allowed to perform operation `O`.
 pub struct Authorized<O: OperationId>(pub Arc<Caller>, PhantomData<O>);

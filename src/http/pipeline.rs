@@ -1,4 +1,5 @@
-//! The one middleware every routed request passes through, in this order:
+//! The service every request passes through before the route table (`crate::http::router::Api`
+//! puts it there, after the region rewrite), in this order:
 //! 1. telemetry: the request id, the `request` span, and after the reply the access line and
 //!    the metrics (`crate::http::telemetry`);
 //! 2. a declared `Content-Length` over `--max-body-bytes`: 413 at once;
@@ -7,6 +8,9 @@
 //!    `X-Elastic-Api-Key-Expiration` header;
 //! 4. the request timeout (`--request-timeout`): 408, over authentication and the handler;
 //! 5. a panic in authentication or the handler: 500.
+//!
+//! The operation a request is for (its metrics label, and what its reply does to the credential
+//! cache) is found from its path before routing (`telemetry::operation_of`).
 //!
 //! Why one hand-written service instead of axum's `from_fn` middlewares and tower's layers: a
 //! `from_fn` middleware boxes its future, clones the service below it into a `Next` and boxes
@@ -20,7 +24,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use axum::extract::Request;
@@ -35,12 +38,12 @@ use crate::http::AppState;
 /// Puts [`Pipeline`] in front of a route table's services.
 #[derive(Clone)]
 pub struct PipelineLayer {
-    app: Arc<AppState>,
+    app: AppState,
 }
 
 impl PipelineLayer {
     pub fn new(app: AppState) -> Self {
-        PipelineLayer { app: Arc::new(app) }
+        PipelineLayer { app }
     }
 }
 
@@ -55,12 +58,12 @@ impl<S> Layer<S> for PipelineLayer {
     }
 }
 
-/// See the module documentation. Cloned per request by the router: one `Arc` and the inner
-/// service.
+/// See the module documentation. Cloned per request by the router: the state's one `Arc` and
+/// the inner service.
 #[derive(Clone)]
 pub struct Pipeline<S> {
     inner: S,
-    app: Arc<AppState>,
+    app: AppState,
 }
 
 type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -109,7 +112,7 @@ where
         mut req: Request,
         op: Option<&'static crate::domain::rbac::Operation>,
     ) -> Stage<S::Future> {
-        let app = &*self.app;
+        let app = &self.app;
         if let Some(reply) =
             crate::http::json::refuse_declared_oversize(req.headers(), app.settings.max_body_bytes)
         {
@@ -149,7 +152,7 @@ pin_project_lite::pin_project! {
         stage: Stage<F>,
         #[pin]
         deadline: tokio::time::Sleep,
-        app: Arc<AppState>,
+        app: AppState,
         seen: Option<Seen>,
     }
 }
@@ -214,3 +217,6 @@ fn poll_stage<F: Future<Output = Result<Response, Infallible>>>(
 fn panicked() -> Response {
     ApiError::internal("a request handler panicked").into_response()
 }
+
+#[cfg(test)]
+mod tests;

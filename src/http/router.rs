@@ -20,24 +20,33 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use tower::{Service, ServiceBuilder};
+use tower::{Layer, Service};
 
 use super::{account, console, docs, keys, realms, roles, saml, session, users};
 use crate::http::error::{ApiError, Code};
-use crate::http::pipeline::PipelineLayer;
+use crate::http::pipeline::{Pipeline, PipelineFuture, PipelineLayer};
 use crate::http::telemetry;
 use crate::http::AppState;
 
 /// The one region an ECE installation has, as `ecctl` names it.
 pub const REGION: &str = "ece-region";
 
-/// The whole API as one service: the region rewrite in front of the route table.
+/// The whole API as one service: the region rewrite, then the pipeline (telemetry,
+/// authentication, timeout, panics: `crate::http::pipeline`) and the body limit, in front of
+/// the route table. They wrap the router rather than being applied with `Router::layer`, which
+/// wraps every route in one more boxed service, cloned and called on every request.
 pub fn router(state: AppState) -> Api {
+    let max_body = state.settings.max_body_bytes;
+    let routes = DefaultBodyLimit::max(max_body).layer(routes(state.clone()));
+    let pipeline = PipelineLayer::new(state);
     Api {
-        routes: routes(state),
-        refused: Router::new().fallback(refuse_region),
+        routes: pipeline.layer(routes),
+        refused: pipeline.layer(Router::new().fallback(refuse_region)),
     }
 }
+
+/// The route table with the body limit its extractors read.
+type Routes = <DefaultBodyLimit as Layer<Router>>::Service;
 
 fn routes(state: AppState) -> Router {
     let api = Router::new()
@@ -129,21 +138,11 @@ fn routes(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
 
     telemetry::handle(); // installs the metrics recorder before the first request
-    let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(api)
         .merge(console::routes())
         .merge(telemetry::routes(state.settings.metrics_on_api_port))
         .fallback(not_found)
-        // One `layer` call: axum boxes each route's service once per call and clones that chain
-        // of boxes on every request. The pipeline does telemetry, the declared-size check,
-        // authentication, the timeout and panics (see its module); the body limit bounds the
-        // body as it is read.
-        .layer(
-            ServiceBuilder::new()
-                .layer(PipelineLayer::new(state.clone()))
-                .layer(DefaultBodyLimit::max(max_body)),
-        )
         .with_state(state)
 }
 
@@ -155,10 +154,10 @@ fn routes(state: AppState) -> Router {
 /// request.
 #[derive(Clone)]
 pub struct Api {
-    routes: Router,
+    routes: Pipeline<Routes>,
     /// Answers the requests whose region is refused (the reason rides in an extension), so that
     /// both outcomes are the same future type and nothing is boxed.
-    refused: Router,
+    refused: Pipeline<Router>,
 }
 
 /// Why a regional path was refused.
@@ -176,7 +175,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = RouteFuture<Infallible>;
+    type Future = PipelineFuture<RouteFuture<Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))

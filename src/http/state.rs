@@ -6,9 +6,21 @@ use std::time::Duration;
 use crate::security::crypto::PasswordHasherPool;
 use crate::store::Store;
 
-/// What every handler can reach.
+/// What every handler can reach: one reference-counted pointer, so that the `State` extractor's
+/// clone per request is one atomic increment rather than one per field (each of which the
+/// worker threads would otherwise contend on).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub hasher: PasswordHasherPool,
@@ -37,7 +49,7 @@ impl AppState {
             .unwrap_or(2);
         let threads = hash_concurrency.unwrap_or(cores).max(1);
         let queued = settings.hash_queue.unwrap_or(8 * threads);
-        AppState {
+        AppState(Arc::new(Shared {
             refusals: Arc::new(crate::http::audit::Refusals::new(
                 settings.audit_refusals_per_minute,
             )),
@@ -50,7 +62,7 @@ impl AppState {
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
             hasher: PasswordHasherPool::new(threads, queued),
-        }
+        }))
     }
 }
 

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -54,37 +54,55 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// The operation of a request's matched route and its metrics label (its operationId, e.g.
-/// `GET /api/v1/users/{user_id}` → `get-user`; `other` for an API route that is no operation,
-/// `unmatched` outside the API).
+/// The operation a request is for and its metrics label: its operationId, `other` for an API
+/// path that is no operation (the swagger document, or a method the path does not serve), and
+/// `unmatched` for anything else. Found from the path before routing (the pipeline runs in front
+/// of the router, so the route it will match is not known yet), with the router's own matcher
+/// on the operation table: the same precedence of static segments over parameters.
 pub fn operation_of(req: &Request) -> (Option<&'static Operation>, &'static str) {
-    let matched = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
-    operation(req.method().as_str(), matched)
+    operation(req.method().as_str(), req.uri().path())
 }
 
-fn operation(method: &str, matched: Option<&str>) -> (Option<&'static Operation>, &'static str) {
-    let Some(path) = matched.and_then(|p| p.strip_prefix("/api/v1")) else {
-        return (None, "unmatched");
-    };
-    // The operations of each route template, found once per thread: the template is one of the
-    // route table's, so the map stays as small as the table.
-    type ByTemplate = HashMap<Box<str>, Vec<&'static Operation>, foldhash::fast::FixedState>;
-    thread_local! {
-        static AT: RefCell<ByTemplate> = RefCell::new(ByTemplate::default());
-    }
-    let op = AT.with(|at| {
-        if let Some(ops) = at.borrow().get(path) {
-            return rbac::with_method(ops, method);
+fn operation(method: &str, path: &str) -> (Option<&'static Operation>, &'static str) {
+    static TABLE: OnceLock<matchit::Router<Vec<&'static Operation>>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut by_path: Vec<(String, Vec<&'static Operation>)> = Vec::new();
+        for op in rbac::OPERATIONS {
+            let path = matcher_path(op.path);
+            match by_path.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, ops)) => ops.push(op),
+                None => by_path.push((path, vec![op])),
+            }
         }
-        let ops = rbac::operations_at(path);
-        let op = rbac::with_method(&ops, method);
-        at.borrow_mut().insert(path.into(), ops);
-        op
+        by_path.push(("/api/v1/api-docs/swagger.json".into(), Vec::new()));
+        let mut table = matchit::Router::new();
+        for (path, ops) in by_path {
+            table
+                .insert(path, ops)
+                .expect("the operation table's paths do not conflict");
+        }
+        table
     });
-    (op, op.map_or("other", |op| op.id))
+    match table.at(path) {
+        Ok(found) => {
+            let op = rbac::with_method(found.value, method);
+            (op, op.map_or("other", |op| op.id))
+        }
+        Err(_) => (None, "unmatched"),
+    }
+}
+
+/// `/users/{user_name}/auth/keys/{api_key_id}` → `/api/v1/users/{p1}/auth/keys/{p4}`: the
+/// matcher wants one name per position, the table names parameters as the spec does.
+fn matcher_path(template: &str) -> String {
+    let segments = template.split('/').enumerate().map(|(i, s)| {
+        if s.starts_with('{') {
+            format!("{{p{i}}}")
+        } else {
+            s.to_string()
+        }
+    });
+    format!("/api/v1{}", segments.collect::<Vec<_>>().join("/"))
 }
 
 /// A request id unique to this process and, with 72 random bits per process, across replicas:
@@ -288,20 +306,31 @@ mod tests {
 
     #[test]
     fn operations_are_named_from_the_route() {
-        let label = |method, path| operation(method, path).1;
-        assert_eq!(label("GET", Some("/api/v1/users/{user_id}")), "get-user");
+        fn label(method: &str, path: &str) -> &'static str {
+            operation(method, path).1
+        }
+        assert_eq!(label("GET", "/api/v1/users/alice"), "get-user");
+        assert_eq!(label("PATCH", "/api/v1/users/alice"), "update-user");
         assert_eq!(
-            label("PATCH", Some("/api/v1/users/{user_id}")),
-            "update-user"
-        );
-        assert_eq!(
-            label("GET", Some("/api/v1/users/{user_id}/auth/keys")),
+            label("GET", "/api/v1/users/alice/auth/keys"),
             "get-user-api-keys"
         );
-        assert_eq!(label("POST", Some("/api/v1/users/auth/_login")), "login");
-        assert_eq!(label("GET", Some("/api/v1/api-docs/swagger.json")), "other");
-        assert_eq!(label("GET", Some("/healthz")), "unmatched");
-        assert_eq!(label("GET", None), "unmatched");
+        assert_eq!(label("GET", "/api/v1/users/auth/keys"), "get-api-keys");
+        assert_eq!(label("GET", "/api/v1/users/auth/keys/k1"), "get-api-key");
+        assert_eq!(
+            label("GET", "/api/v1/users/alice/auth/keys/k1"),
+            "get-user-api-key"
+        );
+        assert_eq!(label("POST", "/api/v1/users/auth/_login"), "login");
+        assert_eq!(label("PUT", "/api/v1/users/alice"), "other");
+        assert_eq!(label("GET", "/api/v1/api-docs/swagger.json"), "other");
+        assert_eq!(label("GET", "/api/v1/nothing"), "unmatched");
+        assert_eq!(label("GET", "/healthz"), "unmatched");
+        // Every operation is found at its own path, whatever its parameters are called.
+        for op in rbac::OPERATIONS {
+            let path = format!("/api/v1{}", op.path.replace('{', "x").replace('}', ""));
+            assert_eq!(label(op.method, &path), op.id, "{}", op.path);
+        }
     }
 
     #[test]

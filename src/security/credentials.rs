@@ -4,15 +4,15 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-/// Credentials as sent.
+/// Credentials as sent; a key or token borrows the header (it is only hashed).
 #[derive(PartialEq, Eq)]
-pub enum Credentials {
+pub enum Credentials<'a> {
     Basic { user: String, password: String },
-    ApiKey(String),
-    Bearer(String),
+    ApiKey(&'a str),
+    Bearer(&'a str),
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for Credentials<'_> {
     // Never print a secret, even in debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -27,7 +27,7 @@ impl std::fmt::Debug for Credentials {
 const MAX_CREDENTIAL_LEN: usize = 1024;
 
 /// Parses an `Authorization` header value. `None` for anything malformed or of an unknown scheme.
-pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
+pub fn parse_authorization(value: &[u8]) -> Option<Credentials<'_>> {
     // Bytes, not chars: every credential we issue is ASCII, so anything else is refused whole
     // (a header value cannot hold a control character, and UTF-8 is checked once, at the end).
     if !value.is_ascii() {
@@ -56,9 +56,9 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credentials> {
             password: password.to_string(),
         })
     } else if scheme.eq_ignore_ascii_case(b"apikey") {
-        Some(Credentials::ApiKey(rest.to_string()))
+        Some(Credentials::ApiKey(rest))
     } else if scheme.eq_ignore_ascii_case(b"bearer") {
-        Some(Credentials::Bearer(rest.to_string()))
+        Some(Credentials::Bearer(rest))
     } else {
         None
     }
@@ -80,11 +80,11 @@ mod tests {
         );
         assert_eq!(
             parse_authorization(b"ApiKey abc"),
-            Some(Credentials::ApiKey("abc".into()))
+            Some(Credentials::ApiKey("abc"))
         );
         assert_eq!(
             parse_authorization(b"bearer xyz"),
-            Some(Credentials::Bearer("xyz".into()))
+            Some(Credentials::Bearer("xyz"))
         );
     }
 
