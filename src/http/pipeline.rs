@@ -84,7 +84,6 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let (op, label) = telemetry::operation_of(&req);
         let seen = Seen::begin(&req, label);
-        let deadline = tokio::time::sleep(self.app.settings.request_timeout);
         let started = {
             let _entered = seen.span().enter();
             std::panic::catch_unwind(AssertUnwindSafe(|| self.start(req, op)))
@@ -94,7 +93,7 @@ where
         });
         PipelineFuture {
             stage,
-            deadline,
+            deadline: None,
             app: self.app.clone(),
             seen: Some(seen),
         }
@@ -150,8 +149,10 @@ pin_project_lite::pin_project! {
     pub struct PipelineFuture<F> {
         #[pin]
         stage: Stage<F>,
+        // Started when the request first has to wait: most replies are ready at the first
+        // poll, and a timer costs a clock read and a place in the timer wheel.
         #[pin]
-        deadline: tokio::time::Sleep,
+        deadline: Option<tokio::time::Sleep>,
         app: AppState,
         seen: Option<Seen>,
     }
@@ -183,7 +184,13 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for PipelineFuture
             Ok(Poll::Ready(res)) => res,
             Err(_) => panicked(),
             Ok(Poll::Pending) => {
-                ready!(this.deadline.as_mut().poll(cx));
+                if this.deadline.is_none() {
+                    let timeout = this.app.settings.request_timeout;
+                    this.deadline.set(Some(tokio::time::sleep(timeout)));
+                }
+                if let Some(deadline) = this.deadline.as_mut().as_pin_mut() {
+                    ready!(deadline.poll(cx));
+                }
                 // Dropping the handler's future cancels it; nothing after this point runs it.
                 this.stage.set(Stage::Answered { reply: None });
                 ApiError::new(Code::RequestTimeout, "The request took too long.").into_response()
