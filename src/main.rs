@@ -9,12 +9,6 @@ use tracing_subscriber::EnvFilter;
 
 use ece_server::config::{DbArgs, ServeArgs};
 
-/// mimalloc rather than glibc's allocator: a request allocates a few dozen small blocks (hyper,
-/// axum, the reply), and glibc's malloc and free cost about three times as many instructions
-/// each (bench/RESULTS.md, issue 14). The library and its tests keep the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// A self-hosted server for the Elastic Cloud Enterprise identity API (/api/v1).
 #[derive(Parser)]
 #[command(name = "ece-server", version, about)]
