@@ -9,6 +9,8 @@
 //! call site: how a refusal is answered ([`Refusal`]) and what a success does to the per-replica
 //! credential cache ([`CacheEffect`]). [`served_at`] finds the operation of a route.
 
+use std::sync::OnceLock;
+
 use crate::domain::roles::Role;
 
 /// Who may call an operation.
@@ -188,39 +190,55 @@ pub fn permissions(roles: &[Role]) -> Vec<String> {
         .collect()
 }
 
-/// The operation served at `template` (a route's path below `/api/v1`) with `method`, whatever
-/// the template's parameters are called: the route table names every `/users/{x}` parameter
-/// `user_id`, the spec says `user_name` for some.
-pub fn served_at(method: &str, template: &str) -> Option<&'static Operation> {
-    with_method(&operations_at(template), method)
+/// The operation served at `path` (below `/api/v1`; a request's path, or a route template such
+/// as `/users/{user_id}`, whatever its parameters are called) with `method`.
+pub fn served_at(method: &str, path: &str) -> Option<&'static Operation> {
+    with_method(operations_at(path)?, method)
 }
 
-/// Every operation served at `template`, whatever its method. A scan of the table: callers on
-/// a hot path keep the answer (`crate::http::telemetry` does, per route).
-pub fn operations_at(template: &str) -> Vec<&'static Operation> {
-    OPERATIONS
-        .iter()
-        .filter(|op| same_template(op.path, template))
-        .collect()
+/// Every operation served at `path` (as for [`served_at`]), whatever its method; `None` when no
+/// operation has that path. Found with matchit, the matcher axum routes with, over the table
+/// built once: the same precedence of static segments over parameters as the route table.
+pub fn operations_at(path: &str) -> Option<&'static [&'static Operation]> {
+    static TABLE: OnceLock<matchit::Router<Vec<&'static Operation>>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut by_path: Vec<(String, Vec<&'static Operation>)> = Vec::new();
+        for op in OPERATIONS {
+            let path = matcher_path(op.path);
+            match by_path.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, ops)) => ops.push(op),
+                None => by_path.push((path, vec![op])),
+            }
+        }
+        let mut table = matchit::Router::new();
+        for (path, ops) in by_path {
+            table
+                .insert(path, ops)
+                .expect("the operation table's paths do not conflict");
+        }
+        table
+    });
+    table.at(path).ok().map(|found| found.value.as_slice())
 }
 
-/// The one of `ops` (operations at one template) whose method is `method`.
+/// The one of `ops` (operations at one path) whose method is `method`.
 pub fn with_method(ops: &[&'static Operation], method: &str) -> Option<&'static Operation> {
     ops.iter()
         .copied()
         .find(|op| op.method.eq_ignore_ascii_case(method))
 }
 
-/// Whether two path templates match segment by segment, whatever their parameters are called.
-fn same_template(a: &str, b: &str) -> bool {
-    let (mut a, mut b) = (a.split('/'), b.split('/'));
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => return true,
-            (Some(x), Some(y)) if x == y || (x.starts_with('{') && y.starts_with('{')) => {}
-            _ => return false,
+/// `/users/{user_name}/auth/keys/{api_key_id}` → `/users/{p2}/auth/keys/{p5}`: the matcher wants
+/// one name per position, the table names parameters as the spec does.
+fn matcher_path(template: &str) -> String {
+    let segments = template.split('/').enumerate().map(|(i, s)| {
+        if s.starts_with('{') {
+            format!("{{p{i}}}")
+        } else {
+            s.to_string()
         }
-    }
+    });
+    segments.collect::<Vec<_>>().join("/")
 }
 
 #[cfg(test)]

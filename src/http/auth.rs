@@ -61,7 +61,8 @@ enum Slow {
     Basic {
         user: String,
         password: String,
-        header: Vec<u8>,
+        /// The header's `basic_key`, computed once.
+        cache_key: Digest,
     },
 }
 
@@ -84,12 +85,13 @@ pub fn begin(app: &AppState, headers: &HeaderMap, source: Option<IpAddr>) -> Beg
             resolve::api_key_cached(cache, now, &hash, source).ok_or(Slow::ApiKey(hash))
         }
         Credentials::Basic { user, password } => {
-            crate::http::basic::cached(app, value.as_bytes(), source)
+            let cache_key = cache.basic_key(value.as_bytes());
+            crate::http::basic::cached(app, &cache_key, source)
                 .map(Some)
-                .ok_or_else(|| Slow::Basic {
+                .ok_or(Slow::Basic {
                     user,
                     password,
-                    header: value.as_bytes().to_vec(),
+                    cache_key,
                 })
         }
     };
@@ -112,8 +114,8 @@ pub async fn finish(app: &AppState, Pending(slow): Pending, source: Option<IpAdd
         Slow::Basic {
             user,
             password,
-            header,
-        } => crate::http::basic::resolve(app, user, password, &header, source).await,
+            cache_key,
+        } => crate::http::basic::resolve(app, user, password, cache_key, source).await,
     })
 }
 

@@ -6,6 +6,7 @@
 //! pool can refuse to decide; [`Unresolved`] says why, and `crate::http::auth` turns it into the
 //! reply (429, 503 or 500).
 
+use crate::domain::model::Digest;
 use crate::http::AppState;
 use crate::security::crypto::{self, NotChecked};
 use crate::security::resolve::Caller;
@@ -27,8 +28,13 @@ impl From<crate::store::StoreError> for Unresolved {
 /// Basic credentials this replica verified recently, whose user row was read less than
 /// `LOOKUP_TTL` ago with no write on this replica since: neither Argon2 nor a read. Not a guess
 /// either: brute-force protection neither refuses nor resets anything. `None`: ask [`resolve`].
-pub fn cached(app: &AppState, header: &[u8], source: Option<std::net::IpAddr>) -> Option<Caller> {
-    let hit = app.authcache.basic(&app.authcache.basic_key(header))?;
+/// `cache_key` is the header's `AuthCache::basic_key`.
+pub fn cached(
+    app: &AppState,
+    cache_key: &Digest,
+    source: Option<std::net::IpAddr>,
+) -> Option<Caller> {
+    let hit = app.authcache.basic(cache_key)?;
     let user = app.authcache.basic_user(&hit)?;
     Some(Caller::by_password(user, source))
 }
@@ -39,10 +45,9 @@ pub async fn resolve(
     app: &AppState,
     user: String,
     password: String,
-    header: &[u8],
+    cache_key: Digest,
     source: Option<std::net::IpAddr>,
 ) -> Result<Option<Caller>, Unresolved> {
-    let cache_key = app.authcache.basic_key(header);
     let hit = app.authcache.basic(&cache_key);
     // A recent verification of this very header whose user row was read less than
     // LOOKUP_TTL ago, with no write on this replica since: neither Argon2 nor a read.
@@ -75,9 +80,8 @@ pub async fn resolve(
     // One check per header at a time; one that just succeeded answers the others.
     let _flight = app.authcache.basic_flight(&cache_key).await;
     if read_before.is_none() {
-        let hit = app.authcache.basic(&cache_key);
-        if let Some(u) = hit.as_ref().and_then(|h| app.authcache.basic_user(h)) {
-            return Ok(Some(Caller::by_password(u, source)));
+        if let Some(caller) = cached(app, &cache_key, source) {
+            return Ok(Some(caller));
         }
     }
     // A password check. Before the lookup and the hash, so that a throttled request costs

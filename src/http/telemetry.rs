@@ -57,52 +57,25 @@ pub fn handle() -> &'static PrometheusHandle {
 /// The operation a request is for and its metrics label: its operationId, `other` for an API
 /// path that is no operation (the swagger document, or a method the path does not serve), and
 /// `unmatched` for anything else. Found from the path before routing (the pipeline runs in front
-/// of the router, so the route it will match is not known yet), with the router's own matcher
-/// on the operation table: the same precedence of static segments over parameters.
+/// of the router, so the route it will match is not known yet), by `rbac::operations_at`.
 pub fn operation_of(req: &Request) -> (Option<&'static Operation>, &'static str) {
     operation(req.method().as_str(), req.uri().path())
 }
 
 fn operation(method: &str, path: &str) -> (Option<&'static Operation>, &'static str) {
-    static TABLE: OnceLock<matchit::Router<Vec<&'static Operation>>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut by_path: Vec<(String, Vec<&'static Operation>)> = Vec::new();
-        for op in rbac::OPERATIONS {
-            let path = matcher_path(op.path);
-            match by_path.iter_mut().find(|(p, _)| *p == path) {
-                Some((_, ops)) => ops.push(op),
-                None => by_path.push((path, vec![op])),
-            }
-        }
-        by_path.push(("/api/v1/api-docs/swagger.json".into(), Vec::new()));
-        let mut table = matchit::Router::new();
-        for (path, ops) in by_path {
-            table
-                .insert(path, ops)
-                .expect("the operation table's paths do not conflict");
-        }
-        table
-    });
-    match table.at(path) {
-        Ok(found) => {
-            let op = rbac::with_method(found.value, method);
+    let Some(path) = path.strip_prefix("/api/v1") else {
+        return (None, "unmatched");
+    };
+    if path == "/api-docs/swagger.json" {
+        return (None, "other");
+    }
+    match rbac::operations_at(path) {
+        Some(ops) => {
+            let op = rbac::with_method(ops, method);
             (op, op.map_or("other", |op| op.id))
         }
-        Err(_) => (None, "unmatched"),
+        None => (None, "unmatched"),
     }
-}
-
-/// `/users/{user_name}/auth/keys/{api_key_id}` → `/api/v1/users/{p1}/auth/keys/{p4}`: the
-/// matcher wants one name per position, the table names parameters as the spec does.
-fn matcher_path(template: &str) -> String {
-    let segments = template.split('/').enumerate().map(|(i, s)| {
-        if s.starts_with('{') {
-            format!("{{p{i}}}")
-        } else {
-            s.to_string()
-        }
-    });
-    format!("/api/v1{}", segments.collect::<Vec<_>>().join("/"))
 }
 
 /// A request id unique to this process and, with 72 random bits per process, across replicas:

@@ -64,6 +64,14 @@ fn get_request(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
+/// `GET path` with one header.
+fn get_with(path: &str, header: &str, value: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header, value)
+        .body(Body::empty())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_envelope() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,10 +93,7 @@ async fn a_stalled_handler_is_a_408_envelope() {
 #[tokio::test]
 async fn a_declared_oversized_body_is_a_413_before_the_handler() {
     let dir = tempfile::tempdir().unwrap();
-    let request = Request::get("/stalls")
-        .header("content-length", "1025")
-        .body(Body::empty())
-        .unwrap();
+    let request = get_with("/stalls", "content-length", "1025");
     let (status, body, _) = call(&app(&dir).await, request).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["errors"][0]["code"], "root.payload_too_large");
@@ -101,15 +106,9 @@ async fn credentials_reach_the_handler_decided_from_the_header_or_the_store() {
     // Decided without awaiting anything: no header, a malformed one.
     let (_, body, _) = call(&app, get_request("/who")).await;
     assert_eq!(body, "Missing");
-    let request = Request::get("/who")
-        .header("authorization", "Token x")
-        .body(Body::empty())
-        .unwrap();
+    let request = get_with("/who", "authorization", "Token x");
     assert_eq!(call(&app, request).await.1, "Invalid");
     // Not in the cache: the store is asked (the waiting stage), and knows no such key.
-    let request = Request::get("/who")
-        .header("authorization", "ApiKey not-a-key")
-        .body(Body::empty())
-        .unwrap();
+    let request = get_with("/who", "authorization", "ApiKey not-a-key");
     assert_eq!(call(&app, request).await.1, "Invalid");
 }
