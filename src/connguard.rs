@@ -7,7 +7,15 @@
 //! could keep thousands of silent sockets open until the connection cap or the file limit was
 //! reached (issue 11, point 1). [`Activity`] watches the connection from outside hyper, so it
 //! covers HTTP/1, h2c and TLS alike: a connection is closed when no request head arrived within
-//! the first-request deadline, or when no request has been in flight for the idle timeout.
+//! the first-request deadline, or when no request has been in flight for the idle timeout, or,
+//! on HTTP/1, when the next request's head has not arrived within the header timeout of the last
+//! reply.
+//!
+//! That last deadline is the one hyper's `header_read_timeout` kept for HTTP/1 (it starts when
+//! hyper waits for the next head, i.e. at the end of the previous reply, and closes the
+//! connection without a reply). hyper's is switched off (`crate::server`): it allocated a timer
+//! and put it in the runtime's timer wheel, and took it out again, for every request, a
+//! measurable share of a cached read (bench/RESULTS.md); here one timer per connection does it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,6 +37,20 @@ struct ActivityState {
     seen_request: bool,
     in_flight: usize,
     last_reply: Instant,
+    /// Whether the last request came over HTTP/1 (the next head is then due within the header
+    /// timeout of its reply).
+    http1: bool,
+}
+
+/// The deadlines [`Activity::expired`] enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// From accept to the first complete request head.
+    pub first_request: Duration,
+    /// From an HTTP/1 reply to the next complete request head.
+    pub next_head: Duration,
+    /// From the last reply, with nothing in flight (any protocol).
+    pub idle: Duration,
 }
 
 /// Held while a request is being served; its drop (also on cancellation, e.g. an HTTP/2 stream
@@ -44,31 +66,35 @@ impl Activity {
                 seen_request: false,
                 in_flight: 0,
                 last_reply: now,
+                http1: false,
             }),
         })
     }
 
-    /// A request head arrived: the connection is busy until the returned guard is dropped.
-    pub fn begin(self: &Arc<Self>) -> Busy {
+    /// A request head arrived (over HTTP/1 if `http1`): the connection is busy until the
+    /// returned guard is dropped.
+    pub fn begin(self: &Arc<Self>, http1: bool) -> Busy {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.seen_request = true;
         s.in_flight += 1;
+        s.http1 = http1;
         Busy(self.clone())
     }
 
-    /// Resolves when the connection should be closed: no request head `first_request` after
-    /// accept, or nothing in flight for `idle` since the last reply.
-    pub async fn expired(&self, first_request: Duration, idle: Duration) {
+    /// Resolves when the connection should be closed, by [`Deadlines`].
+    pub async fn expired(&self, limits: Deadlines) {
         loop {
             let deadline = {
                 let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 if !s.seen_request {
-                    s.accepted + first_request
+                    s.accepted + limits.first_request
                 } else if s.in_flight > 0 {
                     // Requests are bounded by the request timeout; look again later.
-                    Instant::now() + idle
+                    Instant::now() + limits.idle
+                } else if s.http1 {
+                    s.last_reply + limits.idle.min(limits.next_head)
                 } else {
-                    s.last_reply + idle
+                    s.last_reply + limits.idle
                 }
             };
             if deadline <= Instant::now() {

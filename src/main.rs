@@ -48,13 +48,7 @@ async fn main() -> anyhow::Result<()> {
     // Colour codes only for a terminal: in a log file or a pipe they are noise (and cost
     // formatting time on every request).
     let ansi = std::io::stderr().is_terminal();
-    if !ansi {
-        // Access lines are written by hand, in the same layout, into the same batches.
-        let access = writer.clone();
-        ece_server::http::telemetry::access::install(cli.log_format == "json", move |line| {
-            access.write_line(line)
-        });
-    }
+    let access = writer.clone();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
@@ -66,6 +60,15 @@ async fn main() -> anyhow::Result<()> {
             .init();
     } else {
         logs.init();
+    }
+    // Access lines are written by hand, in the same layout, into the same batches. Whether the
+    // filter lets them through is asked once, here: it does not change while the server runs,
+    // and asking per request went through the filter's directives every time.
+    // (The target is `access::TARGET`, written out: the macro needs a constant.)
+    if !ansi && tracing::enabled!(target: "ece_server::http::telemetry", tracing::Level::INFO) {
+        ece_server::http::telemetry::access::install(cli.log_format == "json", move |line| {
+            access.write_line(line)
+        });
     }
     match cli.command {
         Command::Serve(args) => {

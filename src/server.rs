@@ -9,26 +9,26 @@
 //! the requests hyper refuses itself (`crate::rawerrors`), and a graceful shutdown that lets
 //! in-flight requests finish.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::connect_info::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
-use crate::connguard::{AcceptBackoff, Activity, AddressCap};
+use crate::connguard::{AcceptBackoff, Activity, AddressCap, Deadlines};
 
 /// Transport limits.
 #[derive(Debug, Clone)]
@@ -89,8 +89,9 @@ pub async fn run(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // The header timeout is `connguard::Activity`'s, one timer per connection: hyper's
+        // would start a timer for every request.
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(8192));
     builder
         .http2()
@@ -137,22 +138,17 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
-        let service = {
-            let (app, activity) = (app.clone(), activity.clone());
-            tower::service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                let busy = activity.begin();
-                let reply = app.clone().oneshot(req);
-                async move {
-                    let res = reply.await;
-                    drop(busy);
-                    res
-                }
-            })
+        let service = Connection {
+            api: app.clone().with_peer(peer),
+            activity: activity.clone(),
         };
         let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
         let handshake_timeout = limits.tls_handshake_timeout;
-        let (first_request, idle) = (limits.header_read_timeout, limits.idle_timeout);
+        let deadlines = Deadlines {
+            first_request: limits.header_read_timeout,
+            next_head: limits.header_read_timeout,
+            idle: limits.idle_timeout,
+        };
         tokio::spawn(async move {
             let _slots = (slot, address_slot); // released when the connection ends
             let serve = async {
@@ -175,7 +171,7 @@ pub async fn run(
             // Dropping the connection closes it; nothing is in flight when the timer fires.
             tokio::select! {
                 _ = serve => {}
-                _ = activity.expired(first_request, idle) => {
+                _ = activity.expired(deadlines) => {
                     tracing::debug!(%peer, "connection closed: no request before the deadline, or idle");
                 }
             }
@@ -192,24 +188,57 @@ pub async fn run(
     Ok(())
 }
 
-async fn serve_connection<I, S>(
+/// The service hyper calls for each request of one connection: the API, which knows the
+/// connection's peer, and the connection's [`Activity`], busy until the reply is ready.
+struct Connection {
+    api: crate::http::Api,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Connection {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = Served;
+
+    fn call(&self, req: Request<Incoming>) -> Served {
+        let busy = self.activity.begin(req.version() < hyper::Version::HTTP_2);
+        Served {
+            reply: self.api.serve(req),
+            busy: Some(busy),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's reply, with the connection marked busy until it is ready.
+    struct Served {
+        #[pin]
+        reply: crate::http::ApiFuture,
+        busy: Option<crate::connguard::Busy>,
+    }
+}
+
+impl Future for Served {
+    type Output = Result<axum::response::Response, std::convert::Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = std::task::ready!(this.reply.poll(cx));
+        this.busy.take();
+        Poll::Ready(res)
+    }
+}
+
+async fn serve_connection<I>(
     io: I,
     builder: &auto::Builder<TokioExecutor>,
-    service: S,
+    service: Connection,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: tower::Service<
-            Request<Incoming>,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
 {
     let io = TokioIo::new(crate::rawerrors::EnvelopeIo::new(io));
-    let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+    let conn = builder.serve_connection_with_upgrades(io, service);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }

@@ -35,9 +35,9 @@ impl Event {
         match &caller.method {
             Method::Password => e.detail("auth", "basic"),
             Method::Bearer { .. } => e.detail("auth", "bearer"),
-            Method::ApiKey { key_id, .. } => e
+            Method::ApiKey { key } => e
                 .detail("auth", "api_key")
-                .detail("auth_key_id", key_id.as_str()),
+                .detail("auth_key_id", key.key.id.as_str()),
         }
     }
 }

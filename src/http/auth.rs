@@ -28,7 +28,17 @@ use crate::security::credentials::{parse_authorization, Credentials};
 pub use crate::security::resolve::{Caller, Method};
 use crate::security::{crypto, resolve};
 
-/// What the middleware found out; read by [`Authorized`].
+/// What the pipeline leaves in a request's extensions: the client's address and who it proved
+/// to be. One extension for both, because each extension is an allocation and a hash-table
+/// insert per request.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The peer address, when served by `crate::server::run`.
+    pub peer: Option<std::net::SocketAddr>,
+    pub auth: AuthState,
+}
+
+/// Who the client proved to be; read by [`Authorized`].
 #[derive(Debug, Clone)]
 pub enum AuthState {
     Missing,
@@ -155,9 +165,9 @@ impl Effects {
         };
         if let AuthState::Authenticated(caller) = state {
             match &caller.method {
-                Method::ApiKey { expires_at, .. } => effects.key_expiry = *expires_at,
-                Method::Bearer { token_digest, .. } if cache == CacheEffect::ForgetCallerToken => {
-                    effects.forget = Some(*token_digest)
+                Method::ApiKey { key } => effects.key_expiry = key.key.expires_at,
+                Method::Bearer { token, .. } if cache == CacheEffect::ForgetCallerToken => {
+                    effects.forget = Some(token.token.token_hash)
                 }
                 _ => {}
             }
@@ -216,9 +226,8 @@ impl<O: OperationId> FromRequestParts<AppState> for Authorized<O> {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let state = parts
             .extensions
-            .get::<AuthState>()
-            .cloned()
-            .unwrap_or(AuthState::Missing);
+            .get::<Client>()
+            .map_or(AuthState::Missing, |c| c.auth.clone());
         match authorize(&O::OP, &state) {
             Ok(caller) => Ok(Authorized(caller, PhantomData)),
             Err(e) => {

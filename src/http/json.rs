@@ -7,21 +7,23 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::http::error::{ApiError, Code};
+use crate::http::AppState;
 
 /// A JSON body deserialised into `T`, or an ECE error.
 pub struct ValidJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ValidJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = read_body(req, state).await?;
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, app).await?;
         require_object(&bytes)?;
         parse(&bytes).map(ValidJson)
     }
@@ -34,11 +36,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
 /// the string, is a 400.
 pub struct MergePatch(pub Value);
 
-impl<S: Send + Sync> FromRequest<S> for MergePatch {
+impl FromRequest<AppState> for MergePatch {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = read_body(req, state).await?;
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, app).await?;
         if first_byte(&bytes) == Some(b'"') {
             let text: String = parse(&bytes)?;
             require_object(text.as_bytes())?;
@@ -50,25 +52,44 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
 }
 
 /// The body's bytes, after the content-type check, as ECE errors (413 past the body limit).
-async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+async fn read_body(req: Request, app: &AppState) -> Result<Bytes, ApiError> {
     let declared = check_content_type(req.headers())?;
-    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                Code::PayloadTooLarge,
-                "The request body is larger than the server accepts.",
-            )
-        } else {
-            ApiError::new(
-                Code::InvalidJson,
-                format!("The request body could not be read: {rejection}"),
-            )
-        }
-    })?;
+    let bytes = limited_body(req, app).await?;
     if !declared && !bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(unsupported("none"));
     }
     Ok(bytes)
+}
+
+/// A request body of any type, read up to `--max-body-bytes` (413 past it): the SAML POST
+/// binding's form, for one.
+pub struct LimitedBody(pub Bytes);
+
+impl FromRequest<AppState> for LimitedBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, ApiError> {
+        limited_body(req, app).await.map(LimitedBody)
+    }
+}
+
+/// Reads the body, at most `--max-body-bytes` of it. The limit is applied here rather than by
+/// axum's `DefaultBodyLimit` layer, which put one more extension into every request, bodiless
+/// reads included. (A declared `Content-Length` over the limit was refused before routing, by
+/// [`refuse_declared_oversize`]; this catches chunked bodies.)
+async fn limited_body(req: Request, app: &AppState) -> Result<Bytes, ApiError> {
+    let limit = app.settings.max_body_bytes;
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::new(
+            Code::PayloadTooLarge,
+            "The request body is larger than the server accepts.",
+        )),
+        Err(e) => Err(ApiError::new(
+            Code::InvalidJson,
+            format!("The request body could not be read: {e}"),
+        )),
+    }
 }
 
 fn first_byte(bytes: &[u8]) -> Option<u8> {

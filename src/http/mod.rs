@@ -24,7 +24,7 @@ mod users;
 
 /// The account validation of PUT and PATCH /account, for the fuzz targets (see docs/fuzzing.md).
 pub use account::validate as validate_account;
-pub use router::{router, Api};
+pub use router::{router, Api, ApiFuture};
 pub use state::{AppState, Settings};
 /// How PATCH /users and /user read a merged document, for the fuzz targets.
 pub use users::user_doc;
@@ -35,12 +35,10 @@ use serde::de::DeserializeOwned;
 
 use crate::http::error::{ApiError, Code};
 
-/// The peer address of a request, when served by `crate::server::run` (which records it as
-/// axum's `ConnectInfo`).
+/// The peer address of a request, when served by `crate::server::run` (the pipeline records it
+/// in [`auth::Client`]).
 pub fn peer(extensions: &axum::http::Extensions) -> Option<std::net::SocketAddr> {
-    extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0)
+    extensions.get::<auth::Client>().and_then(|c| c.peer)
 }
 
 /// Path parameters, with an ECE error when they cannot be decoded (e.g. bad percent-encoding).

@@ -22,6 +22,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -30,7 +31,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service, ServiceExt};
 
-use crate::http::auth::{self, AuthState, Begun, Effects};
+use crate::http::auth::{self, AuthState, Begun, Client, Effects};
 use crate::http::error::{ApiError, Code};
 use crate::http::telemetry::{self, Seen};
 use crate::http::AppState;
@@ -54,16 +55,26 @@ impl<S> Layer<S> for PipelineLayer {
         Pipeline {
             inner,
             app: self.app.clone(),
+            peer: None,
         }
     }
 }
 
-/// See the module documentation. Cloned per request by the router: the state's one `Arc` and
-/// the inner service.
+/// See the module documentation. One per connection (`crate::server` serves each connection
+/// with its own copy, which knows the peer's address).
 #[derive(Clone)]
 pub struct Pipeline<S> {
     inner: S,
     app: AppState,
+    peer: Option<SocketAddr>,
+}
+
+impl<S> Pipeline<S> {
+    /// This pipeline for the requests of a connection from `peer`.
+    pub fn with_peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
+    }
 }
 
 type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -82,6 +93,18 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        self.serve(req)
+    }
+}
+
+impl<S> Pipeline<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    /// [`Service::call`] through a shared reference: the inner service is cloned for the
+    /// request (one reference count for a router), not the whole pipeline.
+    pub fn serve(&self, req: Request) -> PipelineFuture<S::Future> {
         let (op, label) = telemetry::operation_of(&req);
         let seen = Seen::begin(&req, label);
         let started = {
@@ -98,16 +121,10 @@ where
             seen: Some(seen),
         }
     }
-}
 
-impl<S> Pipeline<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
     /// Everything up to the handler that needs no waiting.
     fn start(
-        &mut self,
+        &self,
         mut req: Request,
         op: Option<&'static crate::domain::rbac::Operation>,
     ) -> Stage<S::Future> {
@@ -117,13 +134,13 @@ where
         {
             return Stage::Answered { reply: Some(reply) };
         }
-        let source = crate::http::peer(req.extensions()).map(|a| a.ip());
+        let (peer, source) = (self.peer, self.peer.map(|a| a.ip()));
         match auth::begin(app, req.headers(), source) {
-            Begun::Decided(state) => {
-                let effects = Effects::of(&state, op);
-                req.extensions_mut().insert(state);
+            Begun::Decided(auth) => {
+                let effects = Effects::of(&auth, op);
+                req.extensions_mut().insert(Client { peer, auth });
                 Stage::Handler {
-                    future: self.inner.call(req),
+                    future: self.inner.clone().call(req),
                     effects,
                 }
             }
@@ -131,9 +148,9 @@ where
                 let (app, inner) = (self.app.clone(), self.inner.clone());
                 Stage::Waiting {
                     future: Box::pin(async move {
-                        let state: AuthState = auth::finish(&app, pending, source).await;
-                        let effects = Effects::of(&state, op);
-                        req.extensions_mut().insert(state);
+                        let auth: AuthState = auth::finish(&app, pending, source).await;
+                        let effects = Effects::of(&auth, op);
+                        req.extensions_mut().insert(Client { peer, auth });
                         let Ok(mut res) = inner.oneshot(req).await;
                         effects.apply(&app, &mut res);
                         res

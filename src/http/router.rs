@@ -12,15 +12,13 @@
 //! authentication, RBAC, replies and errors; an unknown region gets an ECE 404.
 
 use std::convert::Infallible;
-use std::task::{Context, Poll};
 
-use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use tower::{Layer, Service};
+use tower::Layer;
 
 use super::{account, console, docs, keys, realms, roles, saml, session, users};
 use crate::http::error::{ApiError, Code};
@@ -32,21 +30,18 @@ use crate::http::AppState;
 pub const REGION: &str = "ece-region";
 
 /// The whole API as one service: the region rewrite, then the pipeline (telemetry,
-/// authentication, timeout, panics: `crate::http::pipeline`) and the body limit, in front of
-/// the route table. They wrap the router rather than being applied with `Router::layer`, which
-/// wraps every route in one more boxed service, cloned and called on every request.
+/// authentication, timeout, panics: `crate::http::pipeline`), in front of the route table. It
+/// wraps the router rather than being applied with `Router::layer`, which wraps every route in
+/// one more boxed service, cloned and called on every request. (The body limit is applied by the
+/// extractors that read bodies, `crate::http::json`.)
 pub fn router(state: AppState) -> Api {
-    let max_body = state.settings.max_body_bytes;
-    let routes = DefaultBodyLimit::max(max_body).layer(routes(state.clone()));
+    let routes = routes(state.clone());
     let pipeline = PipelineLayer::new(state);
     Api {
         routes: pipeline.layer(routes),
         refused: pipeline.layer(Router::new().fallback(refuse_region)),
     }
 }
-
-/// The route table with the body limit its extractors read.
-type Routes = <DefaultBodyLimit as Layer<Router>>::Service;
 
 fn routes(state: AppState) -> Router {
     let api = Router::new()
@@ -154,11 +149,14 @@ fn routes(state: AppState) -> Router {
 /// request.
 #[derive(Clone)]
 pub struct Api {
-    routes: Pipeline<Routes>,
+    routes: Pipeline<Router>,
     /// Answers the requests whose region is refused (the reason rides in an extension), so that
     /// both outcomes are the same future type and nothing is boxed.
     refused: Pipeline<Router>,
 }
+
+/// The reply of [`Api::serve`].
+pub type ApiFuture = PipelineFuture<RouteFuture<Infallible>>;
 
 /// Why a regional path was refused.
 #[derive(Clone)]
@@ -168,37 +166,38 @@ enum Refused {
     BadPath,
 }
 
-impl<B> Service<axum::http::Request<B>> for Api
-where
-    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = PipelineFuture<RouteFuture<Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+impl Api {
+    /// This service for the requests of one connection, from `peer`.
+    pub fn with_peer(self, peer: std::net::SocketAddr) -> Api {
+        Api {
+            routes: self.routes.with_peer(peer),
+            refused: self.refused.with_peer(peer),
+        }
     }
 
-    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+    /// Serves one request. Through a shared reference: hyper calls a connection's service by
+    /// reference, and a tower service (`&mut self`) would have to be cloned whole per request.
+    pub fn serve<B>(&self, req: axum::http::Request<B>) -> ApiFuture
+    where
+        B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let mut req = req.map(axum::body::Body::new);
         const PREFIX: &str = "/api/v1/regions/";
         if !req.uri().path().starts_with(PREFIX) {
-            return self.routes.call(req);
+            return self.routes.serve(req);
         }
-        // The route table's router records the URI it sees as `OriginalUri`; a regional
-        // request's 404 names the path the client sent, so record that one first.
-        let original = OriginalUri(req.uri().clone());
-        req.extensions_mut().insert(original);
+        // A regional request's 404 names the path the client sent, not the rewritten one.
+        let sent = SentUri(req.uri().clone());
+        req.extensions_mut().insert(sent);
         match regional(req.uri(), &req.uri().path()[PREFIX.len()..]) {
             Ok(uri) => {
                 *req.uri_mut() = uri;
-                self.routes.call(req)
+                self.routes.serve(req)
             }
             Err(why) => {
                 req.extensions_mut().insert(why);
-                self.refused.call(req)
+                self.refused.serve(req)
             }
         }
     }
@@ -220,7 +219,23 @@ fn regional(uri: &Uri, rest: &str) -> Result<Uri, Refused> {
     Uri::from_parts(parts).map_err(|_| Refused::BadPath)
 }
 
-async fn refuse_region(Extension(why): Extension<Refused>, uri: OriginalUri) -> Response {
+/// The URI of a regional request as the client sent it, before [`Api`] rewrote it.
+#[derive(Clone)]
+struct SentUri(Uri);
+
+/// The path to name in a 404 or 405: the one the client sent.
+fn sent_path(uri: &Uri, sent: Option<Extension<SentUri>>) -> String {
+    match sent {
+        Some(Extension(SentUri(sent))) => sent.path().to_owned(),
+        None => uri.path().to_owned(),
+    }
+}
+
+async fn refuse_region(
+    Extension(why): Extension<Refused>,
+    uri: Uri,
+    sent: Option<Extension<SentUri>>,
+) -> Response {
     match why {
         Refused::UnknownRegion(shown) => ApiError::new(
             Code::ResourceNotFound,
@@ -228,25 +243,32 @@ async fn refuse_region(Extension(why): Extension<Refused>, uri: OriginalUri) -> 
         )
         .with_fields(["region"])
         .into_response(),
-        Refused::BadPath => not_found(uri).await.into_response(),
+        Refused::BadPath => not_found(uri, sent).await.into_response(),
     }
 }
 
 /// Names the path the client sent (the regional form too, not the rewritten one).
-async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+async fn not_found(uri: Uri, sent: Option<Extension<SentUri>>) -> ApiError {
     ApiError::new(
         Code::ResourceNotFound,
         format!(
             "The requested resource [{}] could not be found.",
-            uri.path()
+            sent_path(&uri, sent)
         ),
     )
 }
 
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+async fn method_not_allowed(
+    method: Method,
+    uri: Uri,
+    sent: Option<Extension<SentUri>>,
+) -> Response {
     ApiError::new(
         Code::MethodNotAllowed,
-        format!("Method [{method}] is not allowed on [{}].", uri.path()),
+        format!(
+            "Method [{method}] is not allowed on [{}].",
+            sent_path(&uri, sent)
+        ),
     )
     .into_response()
 }

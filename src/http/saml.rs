@@ -9,7 +9,6 @@
 //! (docs/realms.md, "SAML sign-in"). The client's `?state=` comes back after sign-in in the
 //! redirect to `/sso/token#<token>?state=<state>`, as `_login`'s `login_state` does.
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
@@ -20,6 +19,7 @@ use serde_json::json;
 use crate::domain::model::{AvailableAuthenticationMethods, EmptyResponse};
 use crate::http::audit::{self, ClientAddr, Event};
 use crate::http::error::{ApiError, ApiResult, Code};
+use crate::http::json::LimitedBody;
 use crate::http::AppState;
 use crate::security::directory::DirectoryUser;
 use crate::security::realm_signin::SignedIn;
@@ -81,7 +81,7 @@ pub async fn callback(
     State(app): State<AppState>,
     ClientAddr(source): ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> ApiResult<Response> {
     let form = headers
         .get(CONTENT_TYPE)

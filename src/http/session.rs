@@ -150,17 +150,13 @@ pub async fn refresh(
             "The authentication token is invalid or expired.",
         )
     };
-    let Method::Bearer {
-        session_id,
-        token_digest: old,
-        ..
-    } = &caller.method
-    else {
+    let Method::Bearer { token: current, .. } = &caller.method else {
         return Err(ApiError::new(
             Code::Unauthorized,
             "Only a bearer token can be refreshed.",
         ));
     };
+    let (session_id, old) = (&current.session.id, &current.token.token_hash);
     let now = app.settings.clock.now();
     let token = crypto::new_secret();
     // Written by the store in the refresh's own transaction (one commit for both).
@@ -210,14 +206,14 @@ pub async fn logout(
     caller: Authorized<op::Logout>,
 ) -> ApiResult<Json<EmptyResponse>> {
     // API keys and Basic credentials have no server-side session to end.
-    if let Method::Bearer { session_id, .. } = &caller.method {
+    if let Some(session_id) = caller.method.session_id() {
         app.store.revoke_session(session_id).await?;
         tracing::info!(user = %caller.user.user_name, "logout");
         audit::record(
             &app,
             Event::by(&caller, "logout")
                 .target(&caller.user.user_name)
-                .detail("session", session_id.as_str()),
+                .detail("session", session_id),
         )
         .await;
     }

@@ -2,8 +2,9 @@
 //! request id.
 //!
 //! Metrics (rendered at `/metrics`, on the API port or on `--metrics-listen`):
-//! - `ece_http_requests_total{operation,status}` and `ece_http_request_duration_seconds{operation}`,
-//!   labelled with the swagger operationId (`unmatched` for unknown routes) so cardinality stays fixed;
+//! - `ece_http_requests_total{operation,status}` and `ece_http_request_duration_seconds{operation}`
+//!   (kept by [`durations`], in fixed buckets), labelled with the swagger operationId (`unmatched`
+//!   for unknown routes) so cardinality stays fixed;
 //! - `ece_login_failures_total`, `ece_login_throttled_total`, `ece_store_errors_total`;
 //! - `ece_active_sessions`, read from the store at scrape time.
 //!
@@ -17,6 +18,7 @@
 //! only created when a subscriber listens at DEBUG.
 
 pub mod access;
+mod durations;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,12 +43,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets(&[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ])
-            .expect("static buckets are valid")
-            .build_recorder();
+        // No histogram goes through it (`durations` keeps the one there is), so it holds no
+        // values that would need draining.
+        let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         // Fails only if another recorder is installed, in which case that one is used.
         let _ = metrics::set_global_recorder(recorder);
@@ -106,7 +105,7 @@ fn new_request_id() -> HeaderValue {
 #[derive(Clone)]
 struct Handles {
     requests: metrics::Counter,
-    duration: metrics::Histogram,
+    duration: std::sync::Arc<durations::Durations>,
 }
 
 /// The handles of `op` (one of the `&'static str` operation ids) and `status`. Registering by
@@ -125,7 +124,7 @@ fn handles(op: &'static str, status: u16) -> Handles {
         }
         let h = Handles {
             requests: metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status_label(status)),
-            duration: metrics::histogram!("ece_http_request_duration_seconds", "operation" => op),
+            duration: durations::of(op),
         };
         cache.borrow_mut().insert(key, h.clone());
         h
@@ -187,34 +186,32 @@ impl Seen {
     pub fn finish(self, res: &mut Response) {
         let status = res.status().as_u16();
         let elapsed = self.start.elapsed();
-        if tracing::enabled!(tracing::Level::INFO) {
-            // A copy of a `&str`.
-            let path = std::str::from_utf8(&self.path).unwrap_or_default();
-            let record = access::Record {
-                id: self.id.as_bytes(),
-                method: self.method.as_str(),
-                path,
-                op: self.op,
-                status,
-                elapsed,
-            };
-            if !access::write(&record) {
-                self.span.in_scope(|| {
-                    tracing::info!(
-                        id = %self.id.to_str().unwrap_or(""),
-                        method = %self.method,
-                        path,
-                        op = self.op,
-                        status,
-                        ms = elapsed.as_secs_f64() * 1000.0,
-                        "request finished"
-                    )
-                });
-            }
+        // A copy of a `&str`.
+        let path = std::str::from_utf8(&self.path).unwrap_or_default();
+        let record = access::Record {
+            id: self.id.as_bytes(),
+            method: self.method.as_str(),
+            path,
+            op: self.op,
+            status,
+            elapsed,
+        };
+        if !access::write(&record) && tracing::enabled!(tracing::Level::INFO) {
+            self.span.in_scope(|| {
+                tracing::info!(
+                    id = %self.id.to_str().unwrap_or(""),
+                    method = %self.method,
+                    path,
+                    op = self.op,
+                    status,
+                    ms = elapsed.as_secs_f64() * 1000.0,
+                    "request finished"
+                )
+            });
         }
         let metrics = handles(self.op, status);
         metrics.requests.increment(1);
-        metrics.duration.record(elapsed.as_secs_f64());
+        metrics.duration.record(elapsed);
         res.headers_mut().insert(REQUEST_ID, self.id);
     }
 }
@@ -254,7 +251,8 @@ async fn render(State(app): State<AppState>) -> Response {
         Ok(n) => metrics::gauge!("ece_active_sessions").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "could not count sessions for /metrics"),
     }
-    let body = handle().render();
+    let mut body = handle().render();
+    durations::render(&mut body);
     (
         StatusCode::OK,
         [("content-type", "text/plain; version=0.0.4")],

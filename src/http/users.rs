@@ -229,10 +229,7 @@ async fn apply_patch(
         }
         let disabled = current.enabled && !wanted.enabled;
         let end_sessions = wanted.password.is_some() || disabled;
-        let keep_session = match (&caller.method, self_service) {
-            (Method::Bearer { session_id, .. }, true) => Some(session_id.as_str()),
-            _ => None,
-        };
+        let keep_session = caller.method.session_id().filter(|_| self_service);
         let updated = UserRecord {
             full_name: wanted.full_name,
             email: wanted.email,

@@ -19,15 +19,26 @@ pub type Roles = smallvec::SmallVec<[Role; 4]>;
 #[derive(Debug, Clone)]
 pub enum Method {
     Password,
+    /// The key's row and its owner, shared with the credential cache (not copied per request).
     ApiKey {
-        key_id: String,
-        expires_at: Option<Timestamp>,
+        key: Arc<KeyLookup>,
     },
+    /// The token's row and its session, shared as for a key. `expires_at`: the earlier of the
+    /// token's and the session's ends.
     Bearer {
-        session_id: String,
-        token_digest: Digest,
+        token: Arc<TokenLookup>,
         expires_at: Timestamp,
     },
+}
+
+impl Method {
+    /// The session of a bearer token.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Method::Bearer { token, .. } => Some(&token.session.id),
+            _ => None,
+        }
+    }
 }
 
 /// An authenticated caller.
@@ -64,7 +75,7 @@ pub fn bearer_cached(
     source: Option<std::net::IpAddr>,
 ) -> Option<Option<Caller>> {
     let found = cache.token(hash)?;
-    Some(bearer_caller(&found, hash, now, source))
+    Some(bearer_caller(found, hash, now, source))
 }
 
 /// A bearer token whose SHA-256 is `hash`: its session must be live at `now` and the token
@@ -77,11 +88,11 @@ pub async fn bearer(
     source: Option<std::net::IpAddr>,
 ) -> StoreResult<Option<Caller>> {
     let found = cache.token_or_load(hash, || store.find_token(hash)).await?;
-    Ok(found.and_then(|found| bearer_caller(&found, hash, now, source)))
+    Ok(found.and_then(|found| bearer_caller(found, hash, now, source)))
 }
 
 fn bearer_caller(
-    found: &TokenLookup,
+    found: Arc<TokenLookup>,
     hash: &Digest,
     now: Timestamp,
     source: Option<std::net::IpAddr>,
@@ -102,8 +113,7 @@ fn bearer_caller(
         user: found.user.clone(),
         roles: Roles::from_slice(&found.user.roles),
         method: Method::Bearer {
-            session_id: found.session.id.clone(),
-            token_digest: *hash,
+            token: found,
             expires_at,
         },
         source,
@@ -118,7 +128,7 @@ pub fn api_key_cached(
     source: Option<std::net::IpAddr>,
 ) -> Option<Option<Caller>> {
     let found = cache.api_key(hash)?;
-    Some(api_key_caller(&found, hash, now, source))
+    Some(api_key_caller(found, hash, now, source))
 }
 
 /// An API key whose SHA-256 is `hash`: unexpired at `now`, its owner enabled; its roles are the
@@ -133,11 +143,11 @@ pub async fn api_key(
     let found = cache
         .api_key_or_load(hash, || store.find_api_key(hash))
         .await?;
-    Ok(found.and_then(|found| api_key_caller(&found, hash, now, source)))
+    Ok(found.and_then(|found| api_key_caller(found, hash, now, source)))
 }
 
 fn api_key_caller(
-    found: &KeyLookup,
+    found: Arc<KeyLookup>,
     hash: &Digest,
     now: Timestamp,
     source: Option<std::net::IpAddr>,
@@ -149,10 +159,7 @@ fn api_key_caller(
     Some(Caller {
         user: found.user.clone(),
         roles: key_roles(&found.user, found.key.platform_roles.as_deref()),
-        method: Method::ApiKey {
-            key_id: found.key.id.clone(),
-            expires_at: found.key.expires_at,
-        },
+        method: Method::ApiKey { key: found },
         source,
     })
 }

@@ -10,7 +10,7 @@ use axum::{Extension, Router};
 use tower::{Layer, ServiceExt};
 
 use super::PipelineLayer;
-use crate::http::auth::AuthState;
+use crate::http::auth::Client;
 use crate::http::{AppState, Settings};
 
 async fn app(dir: &tempfile::TempDir) -> AppState {
@@ -42,7 +42,7 @@ async fn call(app: &AppState, request: Request<Body>) -> (StatusCode, serde_json
         )
         .route(
             "/who",
-            get(|Extension(state): Extension<AuthState>| async move { format!("{state:?}") }),
+            get(|Extension(client): Extension<Client>| async move { format!("{:?}", client.auth) }),
         );
     let res = PipelineLayer::new(app.clone())
         .layer(routes)

@@ -30,7 +30,8 @@ struct Sink {
 static SINK: OnceLock<Sink> = OnceLock::new();
 
 /// Sends access lines to `write` (one complete line per call) in the text or JSON layout. The
-/// first call wins; later ones are ignored (one process, one log).
+/// first call wins; later ones are ignored (one process, one log). The caller installs it only
+/// when the log filter lets INFO lines of [`TARGET`] through: every line is then written.
 pub fn install(json: bool, write: impl Fn(&[u8]) + Send + Sync + 'static) {
     let _ = SINK.set(Sink {
         json,
@@ -49,7 +50,7 @@ pub struct Record<'a> {
 }
 
 /// Writes the line through the installed sink; `false` when there is none (the caller logs a
-/// `tracing` event instead).
+/// `tracing` event instead, if the filter lets it through).
 pub fn write(record: &Record<'_>) -> bool {
     let Some(sink) = SINK.get() else {
         return false;
@@ -70,7 +71,8 @@ pub fn write(record: &Record<'_>) -> bool {
     true
 }
 
-const TARGET: &str = "ece_server::http::telemetry";
+/// The target the lines name (the module that used to log them as `tracing` events).
+pub const TARGET: &str = "ece_server::http::telemetry";
 
 /// `2026-11-29T18:24:32.123456Z  INFO ece_server::http::telemetry: request finished id=… …`
 fn text_line(out: &mut Vec<u8>, r: &Record<'_>, now: SystemTime) {
