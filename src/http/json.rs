@@ -7,9 +7,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

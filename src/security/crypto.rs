@@ -54,6 +54,21 @@ pub fn ct_eq(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// [`ct_eq`] for two SHA-256 digests, word by word: every request with a key or token compares
+/// one, and the byte-wise form costs ~250 instructions to this one's ~20. The differences are
+/// OR-ed together without a branch, and only the result goes through `subtle`.
+pub fn digests_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
+    bool::from(diff.ct_eq(&0))
+}
+
+fn word(bytes: &[u8]) -> u64 {
+    u64::from_ne_bytes(bytes.try_into().expect("chunks of 8"))
+}
+
 mod hasher;
 pub use hasher::{
     hash_password, verify_password, warm_up, HasherStats, NotChecked, PasswordHasherPool, Paused,
@@ -82,5 +97,14 @@ mod tests {
         assert_eq!(digest("abc").len(), 32);
         assert!(ct_eq(digest("abc"), digest("abc")));
         assert!(!ct_eq(digest("abc"), digest("abd")));
+        assert!(digests_eq(&digest("abc"), &digest("abc")));
+        assert!(!digests_eq(&digest("abc"), &digest("abd")));
+        // A difference in any one byte, the last included.
+        let a = digest("abc");
+        for i in 0..32 {
+            let mut b = a;
+            b[i] ^= 1;
+            assert!(!digests_eq(&a, &b), "byte {i}");
+        }
     }
 }

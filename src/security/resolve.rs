@@ -97,7 +97,7 @@ fn bearer_caller(
     now: Timestamp,
     source: Option<std::net::IpAddr>,
 ) -> Option<Caller> {
-    if !crypto::ct_eq(found.token.token_hash, hash)
+    if !crypto::digests_eq(&found.token.token_hash, hash)
         || !token_usable(&found.token, &found.session, now)
         || !found.user.enabled
     {
@@ -153,7 +153,7 @@ fn api_key_caller(
     source: Option<std::net::IpAddr>,
 ) -> Option<Caller> {
     let expired = found.key.expires_at.is_some_and(|t| t <= now);
-    if !crypto::ct_eq(found.key.key_hash, hash) || expired || !found.user.enabled {
+    if !crypto::digests_eq(&found.key.key_hash, hash) || expired || !found.user.enabled {
         return None;
     }
     Some(Caller {

@@ -31,7 +31,10 @@ pub struct Durations {
 impl Durations {
     pub fn record(&self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
-        let bucket = BOUNDS.iter().position(|&le| secs <= le).unwrap_or(BOUNDS.len());
+        let bucket = BOUNDS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(BOUNDS.len());
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -71,10 +74,16 @@ pub fn render(out: &mut String) {
             cumulative += bucket.load(Ordering::Relaxed);
             match BOUNDS.get(i) {
                 Some(le) => {
-                    let _ = writeln!(out, "{NAME}_bucket{{operation=\"{op}\",le=\"{le}\"}} {cumulative}");
+                    let _ = writeln!(
+                        out,
+                        "{NAME}_bucket{{operation=\"{op}\",le=\"{le}\"}} {cumulative}"
+                    );
                 }
                 None => {
-                    let _ = writeln!(out, "{NAME}_bucket{{operation=\"{op}\",le=\"+Inf\"}} {cumulative}");
+                    let _ = writeln!(
+                        out,
+                        "{NAME}_bucket{{operation=\"{op}\",le=\"+Inf\"}} {cumulative}"
+                    );
                 }
             }
         }
@@ -110,8 +119,14 @@ mod tests {
         assert_eq!(line("0.005"), "2");
         assert_eq!(line("2.5"), "2");
         assert_eq!(line("+Inf"), "3");
-        assert!(out.contains("_count{operation=\"durations-test-op\"} 3"), "{out}");
-        assert!(out.contains("_sum{operation=\"durations-test-op\"} 10.0033"), "{out}");
+        assert!(
+            out.contains("_count{operation=\"durations-test-op\"} 3"),
+            "{out}"
+        );
+        assert!(
+            out.contains("_sum{operation=\"durations-test-op\"} 10.0033"),
+            "{out}"
+        );
         assert!(Arc::ptr_eq(&d, &of("durations-test-op")));
     }
 }
