@@ -43,8 +43,10 @@ impl Durations {
 }
 
 /// Every operation's durations, in the order first seen.
-fn registry() -> &'static Mutex<Vec<(&'static str, Arc<Durations>)>> {
-    static ALL: OnceLock<Mutex<Vec<(&'static str, Arc<Durations>)>>> = OnceLock::new();
+type Registry = Mutex<Vec<(&'static str, Arc<Durations>)>>;
+
+fn registry() -> &'static Registry {
+    static ALL: OnceLock<Registry> = OnceLock::new();
     ALL.get_or_init(Default::default)
 }
 
