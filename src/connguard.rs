@@ -45,10 +45,9 @@ struct ActivityState {
 /// The deadlines [`Activity::expired`] enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadlines {
-    /// From accept to the first complete request head.
-    pub first_request: Duration,
-    /// From an HTTP/1 reply to the next complete request head.
-    pub next_head: Duration,
+    /// The header timeout: from accept to the first complete request head, and on HTTP/1 from a
+    /// reply to the next complete head.
+    pub head: Duration,
     /// From the last reply, with nothing in flight (any protocol).
     pub idle: Duration,
 }
@@ -87,12 +86,12 @@ impl Activity {
             let deadline = {
                 let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 if !s.seen_request {
-                    s.accepted + limits.first_request
+                    s.accepted + limits.head
                 } else if s.in_flight > 0 {
                     // Requests are bounded by the request timeout; look again later.
                     Instant::now() + limits.idle
                 } else if s.http1 {
-                    s.last_reply + limits.idle.min(limits.next_head)
+                    s.last_reply + limits.idle.min(limits.head)
                 } else {
                     s.last_reply + limits.idle
                 }

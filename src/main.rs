@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
     // Colour codes only for a terminal: in a log file or a pipe they are noise (and cost
     // formatting time on every request).
     let ansi = std::io::stderr().is_terminal();
-    let access = writer.clone();
+    let access_writer = writer.clone();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
@@ -64,10 +64,10 @@ async fn main() -> anyhow::Result<()> {
     // Access lines are written by hand, in the same layout, into the same batches. Whether the
     // filter lets them through is asked once, here: it does not change while the server runs,
     // and asking per request went through the filter's directives every time.
-    // (The target is `access::TARGET`, written out: the macro needs a constant.)
-    if !ansi && tracing::enabled!(target: "ece_server::http::telemetry", tracing::Level::INFO) {
-        ece_server::http::telemetry::access::install(cli.log_format == "json", move |line| {
-            access.write_line(line)
+    use ece_server::http::telemetry::access;
+    if !ansi && tracing::enabled!(target: access::TARGET, tracing::Level::INFO) {
+        access::install(cli.log_format == "json", move |line| {
+            access_writer.write_line(line)
         });
     }
     match cli.command {

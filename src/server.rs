@@ -145,8 +145,7 @@ pub async fn run(
         let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
         let handshake_timeout = limits.tls_handshake_timeout;
         let deadlines = Deadlines {
-            first_request: limits.header_read_timeout,
-            next_head: limits.header_read_timeout,
+            head: limits.header_read_timeout,
             idle: limits.idle_timeout,
         };
         tokio::spawn(async move {
