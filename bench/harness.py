@@ -112,6 +112,23 @@ class Proc:
         except OSError:
             return False
 
+    def wait_without_threads(self, name, timeout):
+        """Waits until no thread of the process is called `name` (at most `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            names = []
+            for task in os.listdir(f"/proc/{self.p.pid}/task"):
+                try:
+                    with open(f"/proc/{self.p.pid}/task/{task}/comm") as f:
+                        names.append(f.read().strip())
+                except OSError:
+                    pass
+            if name not in names:
+                return True
+            time.sleep(0.1)
+        log(f"{self.name}: threads named {name} still running after {timeout}s")
+        return False
+
     def cpu_seconds(self):
         with open(f"/proc/{self.p.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -373,8 +390,11 @@ def main():
         auth_file = os.path.join(run_dir, "user-tokens.txt")
         with open(auth_file, "w") as f:
             f.write("\n".join(user_tokens) + "\n")
-        # Idle: once the hashing threads have exited (crypto::HASHER_IDLE, 2 s) and freed their memory.
-        time.sleep(3)
+        # Idle: once the hashing threads have exited (crypto::HASHER_IDLE, 2 s after their last job,
+        # longer if a wake-up restarted the wait) and freed their memory; a fixed 3 s wait read
+        # 19 MB more (one Argon2 buffer) in some runs.
+        srv.wait_without_threads("argon2", timeout=15)
+        time.sleep(0.5)
         idle_rss = srv.rss_mb()
         log(f"main server started in {srv.start_s * 1000:.0f} ms; idle RSS {idle_rss:.1f} MB")
 
@@ -394,13 +414,45 @@ def main():
         url_account = base_url + "/account"
         acct = lambda name, auth: measure(srv, url_account, "static.lua", name, args=["GET"], conns=conns,  # noqa: E731
                                           headers=[f"Authorization: {auth}"])
-        if want("apikey"):
-            results["apikey"] = acct("GET /account ApiKey", "ApiKey " + apikey)
-        if want("bearer"):
-            results["bearer"] = acct("GET /account Bearer", user_tokens[1])
-        if want("basic"):
-            results["basic"] = acct("GET /account Basic", basic(users[1], PASSWORD))
+        read_cases = (("apikey", "ApiKey " + apikey), ("bearer", user_tokens[1]),
+                      ("basic", basic(users[1], PASSWORD)))
+        for key, auth in read_cases:
+            if want(key):
+                results[key] = acct(f"GET /account {auth.split()[0]}", auth)
         base_mid = run_baseline("baseline (after reads)")
+
+        # -- The read cases again, each side by side with the baseline (see side_by_side).
+        def side_by_side(label, auth):
+            port = free_port()
+            b = Proc("baseline", [tool("baseline"), f"127.0.0.1:{port}", account_body], port, server_cpus,
+                     log_path=os.path.join(run_dir, "baseline.log"))
+            procs.append(b)
+            b.wait_ready("/api/v1/account")
+            base_url_b = f"http://127.0.0.1:{port}/api/v1/account"
+            pair = ((b, base_url_b, []), (srv, url_account, [f"Authorization: {auth}"]))
+
+            def both(seconds):
+                cpu0 = [p.cpu_seconds() for p, _, _ in pair]
+                runs = [wrk.start(u, "static.lua", args=["GET"], conns=conns, duration=seconds, headers=h)
+                        for _, u, h in pair]
+                outs = [Wrk.parse(r.communicate(timeout=seconds + 60)[0], label) for r in runs]
+                return outs, [p.cpu_seconds() - c for (p, _, _), c in zip(pair, cpu0)]
+
+            if warm > 0:
+                both(max(1, round(warm)))
+            (rb, rc), (cb, cc) = both(max(1, round(dur)))
+            b.stop()
+            seconds = max(1, round(dur))
+            base_us, case_us = cb * 1e6 / max(rb["rps"] * seconds, 1), cc * 1e6 / max(rc["rps"] * seconds, 1)
+            r = {"base_rps": rb["rps"], "case_rps": rc["rps"], "base_us": base_us, "case_us": case_us,
+                 "ratio": base_us / case_us}
+            log(f"{label} side by side: baseline {rb['rps']:.0f} req/s at {base_us:.1f} CPU µs/req, case "
+                f"{rc['rps']:.0f} req/s at {case_us:.1f} CPU µs/req: cost ratio {r['ratio']:.2f}")
+            return r
+
+        for key, auth in read_cases:
+            if want(key):
+                results[key]["pair"] = side_by_side(f"GET /account {auth.split()[0]}", auth)
         if want("login"):
             body = json.dumps({"username": users[2], "password": PASSWORD})
             # The reference, measured on the server's cores just before and just after.
@@ -566,10 +618,13 @@ def main():
         if key in results:
             r = results[key]
             peak_read = max(peak_read, r["hwm"])
-            ratio = r["rps"] / base_rps
+            pair = r["pair"]
             p99_ok = r["p99_us"] <= 5000 or key == "basic"
             row(case, r, vs_base(r), f"≥ {need}×" + ("" if key == "basic" else ", p99 ≤ 5 ms"),
-                ok(ratio >= need and p99_ok))
+                ok(pair["ratio"] >= need and p99_ok))
+            lines.append((f"{case}, side by side with the baseline", f"{pair['case_rps']:.0f}", "", "", "",
+                          f"{pair['case_us']:.1f}", "", f"**{pair['ratio']:.2f}×** (baseline {pair['base_rps']:.0f} "
+                          f"req/s, {pair['base_us']:.1f} µs)", "", "", ""))
     if "login" in results:
         r = results["login"]
         wall = r["rps"] / argon_server["per_second"]

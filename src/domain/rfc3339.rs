@@ -31,17 +31,32 @@ pub fn digits(out: &mut [u8], mut n: u64) {
 
 /// `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ` in `buf`, or `None` for a year outside 0..=9999.
 pub fn millis<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; 24]) -> Option<&'a str> {
+    // The date part of the last day written, per thread: a listing's keys and the replies of
+    // one day mostly share it, and the calendar arithmetic is most of the work.
+    thread_local! {
+        static DAY: std::cell::Cell<(i64, [u8; 10])> =
+            const { std::cell::Cell::new((i64::MIN, [0; 10])) };
+    }
     let ms = t.timestamp_millis();
     let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000) as u64);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    if !(0..=9999).contains(&year) {
-        return None;
+    let days = secs.div_euclid(86_400);
+    *buf = *b"0000-00-00T00:00:00.000Z";
+    match DAY.get() {
+        (cached, date) if cached == days => buf[..10].copy_from_slice(&date),
+        _ => {
+            let (year, month, day) = civil_from_days(days);
+            if !(0..=9999).contains(&year) {
+                return None;
+            }
+            digits(&mut buf[0..4], year as u64);
+            digits(&mut buf[5..7], u64::from(month));
+            digits(&mut buf[8..10], u64::from(day));
+            let mut date = [0; 10];
+            date.copy_from_slice(&buf[..10]);
+            DAY.set((days, date));
+        }
     }
     let in_day = secs.rem_euclid(86_400) as u64;
-    *buf = *b"0000-00-00T00:00:00.000Z";
-    digits(&mut buf[0..4], year as u64);
-    digits(&mut buf[5..7], u64::from(month));
-    digits(&mut buf[8..10], u64::from(day));
     digits(&mut buf[11..13], in_day / 3600);
     digits(&mut buf[14..16], in_day / 60 % 60);
     digits(&mut buf[17..19], in_day % 60);
@@ -72,6 +87,9 @@ mod tests {
         for ms in samples
             .into_iter()
             .chain((0..2000).map(|i| i * 987_654_321_987 % 253_402_300_799_999))
+            // The same day again (the per-thread date is reused) and the next hour.
+            .flat_map(|ms| [ms, ms + 1, ms + 3_600_000])
+            .filter(|&ms| ms <= 253_402_300_799_999)
         {
             let t = Utc.timestamp_millis_opt(ms).unwrap();
             assert_eq!(

@@ -97,21 +97,34 @@ fn new_request_id() -> HeaderValue {
         let shift = 4 * (digits - 1 - i);
         *slot = b"0123456789abcdef"[((n >> shift) & 15) as usize];
     }
-    HeaderValue::from_bytes(&buf[..len + 1 + digits])
-        .expect("base64url and hex are valid in a header")
+    // The id's bytes are cut from a per-thread block instead of allocated one by one: the header
+    // value shares the block (a reference count), and a new block is taken when it is used up.
+    thread_local! {
+        static BLOCK: RefCell<bytes::BytesMut> = RefCell::new(bytes::BytesMut::new());
+    }
+    let id = &buf[..len + 1 + digits];
+    let shared = BLOCK.with(|block| {
+        let mut block = block.borrow_mut();
+        if block.capacity() < id.len() {
+            *block = bytes::BytesMut::with_capacity(4096);
+        }
+        block.extend_from_slice(id);
+        block.split().freeze()
+    });
+    HeaderValue::from_maybe_shared(shared).expect("base64url and hex are valid in a header")
 }
 
 /// The request counter and duration histogram of one operation and status.
-#[derive(Clone)]
 struct Handles {
     requests: metrics::Counter,
     duration: std::sync::Arc<durations::Durations>,
 }
 
-/// The handles of `op` (one of the `&'static str` operation ids) and `status`. Registering by
-/// name builds a label vector and hashes it into the recorder's registry on every call; each
-/// worker thread does that once per (operation, status) and keeps the handles.
-fn handles(op: &'static str, status: u16) -> Handles {
+/// Counts a request of `op` (one of the `&'static str` operation ids) with `status` that took
+/// `elapsed`. Registering by name builds a label vector and hashes it into the recorder's
+/// registry on every call; each worker thread does that once per (operation, status) and keeps
+/// the handles, used in place (a clone would be two reference counts up and down per request).
+fn count(op: &'static str, status: u16, elapsed: std::time::Duration) {
     thread_local! {
         static CACHE: RefCell<HashMap<(usize, u16), Handles, foldhash::fast::FixedState>> =
             RefCell::new(HashMap::default());
@@ -119,15 +132,13 @@ fn handles(op: &'static str, status: u16) -> Handles {
     // Operation ids are static strings from one table: their address identifies them.
     let key = (op.as_ptr() as usize, status);
     CACHE.with(|cache| {
-        if let Some(h) = cache.borrow().get(&key) {
-            return h.clone();
-        }
-        let h = Handles {
+        let mut cache = cache.borrow_mut();
+        let h = cache.entry(key).or_insert_with(|| Handles {
             requests: metrics::counter!("ece_http_requests_total", "operation" => op, "status" => status_label(status)),
             duration: durations::of(op),
-        };
-        cache.borrow_mut().insert(key, h.clone());
-        h
+        });
+        h.requests.increment(1);
+        h.duration.record(elapsed);
     })
 }
 
@@ -186,17 +197,17 @@ impl Seen {
     pub fn finish(self, res: &mut Response) {
         let status = res.status().as_u16();
         let elapsed = self.start.elapsed();
-        // A copy of a `&str`.
-        let path = std::str::from_utf8(&self.path).unwrap_or_default();
         let record = access::Record {
             id: self.id.as_bytes(),
             method: self.method.as_str(),
-            path,
+            path: &self.path,
             op: self.op,
             status,
             elapsed,
         };
         if !access::write(&record) && tracing::enabled!(tracing::Level::INFO) {
+            // A copy of a `&str`, so this cannot fail.
+            let path = std::str::from_utf8(&self.path).unwrap_or_default();
             self.span.in_scope(|| {
                 tracing::info!(
                     id = %self.id.to_str().unwrap_or(""),
@@ -209,9 +220,7 @@ impl Seen {
                 )
             });
         }
-        let metrics = handles(self.op, status);
-        metrics.requests.increment(1);
-        metrics.duration.record(elapsed);
+        count(self.op, status, elapsed);
         res.headers_mut().insert(REQUEST_ID, self.id);
     }
 }

@@ -4,12 +4,13 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-/// Credentials as sent; a key or token borrows the header (it is only hashed).
+/// Credentials as sent; a key or token borrows the header's bytes (visible ASCII; it is only
+/// hashed, so it is not turned into a `str`).
 #[derive(PartialEq, Eq)]
 pub enum Credentials<'a> {
     Basic { user: String, password: String },
-    ApiKey(&'a str),
-    Bearer(&'a str),
+    ApiKey(&'a [u8]),
+    Bearer(&'a [u8]),
 }
 
 impl std::fmt::Debug for Credentials<'_> {
@@ -35,12 +36,9 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credentials<'_>> {
     let value = value.trim_ascii();
     let space = value.iter().position(|&b| b == b' ')?;
     let (scheme, rest) = (&value[..space], value[space + 1..].trim_ascii_start());
-    if rest.is_empty() || rest.len() > MAX_CREDENTIAL_LEN || !rest.iter().all(u8::is_ascii_graphic)
-    {
+    if rest.is_empty() || rest.len() > MAX_CREDENTIAL_LEN || !visible_ascii(rest) {
         return None;
     }
-    // All visible ASCII, so this cannot fail.
-    let rest = std::str::from_utf8(rest).ok()?;
     if scheme.eq_ignore_ascii_case(b"basic") {
         let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
         let (user, password) = decoded.split_once(':')?;
@@ -62,6 +60,14 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credentials<'_>> {
     }
 }
 
+/// Whether every byte is visible ASCII (`!` to `~`). Without an early exit, so that the compiler
+/// checks many bytes at a time: a credential is 20 to 1,024 bytes, checked on every request.
+fn visible_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b.wrapping_sub(b'!') < b'~' - b'!' + 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,11 +84,11 @@ mod tests {
         );
         assert_eq!(
             parse_authorization(b"ApiKey abc"),
-            Some(Credentials::ApiKey("abc"))
+            Some(Credentials::ApiKey(&b"abc"[..]))
         );
         assert_eq!(
             parse_authorization(b"bearer xyz"),
-            Some(Credentials::Bearer("xyz"))
+            Some(Credentials::Bearer(&b"xyz"[..]))
         );
     }
 
@@ -104,6 +110,22 @@ mod tests {
         }
         let long = format!("ApiKey {}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
         assert_eq!(parse_authorization(long.as_bytes()), None);
+        // Every byte outside `!`..=`~` is refused inside the credential, and at either end too
+        // unless it is whitespace (trimmed).
+        for b in (0u8..=255).filter(|b| !b.is_ascii_graphic()) {
+            let ends: &[usize] = if b.is_ascii_whitespace() {
+                &[]
+            } else {
+                &[0, 19]
+            };
+            for &at in ends.iter().chain(&[7]) {
+                let mut key = vec![b'k'; 20];
+                key[at] = b;
+                let mut header = b"ApiKey ".to_vec();
+                header.extend_from_slice(&key);
+                assert_eq!(parse_authorization(&header), None, "{b:#x} at {at}");
+            }
+        }
     }
 
     #[test]

@@ -40,11 +40,11 @@ pub fn new_id() -> String {
 
 /// The digest stored in place of a token or key: 32 raw bytes, never hex text (the store's
 /// indexes and the credential cache key on it as it is).
-pub fn digest(secret: &str) -> crate::domain::model::Digest {
+pub fn digest(secret: impl AsRef<[u8]>) -> crate::domain::model::Digest {
     // ring's SHA-256 (OpenSSL's assembly, SIMD where the CPU has it) rather than sha2's portable
     // code: this runs on every request with a token or key, and costs a third as much on CPUs
     // without SHA extensions (bench/RESULTS.md).
-    let d = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    let d = ring::digest::digest(&ring::digest::SHA256, secret.as_ref());
     d.as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 

@@ -255,7 +255,7 @@ async fn each_user_has_a_limit_of_active_keys() {
                 id: "expired".into(),
                 user_name: "alice".into(),
                 description: "old".into(),
-                key_hash: crypto::digest(&crypto::new_secret()),
+                key_hash: crypto::digest(crypto::new_secret()),
                 created_at: now - chrono::Duration::days(2),
                 expires_at: Some(now - chrono::Duration::days(1)),
                 platform_roles: None,

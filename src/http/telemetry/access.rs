@@ -43,7 +43,8 @@ pub fn install(json: bool, write: impl Fn(&[u8]) + Send + Sync + 'static) {
 pub struct Record<'a> {
     pub id: &'a [u8],
     pub method: &'a str,
-    pub path: &'a str,
+    /// The request path as received (valid UTF-8: it came from a `Uri`).
+    pub path: &'a [u8],
     pub op: &'a str,
     pub status: u16,
     pub elapsed: Duration,
@@ -84,7 +85,7 @@ fn text_line(out: &mut Vec<u8>, r: &Record<'_>, now: SystemTime) {
     out.extend_from_slice(b" method=");
     out.extend_from_slice(r.method.as_bytes());
     out.extend_from_slice(b" path=");
-    out.extend_from_slice(r.path.as_bytes());
+    out.extend_from_slice(r.path);
     out.extend_from_slice(b" op=");
     out.extend_from_slice(r.op.as_bytes());
     out.extend_from_slice(b" status=");
@@ -105,7 +106,7 @@ fn json_line(out: &mut Vec<u8>, r: &Record<'_>, now: SystemTime) {
     out.extend_from_slice(b"\",\"method\":\"");
     json_escaped(out, r.method.as_bytes());
     out.extend_from_slice(b"\",\"path\":\"");
-    json_escaped(out, r.path.as_bytes());
+    json_escaped(out, r.path);
     out.extend_from_slice(b"\",\"op\":\"");
     json_escaped(out, r.op.as_bytes());
     out.extend_from_slice(b"\",\"status\":");
@@ -212,7 +213,7 @@ mod tests {
         Record {
             id: b"abc-1f",
             method: "GET",
-            path,
+            path: path.as_bytes(),
             op: "get-account",
             status: 200,
             elapsed: Duration::from_micros(1_234_567),

@@ -2,16 +2,14 @@
 //! one rusqlite transaction with one fsync (see `hot_path.rs` for why rusqlite, and `mod.rs` for
 //! the task that collects the groups).
 
-use std::sync::LazyLock;
-
 use rusqlite::Connection;
 
-use super::hot_path::{exec, one, RECORD_LOGIN};
+use super::hot_path::{exec, one, Lookup, RECORD_LOGIN};
 use crate::domain::model::{Digest, SessionRecord, Timestamp};
 use crate::store::rows::{self, map_lite, millis, SESSION_COLUMNS};
 use crate::store::{AuditRecord, RefreshOutcome, StoreError, StoreResult};
 
-static SELECT_TOKEN_SESSION: LazyLock<String> = LazyLock::new(|| {
+static SELECT_TOKEN_SESSION: Lookup = Lookup::new(|| {
     format!(
         "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS} \
          FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \

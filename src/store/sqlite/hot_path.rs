@@ -17,7 +17,7 @@
 //! writes, so there is still exactly one writer at a time and nobody waits on `SQLITE_BUSY`.
 
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -50,17 +50,37 @@ pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 pub(super) const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = ?1, \
     first_login_at = COALESCE(first_login_at, ?1) WHERE user_name = ?2";
 
-// The lookups' SQL, built once: it is the key of each connection's statement cache.
-static SELECT_USER: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE user_name = ?"));
-static SELECT_TOKEN: LazyLock<String> = LazyLock::new(|| {
+/// A statement of the hot paths: its SQL, built once (it is also the key of each connection's
+/// statement cache), and the names of its result columns, asked of SQLite once. They follow from
+/// the SQL's explicit select list, so they are the same on every connection; decoding a row
+/// compares against them instead of asking SQLite for each column's name (a C call, a `strlen`
+/// and a UTF-8 check per column: a key lookup has 22 columns).
+pub(super) struct Lookup {
+    sql: LazyLock<String>,
+    names: OnceLock<Vec<String>>,
+}
+
+impl Lookup {
+    pub(super) const fn new(sql: fn() -> String) -> Self {
+        Lookup {
+            sql: LazyLock::new(sql),
+            names: OnceLock::new(),
+        }
+    }
+}
+
+static SELECT_ACCOUNT: Lookup =
+    Lookup::new(|| "SELECT id, trust, version FROM account WHERE singleton = 1".into());
+static SELECT_USER: Lookup =
+    Lookup::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE user_name = ?"));
+static SELECT_TOKEN: Lookup = Lookup::new(|| {
     format!(
         "SELECT session_tokens.token_hash, session_tokens.valid_until, {SESSION_COLUMNS}, {USER_COLUMNS} \
          FROM session_tokens JOIN sessions ON sessions.id = session_tokens.session_id \
          JOIN users ON users.user_name = sessions.user_name WHERE session_tokens.token_hash = ?"
     )
 });
-static SELECT_KEY: LazyLock<String> = LazyLock::new(|| {
+static SELECT_KEY: Lookup = Lookup::new(|| {
     format!(
         "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys JOIN users ON users.user_name = api_keys.user_name \
          WHERE api_keys.key_hash = ?"
@@ -111,14 +131,7 @@ impl Readers {
     }
 
     pub fn account(&self) -> StoreResult<Option<AccountRecord>> {
-        self.with(|c| {
-            one(
-                c,
-                "SELECT id, trust, version FROM account WHERE singleton = 1",
-                [],
-                |r| rows::account(&r),
-            )
-        })
+        self.with(|c| one(c, &SELECT_ACCOUNT, [], |r| rows::account(&r)))
     }
 
     pub fn user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
@@ -152,14 +165,15 @@ impl Readers {
 /// The first row of a cached statement, decoded; `None` when there is none.
 pub(super) fn one<T, P: rusqlite::Params>(
     conn: &Connection,
-    sql: &str,
+    lookup: &'static Lookup,
     params: P,
     decode: impl FnOnce(LiteRow<'_, '_>) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_lite)?;
+    let mut stmt = conn.prepare_cached(&lookup.sql).map_err(map_lite)?;
+    let names = lookup.names.get_or_init(|| rows::column_names(&stmt));
     let mut found = stmt.query(params).map_err(map_lite)?;
     match found.next().map_err(map_lite)? {
-        Some(row) => decode(LiteRow::new(row)).map(Some),
+        Some(row) => decode(LiteRow::with_names(row, names)).map(Some),
         None => Ok(None),
     }
 }

@@ -23,10 +23,11 @@ impl Readers {
     pub fn api_keys_of(&self, user: &str) -> StoreResult<Vec<ApiKeyRecord>> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(&SELECT_USER_KEYS).map_err(map_lite)?;
+            let names = rows::column_names(&stmt);
             let mut found = stmt.query([user]).map_err(map_lite)?;
             let mut keys = Vec::new();
             while let Some(row) = found.next().map_err(map_lite)? {
-                keys.push(rows::api_key(&LiteRow::new(row))?);
+                keys.push(rows::api_key(&LiteRow::with_names(row, &names))?);
             }
             Ok(keys)
         })
