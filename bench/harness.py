@@ -440,9 +440,9 @@ def main():
 
             if warm > 0:
                 both(max(1, round(warm)))
-            (rb, rc), (cb, cc) = both(max(1, round(dur)))
-            b.stop()
             seconds = max(1, round(dur))
+            (rb, rc), (cb, cc) = both(seconds)
+            b.stop()
             base_us, case_us = cb * 1e6 / max(rb["rps"] * seconds, 1), cc * 1e6 / max(rc["rps"] * seconds, 1)
             r = {"base_rps": rb["rps"], "case_rps": rc["rps"], "base_us": base_us, "case_us": case_us,
                  "ratio": base_us / case_us}

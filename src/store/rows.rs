@@ -79,52 +79,39 @@ where
 
 /// A rusqlite row, read through [`DecodeRow`].
 ///
-/// rusqlite finds a column by name with a linear, case-insensitive scan of every column, and a
-/// user row has 15 of them; the decoders read columns roughly in SELECT order, so the search
-/// starts just after the column found last and usually succeeds at once.
-///
-/// Asking SQLite for a column's name is a C call, a `strlen` and a UTF-8 check each time: a query
-/// that returns many rows takes the names once ([`column_names`]) and reads each row
-/// [`LiteRow::with_names`] (a fifth of the CPU of listing 1,000 keys went to the lookups).
+/// Columns are found by name among `names`, the statement's result columns taken once
+/// ([`column_names`]; the SQLite hot paths keep them per statement in `hot_path::Lookup`):
+/// asking SQLite for a column's name is a C call, a `strlen` and a UTF-8 check each time, and a
+/// fifth of the CPU of listing 1,000 keys went to it. The decoders read columns roughly in
+/// SELECT order, so the search starts just after the column found last and usually succeeds at
+/// once.
 pub struct LiteRow<'a, 'b> {
     row: &'a rusqlite::Row<'b>,
+    names: &'a [String],
     next: std::cell::Cell<usize>,
-    names: Option<&'a [String]>,
 }
 
-/// The names of `stmt`'s result columns, for [`LiteRow::with_names`].
+/// The names of `stmt`'s result columns, for [`LiteRow::new`].
 pub fn column_names(stmt: &rusqlite::Statement<'_>) -> Vec<String> {
     stmt.column_names().into_iter().map(String::from).collect()
 }
 
 impl<'a, 'b> LiteRow<'a, 'b> {
-    pub fn new(row: &'a rusqlite::Row<'b>) -> Self {
+    /// A row of a statement whose result columns are `names` (from [`column_names`]).
+    pub fn new(row: &'a rusqlite::Row<'b>, names: &'a [String]) -> Self {
         LiteRow {
             row,
+            names,
             next: std::cell::Cell::new(0),
-            names: None,
-        }
-    }
-
-    /// A row of a statement whose column names are `names` (from [`column_names`]).
-    pub fn with_names(row: &'a rusqlite::Row<'b>, names: &'a [String]) -> Self {
-        LiteRow {
-            names: Some(names),
-            ..LiteRow::new(row)
         }
     }
 
     fn index(&self, col: &str) -> StoreResult<usize> {
-        let stmt = self.row.as_ref();
-        let n = stmt.column_count();
+        let n = self.names.len();
         let start = self.next.get();
-        let is_col = |i: usize| match self.names {
-            Some(names) => names.get(i).is_some_and(|c| c == col),
-            None => stmt.column_name(i).is_ok_and(|c| c == col),
-        };
         (0..n)
             .map(|k| (start + k) % n)
-            .find(|&i| is_col(i))
+            .find(|&i| self.names[i] == col)
             .inspect(|&i| self.next.set(i + 1))
             .ok_or_else(|| StoreError::Other(format!("no column {col} in the result")))
     }

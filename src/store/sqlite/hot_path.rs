@@ -67,6 +67,16 @@ impl Lookup {
             names: OnceLock::new(),
         }
     }
+
+    /// The statement from `conn`'s cache and its result columns' names, for [`LiteRow::new`].
+    pub(super) fn prepare<'c>(
+        &'static self,
+        conn: &'c Connection,
+    ) -> StoreResult<(rusqlite::CachedStatement<'c>, &'static [String])> {
+        let stmt = conn.prepare_cached(&self.sql).map_err(map_lite)?;
+        let names = self.names.get_or_init(|| rows::column_names(&stmt));
+        Ok((stmt, names))
+    }
 }
 
 static SELECT_ACCOUNT: Lookup =
@@ -169,11 +179,10 @@ pub(super) fn one<T, P: rusqlite::Params>(
     params: P,
     decode: impl FnOnce(LiteRow<'_, '_>) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
-    let mut stmt = conn.prepare_cached(&lookup.sql).map_err(map_lite)?;
-    let names = lookup.names.get_or_init(|| rows::column_names(&stmt));
+    let (mut stmt, names) = lookup.prepare(conn)?;
     let mut found = stmt.query(params).map_err(map_lite)?;
     match found.next().map_err(map_lite)? {
-        Some(row) => decode(LiteRow::with_names(row, names)).map(Some),
+        Some(row) => decode(LiteRow::new(row, names)).map(Some),
         None => Ok(None),
     }
 }

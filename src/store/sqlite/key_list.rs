@@ -6,15 +6,13 @@
 //! is bounded by the per-user key limit, so it blocks the async worker for well under a
 //! millisecond; everybody's keys (`_all`, unbounded) still go through sqlx.
 
-use std::sync::LazyLock;
-
-use super::hot_path::Readers;
+use super::hot_path::{Lookup, Readers};
 use crate::domain::model::ApiKeyRecord;
 use crate::store::rows::{self, map_lite, LiteRow, KEY_COLUMNS};
 use crate::store::StoreResult;
 
 /// Served by the `api_keys_by_user (user_name, created_at)` index, in listing order.
-static SELECT_USER_KEYS: LazyLock<String> = LazyLock::new(|| {
+static SELECT_USER_KEYS: Lookup = Lookup::new(|| {
     format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_name = ? ORDER BY created_at, id")
 });
 
@@ -22,12 +20,11 @@ impl Readers {
     /// The keys of `user`, oldest first (then by id).
     pub fn api_keys_of(&self, user: &str) -> StoreResult<Vec<ApiKeyRecord>> {
         self.with(|conn| {
-            let mut stmt = conn.prepare_cached(&SELECT_USER_KEYS).map_err(map_lite)?;
-            let names = rows::column_names(&stmt);
+            let (mut stmt, names) = SELECT_USER_KEYS.prepare(conn)?;
             let mut found = stmt.query([user]).map_err(map_lite)?;
             let mut keys = Vec::new();
             while let Some(row) = found.next().map_err(map_lite)? {
-                keys.push(rows::api_key(&LiteRow::with_names(row, &names))?);
+                keys.push(rows::api_key(&LiteRow::new(row, names))?);
             }
             Ok(keys)
         })
