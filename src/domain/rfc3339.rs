@@ -31,19 +31,21 @@ pub fn digits(out: &mut [u8], mut n: u64) {
 
 /// `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ` in `buf`, or `None` for a year outside 0..=9999.
 pub fn millis<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; 24]) -> Option<&'a str> {
-    // The date part of the last day written, per thread: a listing's keys and the replies of
-    // one day mostly share it, and the calendar arithmetic is most of the work.
+    // The date parts of the last two days written, per thread: a listing's keys and the
+    // replies of one day mostly share them, and the calendar arithmetic is most of the work.
+    // Two, because a key listing alternates between a creation and an expiry date.
     thread_local! {
-        static DAY: std::cell::Cell<(i64, [u8; 10])> =
-            const { std::cell::Cell::new((i64::MIN, [0; 10])) };
+        static DAYS: std::cell::Cell<[(i64, [u8; 10]); 2]> =
+            const { std::cell::Cell::new([(i64::MIN, [0; 10]); 2]) };
     }
     let ms = t.timestamp_millis();
     let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000) as u64);
     let days = secs.div_euclid(86_400);
     *buf = *b"0000-00-00T00:00:00.000Z";
-    match DAY.get() {
-        (cached, date) if cached == days => buf[..10].copy_from_slice(&date),
-        _ => {
+    let cached = DAYS.get();
+    match cached.iter().find(|(d, _)| *d == days) {
+        Some((_, date)) => buf[..10].copy_from_slice(date),
+        None => {
             let (year, month, day) = civil_from_days(days);
             if !(0..=9999).contains(&year) {
                 return None;
@@ -53,7 +55,8 @@ pub fn millis<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; 24]) -> Option<&'a str> {
             digits(&mut buf[8..10], u64::from(day));
             let mut date = [0; 10];
             date.copy_from_slice(&buf[..10]);
-            DAY.set((days, date));
+            // The newest first; the older of the two is forgotten.
+            DAYS.set([(days, date), cached[0]]);
         }
     }
     let in_day = secs.rem_euclid(86_400) as u64;
@@ -87,8 +90,18 @@ mod tests {
         for ms in samples
             .into_iter()
             .chain((0..2000).map(|i| i * 987_654_321_987 % 253_402_300_799_999))
-            // The same day again (the per-thread date is reused) and the next hour.
-            .flat_map(|ms| [ms, ms + 1, ms + 3_600_000])
+            // The same day again (the per-thread date is reused), the next hour, and two days
+            // in turn (as a key listing's creation and expiry dates alternate).
+            .flat_map(|ms| {
+                [
+                    ms,
+                    ms + 1,
+                    ms + 3_600_000,
+                    ms + 86_400_000,
+                    ms + 2,
+                    ms + 86_400_001,
+                ]
+            })
             .filter(|&ms| ms <= 253_402_300_799_999)
         {
             let t = Utc.timestamp_millis_opt(ms).unwrap();

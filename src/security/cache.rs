@@ -22,8 +22,8 @@
 //!   was in flight across the clearing is not stored (or, for Basic, not trusted without a new
 //!   read), so it cannot bring back what was cleared.
 //!
-//! Failed lookups (unknown token or key) are not cached. The maps are bounded ([`MAX_ENTRIES`]);
-//! when one is full, expired entries are dropped, and if that is not enough, all of them.
+//! Failed lookups (unknown token or key) are not cached. The maps are bounded ([`MAX_ENTRIES`]):
+//! when one is full, the half least recently used is dropped (see [`map`]).
 
 mod basic;
 mod map;
