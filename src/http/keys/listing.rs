@@ -26,22 +26,25 @@ fn string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
     // No early exit: the compiler turns this into a vector scan.
     let plain = !text.bytes().fold(false, |any, b| any | needs_escape(b));
     if plain {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
+        quoted(out, text);
         Ok(())
     } else {
         serde_json::to_writer(&mut *out, text)
     }
 }
 
+/// `text`, which has nothing to escape, as a JSON string.
+fn quoted(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
 fn timestamp(out: &mut Vec<u8>, t: &Timestamp) -> serde_json::Result<()> {
     let mut buf = [0u8; 24];
     match rfc3339::millis(t, &mut buf) {
         Some(text) => {
-            out.push(b'"');
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'"');
+            quoted(out, text);
             Ok(())
         }
         // Outside years 0..=9999: chrono's form, as `model::ts` writes it.

@@ -11,7 +11,8 @@ use crate::domain::model::ApiKeyRecord;
 use crate::store::rows::{self, map_lite, LiteRow, KEY_COLUMNS};
 use crate::store::StoreResult;
 
-/// Served by the `api_keys_by_user (user_name, created_at)` index, in listing order.
+/// Served by the `api_keys_by_user` index alone, in listing order (it carries every listed
+/// column: migration 0010).
 static SELECT_USER_KEYS: Lookup = Lookup::new(|| {
     format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_name = ? ORDER BY created_at, id")
 });
