@@ -1,5 +1,5 @@
 //! The group commit of the embedded store: every queued refresh, new session and audit event in
-//! one rusqlite transaction with one fsync (see `hot_path.rs` for why rusqlite, and `mod.rs` for
+//! one rusqlite transaction with one fsync (see `hot_path.rs` for why rusqlite, and `queue.rs` for
 //! the task that collects the groups).
 
 use rusqlite::Connection;

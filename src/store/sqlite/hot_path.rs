@@ -12,9 +12,10 @@
 //! - [`run_group`] (in `group.rs`): one transaction with every queued refresh and audit event, run
 //!   on a blocking thread (one hand-off per group instead of one per statement).
 //!
-//! Everything else (migrations, other writes, listings) still goes through sqlx in `sqlite.rs`,
-//! which keeps the single writer connection; the group commit holds that connection while it
-//! writes, so there is still exactly one writer at a time and nobody waits on `SQLITE_BUSY`.
+//! Everything else (migrations, other writes, listings) still goes through sqlx (`mod.rs` and the
+//! files it hands operations to), on the single writer connection; the group commit holds that
+//! connection while it writes, so there is still exactly one writer at a time and nobody waits
+//! on `SQLITE_BUSY`.
 
 use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex, OnceLock};

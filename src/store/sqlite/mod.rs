@@ -8,11 +8,16 @@
 //! sessions, refreshes and audit events) bypass sqlx and use rusqlite directly: see
 //! [`hot_path`].
 
+mod api_keys;
+mod audit;
 mod group;
 pub(super) mod hot_path;
 mod key_list;
+mod queue;
 mod realms;
+mod sessions;
 mod sso;
+mod users;
 
 use std::str::FromStr;
 
@@ -22,17 +27,16 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::rows::{
-    self, deployments_json, key_roles_json, millis, roles_json, KEY_COLUMNS, USER_COLUMNS,
-};
+use super::rows;
 use super::{
-    map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreError, StoreOptions,
-    StoreResult, TokenLookup,
+    map_sqlx, InsertKeyOutcome, KeyLookup, RefreshOutcome, Store, StoreOptions, StoreResult,
+    TokenLookup,
 };
 use crate::domain::model::{
     AccountRecord, ApiKeyRecord, Digest, SessionRecord, Timestamp, UserRecord,
 };
-use hot_path::{BatchReply, BatchWrite, GroupError, Readers};
+use hot_path::Readers;
+use queue::{group_commit, BatchJob, MAX_BATCH};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -45,14 +49,6 @@ pub struct SqliteStore {
     batch: tokio::sync::mpsc::Sender<BatchJob>,
     /// The background checkpointer stops once this is dropped.
     _alive: std::sync::Arc<()>,
-}
-
-/// Most writes committed in one group.
-const MAX_BATCH: usize = 256;
-
-struct BatchJob {
-    write: BatchWrite,
-    reply: tokio::sync::oneshot::Sender<StoreResult<BatchReply>>,
 }
 
 impl SqliteStore {
@@ -114,32 +110,6 @@ impl SqliteStore {
             batch,
         })
     }
-
-    /// Queues a write for the next group commit and waits until it is durable (or failed).
-    async fn batched(&self, write: BatchWrite) -> StoreResult<BatchReply> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let gone = || StoreError::Unavailable("the store's writer task has stopped".into());
-        self.batch
-            .send(BatchJob { write, reply })
-            .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
-    }
-
-    /// A new session through the group commit; with `login`, also its login stamp and event.
-    async fn user_in(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        name: &str,
-    ) -> StoreResult<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_name = ?");
-        let row = sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(conn)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(rows::user).transpose()
-    }
 }
 
 #[async_trait]
@@ -188,32 +158,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (user_name, full_name, email, password_hash, roles, role_assignments, enabled, \
-             builtin, created_at, created_by, updated_at, updated_by, first_login_at, last_login_at, version, \
-             realm_id, realm_type) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-        )
-        .bind(&u.user_name)
-        .bind(&u.full_name)
-        .bind(&u.email)
-        .bind(&u.password_hash)
-        .bind(roles_json(&u.roles))
-        .bind(deployments_json(&u.deployments))
-        .bind(u.enabled)
-        .bind(u.builtin)
-        .bind(millis(u.created_at))
-        .bind(&u.created_by)
-        .bind(millis(u.updated_at))
-        .bind(&u.updated_by)
-        .bind(u.first_login_at.map(millis))
-        .bind(u.last_login_at.map(millis))
-        .bind(u.realm.as_ref().map(|r| r.id.as_str()))
-        .bind(u.realm.as_ref().map(|r| r.realm_type.as_str()))
-        .execute(&self.writer)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(())
+        self.user_insert(u).await
     }
 
     async fn get_user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
@@ -221,12 +166,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY user_name");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
-        rows.iter().map(rows::user).collect()
+        self.users_list().await
     }
 
     async fn update_user_cas(
@@ -235,49 +175,11 @@ impl Store for SqliteStore {
         end_sessions: bool,
         keep_session: Option<&str>,
     ) -> StoreResult<Option<UserRecord>> {
-        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
-        let done = sqlx::query(
-            "UPDATE users SET full_name = ?, email = ?, password_hash = ?, roles = ?, role_assignments = ?, \
-             enabled = ?, updated_at = ?, updated_by = ?, version = version + 1 \
-             WHERE user_name = ? AND version = ?",
-        )
-        .bind(&u.full_name)
-        .bind(&u.email)
-        .bind(&u.password_hash)
-        .bind(roles_json(&u.roles))
-        .bind(deployments_json(&u.deployments))
-        .bind(u.enabled)
-        .bind(millis(u.updated_at))
-        .bind(&u.updated_by)
-        .bind(&u.user_name)
-        .bind(u.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        if end_sessions {
-            sqlx::query("UPDATE sessions SET revoked = 1 WHERE user_name = ? AND id IS NOT ?")
-                .bind(&u.user_name)
-                .bind(keep_session)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-        }
-        let stored = self.user_in(&mut tx, &u.user_name).await?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(stored)
+        self.user_update(u, end_sessions, keep_session).await
     }
 
     async fn delete_user(&self, name: &str) -> StoreResult<bool> {
-        // Sessions, tokens and keys go with the user through ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM users WHERE user_name = ?")
-            .bind(name)
-            .execute(&self.writer)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(done.rows_affected() > 0)
+        self.user_delete(name).await
     }
 
     async fn start_session(
@@ -286,12 +188,7 @@ impl Store for SqliteStore {
         token_hash: &Digest,
         audit: &super::AuditRecord,
     ) -> StoreResult<()> {
-        let write = BatchWrite::Session {
-            session: Box::new(s.clone()),
-            token_hash: *token_hash,
-            login: Box::new(audit.clone()),
-        };
-        self.batched(write).await.map(drop)
+        self.session_start(s, token_hash, audit).await
     }
 
     async fn find_token(&self, token_hash: &Digest) -> StoreResult<Option<TokenLookup>> {
@@ -308,61 +205,32 @@ impl Store for SqliteStore {
         limit: super::RefreshLimit,
         audit: &super::AuditRecord,
     ) -> StoreResult<RefreshOutcome> {
-        let write = BatchWrite::Refresh {
-            old_hash: *old_hash,
-            new_hash: *new_hash,
+        self.session_refresh(
+            old_hash,
+            new_hash,
             now,
             grace_until,
             idle_expires_at,
             limit,
-            audit: Box::new(audit.clone()),
-        };
-        match self.batched(write).await? {
-            BatchReply::Refresh(outcome) => Ok(outcome),
-            BatchReply::Done => Err(StoreError::Other("mismatched batch reply".into())),
-        }
+            audit,
+        )
+        .await
     }
 
     async fn revoke_session(&self, session_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET revoked = 1 WHERE id = ?")
-            .bind(session_id)
-            .execute(&self.writer)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
+        self.session_revoke(session_id).await
     }
 
     async fn revoke_user_sessions(&self, name: &str, keep: Option<&str>) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked = 1 WHERE user_name = ? AND id IS NOT ? AND revoked = 0",
-        )
-        .bind(name)
-        .bind(keep)
-        .execute(&self.writer)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(done.rows_affected())
+        self.user_sessions_revoke(name, keep).await
     }
 
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM sessions WHERE absolute_expires_at < ?1 OR idle_expires_at < ?1 OR revoked = 1",
-        )
-        .bind(millis(before))
-        .execute(&self.writer)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(done.rows_affected())
+        self.sessions_purge(before).await
     }
 
     async fn count_active_sessions(&self, now: Timestamp) -> StoreResult<i64> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sessions WHERE revoked = 0 AND idle_expires_at > ?1 AND absolute_expires_at > ?1",
-        )
-        .bind(millis(now))
-        .fetch_one(&self.reader)
-        .await
-        .map_err(map_sqlx)
+        self.sessions_count_active(now).await
     }
 
     async fn insert_api_key(
@@ -371,42 +239,7 @@ impl Store for SqliteStore {
         max_active: u32,
         now: Timestamp,
     ) -> StoreResult<InsertKeyOutcome> {
-        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE user_name = ?")
-            .bind(&k.user_name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        if exists.is_none() {
-            return Ok(InsertKeyOutcome::UserNotFound);
-        }
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM api_keys WHERE user_name = ? AND (expires_at IS NULL OR expires_at > ?)",
-        )
-        .bind(&k.user_name)
-        .bind(millis(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        if active >= i64::from(max_active) {
-            return Ok(InsertKeyOutcome::LimitReached);
-        }
-        sqlx::query(
-            "INSERT INTO api_keys (id, user_name, description, key_hash, created_at, expires_at, role_assignments) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&k.id)
-        .bind(&k.user_name)
-        .bind(&k.description)
-        .bind(&k.key_hash[..])
-        .bind(millis(k.created_at))
-        .bind(k.expires_at.map(millis))
-        .bind(k.platform_roles.as_deref().map(key_roles_json))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(InsertKeyOutcome::Inserted)
+        self.key_insert(k, max_active, now).await
     }
 
     async fn find_api_key(&self, key_hash: &Digest) -> StoreResult<Option<KeyLookup>> {
@@ -414,63 +247,23 @@ impl Store for SqliteStore {
     }
 
     async fn list_api_keys(&self, user: Option<&str>) -> StoreResult<Vec<ApiKeyRecord>> {
-        if let Some(user) = user {
-            return self.fast.api_keys_of(user);
-        }
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR user_name = ?1) ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(user)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
-        rows.iter().map(rows::api_key).collect()
+        self.keys_list(user).await
     }
 
     async fn get_api_key(&self, user: &str, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_name = ? AND id = ?");
-        let row = sqlx::query(&sql)
-            .bind(user)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
-        row.as_ref().map(rows::api_key).transpose()
+        self.key_get(user, id).await
     }
 
     async fn delete_api_keys(&self, user: &str, ids: &[String]) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await.map_err(map_sqlx)?;
-        let mut deleted = 0;
-        for id in ids {
-            let done = sqlx::query("DELETE FROM api_keys WHERE user_name = ? AND id = ?")
-                .bind(user)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-            deleted += done.rows_affected();
-        }
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(deleted)
+        self.keys_delete(user, ids).await
     }
 
     async fn delete_all_api_keys(&self, user: &str) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM api_keys WHERE user_name = ?")
-            .bind(user)
-            .execute(&self.writer)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(done.rows_affected())
+        self.keys_delete_all(user).await
     }
 
     async fn purge_api_keys(&self, before: Timestamp) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM api_keys WHERE expires_at < ?")
-            .bind(millis(before))
-            .execute(&self.writer)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(done.rows_affected())
+        self.keys_purge(before).await
     }
 
     async fn list_realms(&self) -> StoreResult<Vec<crate::domain::realms::RealmRecord>> {
@@ -513,108 +306,14 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, e: &super::AuditRecord) -> StoreResult<()> {
-        self.batched(BatchWrite::Audit(Box::new(e.clone())))
-            .await
-            .map(|_| ())
+        self.audit_append(e).await
     }
 
     async fn list_audit(&self, f: &super::AuditFilter) -> StoreResult<Vec<super::AuditRecord>> {
-        let sql = format!(
-            "SELECT {} FROM audit_events \
-             WHERE (?1 IS NULL OR actor = ?1 OR target = ?1) AND (?2 IS NULL OR event = ?2) \
-             AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4) \
-             ORDER BY at DESC, id DESC LIMIT ?5",
-            rows::AUDIT_COLUMNS
-        );
-        let found = sqlx::query(&sql)
-            .bind(&f.user)
-            .bind(&f.event)
-            .bind(f.since.map(millis))
-            .bind(f.until.map(millis))
-            .bind(f.limit.map_or(-1, i64::from))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_sqlx)?;
-        rows::audits_oldest_first(&found)
+        self.audit_list(f).await
     }
 
     async fn purge_audit(&self, before: Timestamp) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM audit_events WHERE at < ?")
-            .bind(millis(before))
-            .execute(&self.writer)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(done.rows_affected())
-    }
-}
-
-/// Group commit: new sessions, refreshes and audit appends queued by concurrent requests are
-/// written in one transaction, so one `fsync` (synchronous=FULL) makes a whole group durable
-/// instead of one each. Answers are sent only after the COMMIT: nothing is acknowledged before it is durable.
-///
-/// Each write keeps its own outcome: a refresh found invalid writes nothing and answers
-/// `Invalid`. A write that fails (e.g. a unique violation) must not take the others down: the
-/// group is rolled back, that write gets its error, and the group is run again without it
-/// (rare, so the common path needs no savepoints). A failure that is not about one write (the
-/// database is unavailable, the COMMIT fails) gives every write of the group the error.
-/// The task ends when the store is dropped.
-async fn group_commit(
-    writer: SqlitePool,
-    conn: rusqlite::Connection,
-    mut jobs: tokio::sync::mpsc::Receiver<BatchJob>,
-) {
-    let conn = std::sync::Arc::new(std::sync::Mutex::new(conn));
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let group = std::mem::take(&mut batch);
-        // Hold sqlx's single writer connection while rusqlite writes: one writer at a time.
-        let held = match writer.acquire().await {
-            Ok(held) => held,
-            Err(e) => {
-                let e = map_sqlx(e);
-                for job in group {
-                    let _ = job.reply.send(Err(same_error(&e)));
-                }
-                continue;
-            }
-        };
-        let conn = conn.clone();
-        // If the blocking task panics, the replies are dropped and the callers get Unavailable.
-        let _ = tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-            commit_group(&mut conn, group)
-        })
-        .await;
-        drop(held);
-    }
-}
-
-/// Commits `group`, retrying without a write that failed on its own; answers every job.
-fn commit_group(conn: &mut rusqlite::Connection, mut group: Vec<BatchJob>) {
-    while !group.is_empty() {
-        match hot_path::run_group(conn, group.iter().map(|j| &j.write)) {
-            Ok(replies) => {
-                for (job, reply) in group.drain(..).zip(replies) {
-                    let _ = job.reply.send(Ok(reply));
-                }
-            }
-            Err(GroupError::Write(i, e)) => {
-                let _ = group.remove(i).reply.send(Err(e));
-            }
-            Err(GroupError::All(e)) => {
-                for job in group.drain(..) {
-                    let _ = job.reply.send(Err(same_error(&e)));
-                }
-            }
-        }
-    }
-}
-
-fn same_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::SchemaTooNew(m) => StoreError::SchemaTooNew(m.clone()),
-        StoreError::Other(m) => StoreError::Other(m.clone()),
+        self.audit_purge(before).await
     }
 }
