@@ -3,6 +3,9 @@
 //! on one replica ends its external users' sessions and keys on every replica within
 //! [`PROPAGATION`](super::PROPAGATION). The directory is a real `slapd` (tests/directory).
 
+use reqwest::Method;
+use serde_json::json;
+
 use super::*;
 use crate::slapd::Slapd;
 

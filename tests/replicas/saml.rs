@@ -3,6 +3,8 @@
 //! it there), and the same response posted again to either replica is refused: single use and
 //! replay hold across replicas, not just within one. The IdP is the real one of tests/saml.
 
+use serde_json::json;
+
 use super::*;
 use crate::saml_idp::{IdpOptions, SamlIdp};
 
