@@ -208,7 +208,9 @@ session.onWarn((info) => {
   count();
   const text = info.atMaximum
     ? `Your session reaches its maximum length at ${at} and can\u2019t be extended. Save your work now; then sign in again.`
-    : `You have been inactive. Your session ends at ${at}.`;
+    : info.refreshFailed
+      ? `Your session could not be renewed: the server did not answer. It ends at ${at} unless a retry succeeds.`
+      : `You have been inactive. Your session ends at ${at}.`;
   const stay = !info.atMaximum && button('Stay signed in', { kind: 'primary', small: true, onClick: () => session.tryRefresh() });
   const el = h('div', { class: 'session-warning', role: 'alert', 'data-testid': 'session-warning' },
     h('p', {}, h('strong', {}, 'Session ending soon. '), text, left),

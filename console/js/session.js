@@ -20,7 +20,8 @@ let timer = null;
 let issuedAt = 0;
 let lastActivity = 0;
 let refreshDue = false;
-let refreshed = false; // the refresh of this token is done or under way
+let refreshed = false; // the refresh of this token is done, under way, or waiting for a retry
+let retryAt = 0; // when a refresh that failed is tried again (0: none waiting)
 let warned = false;
 let atMaximum = false;
 let inFlight = null;
@@ -34,7 +35,10 @@ export const user = () => current?.user ?? null;
 /** fn(reason) when the session ends: 'signed-out', 'idle', 'maximum' or 'revoked'. */
 export function onEnd(fn) { endListeners.add(fn); }
 
-/** fn(info) before the end: { expires, atMaximum }, or null once a refresh pushed the end back. */
+/**
+ * fn(info) before the end: { expires, atMaximum, refreshFailed }, or null once a refresh pushed
+ * the end back. refreshFailed: the last refresh failed (not a 401) and is being tried again.
+ */
 export function onWarn(fn) { warnListeners.add(fn); }
 
 const emitWarn = (info) => { for (const fn of warnListeners) fn(info); };
@@ -56,6 +60,7 @@ function begin() {
   issuedAt = Date.now();
   refreshDue = false;
   refreshed = false;
+  retryAt = 0;
   if (warned) { warned = false; emitWarn(null); }
   try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ ...current, atMaximum })); } catch { /* memory only */ }
   schedule();
@@ -123,6 +128,7 @@ export function end(reason) {
     reason = early ? 'revoked' : atMaximum ? 'maximum' : 'idle';
   }
   current = null;
+  retryAt = 0;
   clearTimeout(timer);
   if (warned) { warned = false; emitWarn(null); }
   try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
@@ -135,40 +141,54 @@ function moments() {
   return { endAt, refreshAt: issuedAt + life * 0.5, warnAt: endAt - Math.min(WARN_LEAD, life * 0.4) };
 }
 
-function schedule(delay) {
+// One timer, set for the earliest moment still ahead: the end, the refresh, the warning, or the
+// retry of a refresh that failed. A retry waiting never hides the warning or the end: the
+// session may run out before the server answers again, and the user must be told first.
+function schedule() {
   clearTimeout(timer);
   if (!current) return;
   const now = Date.now();
   const { endAt, refreshAt, warnAt } = moments();
-  const next = [endAt, !refreshed && !atMaximum && refreshAt, !warned && warnAt].filter((t) => t && t > now);
-  const wait = delay ?? (next.length ? Math.min(...next) - now : 0);
+  const next = [endAt, !refreshed && !atMaximum && refreshAt, !warned && warnAt, retryAt]
+    .filter((t) => t && t > now);
+  const wait = next.length ? Math.min(...next) - now : 0;
   timer = setTimeout(tick, Math.min(Math.max(wait, 0), 2 ** 31 - 1));
+}
+
+function warnIfDue() {
+  if (!warned && current && Date.now() >= moments().warnAt) {
+    warned = true;
+    emitWarn({ expires: current.expires, atMaximum, refreshFailed: retryAt !== 0 });
+  }
 }
 
 async function tick() {
   if (!current) return;
   const now = Date.now();
-  const { endAt, refreshAt, warnAt } = moments();
+  const { endAt, refreshAt } = moments();
   if (now >= endAt) return end('expired');
+  if (retryAt && now >= retryAt) return tryRefresh();
   if (!refreshed && !atMaximum && now >= refreshAt) {
     if (lastActivity > issuedAt) return tryRefresh();
     refreshDue = true; // idle: refresh as soon as the user comes back
   }
-  if (!warned && now >= warnAt) {
-    warned = true;
-    emitWarn({ expires: current.expires, atMaximum });
-  }
+  warnIfDue();
   schedule();
 }
 
-/** Refreshes now; on failure other than a 401 (which ended the session) tries again shortly. */
+/**
+ * Refreshes now. On a failure other than a 401 (which ended the session) it is tried again in
+ * RETRY_DELAY, and the warning is shown if its moment came while the request was out.
+ */
 export async function tryRefresh() {
+  retryAt = 0;
   try {
     await refresh();
   } catch (e) {
-    if (!(e instanceof ApiError && e.status === 401)) {
-      refreshed = false;
-      schedule(RETRY_DELAY);
+    if (current && !(e instanceof ApiError && e.status === 401)) {
+      retryAt = Date.now() + RETRY_DELAY;
+      warnIfDue();
+      schedule();
     }
   }
 }

@@ -77,10 +77,31 @@ export async function openPage(browser, base, viewport = { width: 1440, height: 
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   page.problems = [];
+  // Kept for failure reports (explained()): the page's console and the API's error answers.
+  page.trail = [];
+  page.on('console', (m) => page.trail.push(`${new Date().toISOString()} console.${m.type()}: ${m.text()}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) page.trail.push(`${new Date().toISOString()} ${r.request().method()} ${r.url()} -> ${r.status()}`);
+  });
   page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[0-9]/.test(m.text())) page.problems.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
   page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) page.problems.push(`off-origin request: ${r.url()}`); });
   return page;
+}
+
+/**
+ * Runs a test's body; if it fails, the error also carries the end of the server's log and the
+ * page's trail, so that a failure seen once in CI can be read afterwards.
+ */
+export async function explained(server, page, body) {
+  try {
+    await body();
+  } catch (e) {
+    const log = server?.log?.() ?? '';
+    e.message += `\n--- page trail (last 40) ---\n${(page?.trail ?? []).slice(-40).join('\n')}`
+      + `\n--- server log (last 6,000 characters) ---\n${log.slice(-6000)}`;
+    throw e;
+  }
 }
 
 export async function screenshot(page, name) {

@@ -5,7 +5,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, call, consoleToken, signIn, go, screenshot, ADMIN_PASSWORD } from './harness.js';
+import { startServer, launchBrowser, openPage, call, consoleToken, signIn, go, screenshot, explained, ADMIN_PASSWORD } from './harness.js';
 
 const IDLE_SECONDS = 12;
 
@@ -27,7 +27,7 @@ describe('console session refresh', () => {
 
   const expiresAt = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('ece-console.session')).expires);
 
-  it('refreshes the token of an active user before it expires', async () => {
+  it('refreshes the token of an active user before it expires', () => explained(server, page, async () => {
     await signIn(page, 'admin', ADMIN_PASSWORD);
     const first = await consoleToken(page);
     const firstExpiry = await expiresAt();
@@ -42,9 +42,9 @@ describe('console session refresh', () => {
     // The replaced token keeps working for the grace period, so requests in flight don't fail.
     assert.equal((await call(server.url, 'GET', '/user', { auth: `Bearer ${first}` })).status, 200);
     assert.deepEqual(page.problems, []);
-  });
+  }));
 
-  it('warns before an idle session ends and lets the user stay signed in', async () => {
+  it('warns before an idle session ends and lets the user stay signed in', () => explained(server, page, async () => {
     const token = await consoleToken(page);
     // No activity: shortly before the end, a warning with a way to stay. The activity of the test
     // before may still have earned one more refresh, which moves the end by up to a whole idle
@@ -58,9 +58,9 @@ describe('console session refresh', () => {
     await warning.waitFor({ state: 'detached' });
     assert.notEqual(await consoleToken(page), token, 'the session was refreshed');
     assert.deepEqual(page.problems, []);
-  });
+  }));
 
-  it('lets an idle session end, says why, and keeps what was typed', async () => {
+  it('lets an idle session end, says why, and keeps what was typed', () => explained(server, page, async () => {
     const token = await consoleToken(page);
     await go(page, 'Account');
     const toggle = page.getByRole('switch', { name: /Trust all deployments/ });
@@ -82,7 +82,7 @@ describe('console session refresh', () => {
     assert.equal(await toggle.isChecked(), false, 'the unsaved change is back');
     assert.ok(await page.getByRole('button', { name: 'Save changes' }).isEnabled());
     assert.deepEqual(page.problems, []);
-  });
+  }));
 });
 
 describe('console session at its maximum length', () => {
@@ -101,7 +101,7 @@ describe('console session at its maximum length', () => {
     await server?.stop();
   });
 
-  it('warns that the session can\'t be extended, then says it ended', async () => {
+  it('warns that the session can\'t be extended, then says it ended', () => explained(server, page, async () => {
     await signIn(page, 'admin', ADMIN_PASSWORD);
     const warning = page.getByTestId('session-warning');
     // An active user: refreshed until the absolute end caps the session.
@@ -113,5 +113,46 @@ describe('console session at its maximum length', () => {
     assert.equal(await warning.getByRole('button', { name: 'Stay signed in' }).count(), 0);
     await page.getByText('Your session reached its maximum length and ended.').waitFor({ timeout: 15_000 });
     assert.deepEqual(page.problems, []);
+  }));
+});
+
+describe('console session when a refresh fails', () => {
+  let server;
+  let browser;
+  let page;
+
+  before(async () => {
+    server = await startServer({ ECE_SESSION_IDLE_TIMEOUT: '8' });
+    browser = await launchBrowser();
+    page = await openPage(browser, server.url);
   });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('still warns before the end, says why, and the user can retry', () => explained(server, page, async () => {
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    const token = await consoleToken(page);
+    // The server is unreachable for refreshes: the console's retry (10 s) would come after the
+    // end (8 s), so the warning must not wait for it.
+    let refused = 0;
+    const refreshes = '**/api/v1/users/auth/_refresh';
+    await page.route(refreshes, (route) => {
+      refused += 1;
+      return route.fulfill({ status: 503, contentType: 'application/json',
+        body: JSON.stringify({ errors: [{ code: 'root.unavailable', message: 'test: unavailable' }] }) });
+    });
+    await page.keyboard.press('Shift'); // active: the refresh at half-life is tried, and fails
+    const warning = page.getByTestId('session-warning');
+    await warning.waitFor({ timeout: 7_000 });
+    assert.equal(refused, 1);
+    assert.match(await warning.innerText(), /could not be renewed: the server did not answer\. It ends at \d{1,2}:\d{2}/);
+    await page.unroute(refreshes);
+    await warning.getByRole('button', { name: 'Stay signed in' }).click();
+    await warning.waitFor({ state: 'detached' });
+    assert.notEqual(await consoleToken(page), token, 'the session was refreshed');
+    assert.deepEqual(page.problems.filter((p) => !/status of 503/.test(p)), []);
+  }));
 });
