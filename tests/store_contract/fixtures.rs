@@ -46,14 +46,14 @@ pub(crate) fn user(name: &str) -> UserRecord {
     }
 }
 
-/// A login as the server makes it: the session, its first token, the login stamps and an
-/// audit event, in one transaction. (The event names no target, so that the cases that list
-/// the targets of refresh events see only those.)
 /// The stored digest of a named test token or key (the store keeps 32-byte SHA-256 digests).
 pub(crate) fn h(name: &str) -> Digest {
     ece_server::security::crypto::digest(name)
 }
 
+/// A login as the server makes it: the session, its first token, the login stamps and an
+/// audit event, in one transaction. (The event names no target, so that the cases that list
+/// the targets of refresh events see only those.)
 pub(crate) async fn create_session(
     s: &dyn Store,
     session: &SessionRecord,
