@@ -40,10 +40,16 @@ pub struct ServeArgs {
     #[arg(long, env = "ECE_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 
-    /// Most sign-in password checks waiting for a hashing thread; further ones get 429 with
-    /// `Retry-After: 1` at once (default: 8 per hashing thread).
+    /// Most sign-in password checks waiting for a hashing thread (default: 8 per hashing
+    /// thread); a further one waits for a place up to `--hash-queue-wait-ms`, then gets 429
+    /// with `Retry-After: 1`.
     #[arg(long, env = "ECE_HASH_QUEUE")]
     pub hash_queue: Option<usize>,
+
+    /// How long a sign-in check that finds the hashing queue full waits for a place before its
+    /// 429 (milliseconds, at most 10000; 0: refused at once).
+    #[arg(long, env = "ECE_HASH_QUEUE_WAIT_MS", default_value_t = 1000)]
+    pub hash_queue_wait_ms: u64,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ECE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
@@ -293,6 +299,7 @@ impl From<&ServeArgs> for Settings {
                 .then(|| chrono::Duration::days(i64::from(args.audit_retention_days))),
             audit_refusals_per_minute: args.audit_refusals_per_minute,
             hash_queue: args.hash_queue,
+            hash_queue_wait: Duration::from_millis(args.hash_queue_wait_ms.min(10_000)),
             // Capped: replicas must enforce each other's revocations within a second.
             credential_cache: Duration::from_millis(args.credential_cache_ms.min(1000)),
             directory_timeouts: crate::security::realm_signin::Timeouts {

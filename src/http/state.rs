@@ -49,6 +49,8 @@ impl AppState {
             .unwrap_or(2);
         let threads = hash_concurrency.unwrap_or(cores).max(1);
         let queued = settings.hash_queue.unwrap_or(8 * threads);
+        let hasher =
+            PasswordHasherPool::new(threads, queued).with_admission_wait(settings.hash_queue_wait);
         AppState(Arc::new(Shared {
             refusals: Arc::new(crate::http::audit::Refusals::new(
                 settings.audit_refusals_per_minute,
@@ -61,7 +63,7 @@ impl AppState {
             row_locks: Arc::default(),
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
-            hasher: PasswordHasherPool::new(threads, queued),
+            hasher,
         }))
     }
 }
@@ -87,6 +89,8 @@ pub struct Settings {
     pub audit_refusals_per_minute: u32,
     /// Most sign-in checks queued for hashing; `None`: 8 per hashing thread.
     pub hash_queue: Option<usize>,
+    /// How long a sign-in check waits for a place in a full hashing queue before its 429.
+    pub hash_queue_wait: Duration,
     /// How long store answers about credentials and the account are reused (`crate::security::cache`).
     pub credential_cache: Duration,
     /// Bounds of a realm sign-in's directory conversations (`--directory-*timeout-ms`).

@@ -1,9 +1,11 @@
 //! Hostile clients against the password checks (issue 11): concurrent bursts on fresh names,
 //! legitimate traffic that must neither reset an attacker's counter nor be locked out, sign-ins
-//! abandoned mid-check, a full hashing queue, and refused operations in the audit log.
+//! abandoned mid-check, a full hashing queue (refused at once, or after waiting for a place), and
+//! refused operations in the audit log.
 //!
 //! Loopback only; every burst is a fixed number of requests, and every wait for the server to
-//! notice something is a bounded poll. No timing is asserted.
+//! notice something is a bounded poll. No speed is asserted; the one time asserted is a lower
+//! bound the server sets itself (a check waits for the configured admission wait).
 
 use std::time::{Duration, Instant};
 
@@ -192,6 +194,7 @@ async fn abandoned_sign_ins_count_as_failures_and_cost_no_hash() {
 async fn a_full_hashing_queue_refuses_at_once_with_retry_after() {
     let settings = Settings {
         hash_queue: Some(1),
+        hash_queue_wait: Duration::ZERO,
         ..throttled(0, 0)
     };
     let (base, state, _dir) = spawn_keeping_state(settings, Some(1)).await;
@@ -224,6 +227,42 @@ async fn a_full_hashing_queue_refuses_at_once_with_retry_after() {
     }
     assert!(busy >= 1, "the queue of one never filled");
     assert_eq!(state.hasher.stats().refused, busy);
+}
+
+#[tokio::test]
+async fn a_check_that_finds_the_queue_full_waits_for_a_place() {
+    let wait = Duration::from_secs(2);
+    let settings = Settings {
+        hash_queue: Some(1),
+        hash_queue_wait: wait,
+        ..throttled(0, 0)
+    };
+    let (base, state, _dir) = spawn_keeping_state(settings, Some(1)).await;
+    let client = reqwest::Client::new();
+    let send = |user: &'static str| {
+        let (client, base) = (client.clone(), base.clone());
+        tokio::spawn(async move { login(&client, &base, user, "a-guess").await })
+    };
+    // The one hashing thread is held and one check fills the queue of one.
+    let paused = state.hasher.pause();
+    let queued = send("u0");
+    assert!(eventually(|| state.hasher.stats().submitted >= 1).await);
+    // A place never frees: the next check waits the whole admission wait, then gets its 429.
+    let started = Instant::now();
+    assert_eq!(login(&client, &base, "u1", "a-guess").await, 429);
+    assert!(
+        started.elapsed() >= wait,
+        "refused after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(state.hasher.stats().refused, 1);
+    // A place frees while it waits: it is checked (a wrong password: 401), not refused.
+    let waiting = send("u2");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(paused);
+    assert_eq!(waiting.await.unwrap(), 401);
+    assert_eq!(queued.await.unwrap(), 401);
+    assert_eq!(state.hasher.stats().refused, 1);
 }
 
 async fn denied(app: &TestApp) -> Vec<ece_server::store::AuditRecord> {

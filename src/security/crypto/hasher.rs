@@ -6,18 +6,23 @@ use std::sync::{Arc, OnceLock};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::rngs::OsRng;
-use subtle::ConstantTimeEq;
 
 use super::new_secret;
+
+mod memory;
+use memory::{map_large_buffers, release_free_memory, verify_with_memory};
 
 /// Argon2id hashing on a small pool of dedicated threads, with bounded concurrency.
 ///
 /// - At most `max_concurrent` threads hash at once; further requests queue without blocking the
 ///   async runtime. Threads start on demand and exit after [`HASHER_IDLE`] without work.
 /// - Sign-in checks ([`PasswordHasherPool::try_verify`]) queue only while fewer than `max_queued`
-///   jobs wait: beyond that they are refused at once ([`QueueFull`]), so a flood cannot make a
-///   real user's check wait behind thousands of others. A job whose caller stopped waiting (the
-///   client hung up, the request timed out) is skipped before it starts.
+///   jobs wait: beyond that they wait for a place for at most the admission wait
+///   ([`with_admission_wait`](PasswordHasherPool::with_admission_wait), 1 s in `serve`) and are
+///   then refused ([`QueueFull`]), so a flood cannot make a real user's check wait behind
+///   thousands of others, nor turn into a stream of instant refusals that crowds out every other
+///   request. A job whose caller stopped waiting (the client hung up, the request timed out) is
+///   skipped before it starts.
 /// - Each thread verifies into one Argon2 memory buffer (19 MiB) that it reuses while busy: no
 ///   19 MiB allocation and page faults per login. The buffer is wiped and freed when the thread
 ///   exits, and the allocator is asked to give the memory back, so an idle server stays small.
@@ -27,6 +32,8 @@ use super::new_secret;
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     shared: Arc<PoolShared>,
+    /// How long a sign-in check that finds the queue full waits for a place.
+    admission_wait: std::time::Duration,
 }
 
 /// How long a hashing thread waits for work before exiting (and freeing its memory).
@@ -35,6 +42,8 @@ pub const HASHER_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
 struct PoolShared {
     state: std::sync::Mutex<PoolState>,
     ready: std::sync::Condvar,
+    /// Told each time a hashing thread takes a job from the queue: a place is free.
+    room: tokio::sync::Notify,
     max: usize,
     max_queued: usize,
     submitted: std::sync::atomic::AtomicU64,
@@ -118,12 +127,23 @@ impl PasswordHasherPool {
                     exiting: 0,
                 }),
                 ready: std::sync::Condvar::new(),
+                room: tokio::sync::Notify::new(),
                 max: max_concurrent.max(1),
                 max_queued: max_queued.max(1),
                 submitted: Default::default(),
                 skipped: Default::default(),
                 refused: Default::default(),
             }),
+            admission_wait: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Sign-in checks ([`try_verify`](Self::try_verify)) that find the queue full wait up to
+    /// `wait` for a place before they are refused (without this: refused at once).
+    pub fn with_admission_wait(self, wait: std::time::Duration) -> Self {
+        PasswordHasherPool {
+            admission_wait: wait,
+            ..self
         }
     }
 
@@ -136,18 +156,15 @@ impl PasswordHasherPool {
         }
     }
 
-    /// Queues `job`; with `bounded`, only if fewer than `max_queued` jobs wait.
-    fn submit(&self, job: Job, bounded: bool) -> Result<(), QueueFull> {
+    /// Queues `job`; with `bounded`, only if fewer than `max_queued` jobs wait (else gives it
+    /// back).
+    fn submit(&self, job: Job, bounded: bool) -> Result<(), Job> {
         let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
         if bounded && state.jobs.len() >= self.shared.max_queued {
             // Jobs whose callers left make room first.
             state.jobs.retain(|j| !j.abandoned());
             if state.jobs.len() >= self.shared.max_queued {
-                drop(state);
-                self.shared
-                    .refused
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Err(QueueFull);
+                return Err(job);
             }
         }
         state.jobs.push_back(job);
@@ -210,7 +227,8 @@ impl PasswordHasherPool {
         })
     }
 
-    /// [`verify`](Self::verify) for sign-in checks: refused at once when the queue is full.
+    /// [`verify`](Self::verify) for sign-in checks: refused when the queue stays full for the
+    /// admission wait.
     /// An empty stored hash (an external user's: no native password) never verifies and is
     /// answered at once, without a place in the queue: directory sign-ins must not wait for, or
     /// crowd out, native password hashing. (It says nothing an attacker could not learn anyway:
@@ -224,8 +242,33 @@ impl PasswordHasherPool {
             return Ok(false);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(Job::Verify(password, phc, tx), true)?;
+        self.admit(Job::Verify(password, phc, tx)).await?;
         rx.await.map_err(|_| NotChecked::PoolFailed)
+    }
+
+    /// Queues a sign-in check, waiting up to `admission_wait` for a place when the queue is full.
+    /// Why wait instead of refusing at once: a refused client retries at once, and under a flood
+    /// of sign-ins those cheap refusals were most of the server's work (25,000 a second on one
+    /// core in the bench, against 50 hashes), crowding out every other request. A waiting check
+    /// costs a timer and its connection, which the connection limits already bound.
+    async fn admit(&self, mut job: Job) -> Result<(), QueueFull> {
+        let deadline = tokio::time::Instant::now() + self.admission_wait;
+        loop {
+            // Registered before the attempt, so that a place freed in between is not missed.
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            job = match self.submit(job, true) {
+                Ok(()) => return Ok(()),
+                Err(job) => job,
+            };
+            if tokio::time::timeout_at(deadline, room).await.is_err() {
+                self.shared
+                    .refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(QueueFull);
+            }
+        }
     }
 }
 
@@ -236,6 +279,7 @@ fn hasher_thread(shared: &PoolShared) {
     loop {
         if let Some(job) = state.jobs.pop_front() {
             drop(state);
+            shared.room.notify_one();
             if job.abandoned() {
                 shared
                     .skipped
@@ -294,75 +338,12 @@ fn hasher_thread(shared: &PoolShared) {
     }
 }
 
-/// Verifies `password` against `phc`, computing Argon2 in `memory` (grown as the parameters need).
-fn verify_with_memory(password: &str, phc: &str, memory: &mut Vec<argon2::Block>) -> bool {
-    use argon2::{Algorithm, Params, Version};
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let (Ok(algorithm), Ok(params), Some(expected), Some(salt)) = (
-        Algorithm::try_from(parsed.algorithm),
-        Params::try_from(&parsed),
-        parsed.hash,
-        parsed.salt,
-    ) else {
-        return verify_password(password, phc);
-    };
-    let version = match parsed.version.map(Version::try_from) {
-        None => Version::default(),
-        Some(Ok(v)) => v,
-        Some(Err(_)) => return false,
-    };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return verify_password(password, phc);
-    };
-    let argon = Argon2::new(algorithm, version, params);
-    let blocks = argon.params().block_count();
-    if memory.len() < blocks {
-        *memory = vec![argon2::Block::default(); blocks];
-    }
-    let mut out = [0u8; 64];
-    let Some(out) = out.get_mut(..expected.len()) else {
-        return verify_password(password, phc);
-    };
-    argon
-        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
-        .is_ok()
-        && bool::from(out.ct_eq(expected.as_bytes()))
-}
-
 /// Hashing threads yield to request handling (Linux: per-thread nice value).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority has no memory-safety preconditions; `0` is the calling thread.
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-    }
-}
-
-/// Has the allocator map every block of 4 MiB or more on its own (Argon2's 19 MiB buffers), so
-/// that freeing one always returns it to the OS. Why: glibc raises its mapping threshold to the
-/// size of the largest mapped block freed, so once one Argon2 buffer has been freed the next ones
-/// are carved from the hashing thread's allocator arena; when that thread exits, the freed buffer
-/// stays at the top of its arena, which neither `free` (its trim threshold rises with the mapping
-/// threshold) nor `malloc_trim` (it trims the top of the main arena only) gives back: 19 MiB of
-/// idle RSS in some bench runs. Setting the threshold turns that adjustment off; smaller blocks
-/// are placed as before.
-fn map_large_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it may be called at any time.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-    }
-}
-
-/// Returns freed heap memory to the OS (glibc keeps freed 19 MiB blocks in its arenas otherwise).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
