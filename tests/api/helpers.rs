@@ -1,5 +1,14 @@
 //! `spawn_app()`: the real server on `127.0.0.1:0` over a fresh store, and a small client for it
 //! that checks every reply against the official swagger (see `spec.rs`).
+//!
+//! - `helpers/client.rs`: the client of `TestApp` (requests checked against the spec, log-in,
+//!   users and API keys) and its shutdown;
+//! - `helpers/fixtures.rs`: helpers of the users, keys, roles, RBAC and realm suites.
+
+mod client;
+mod fixtures;
+
+pub use fixtures::{error_fields, realm_doc, REALM_BIND_PASSWORD};
 
 use std::sync::Arc;
 
@@ -10,8 +19,7 @@ use ece_server::security::throttle::ThrottleConfig;
 use ece_server::server::Limits;
 use ece_server::startup::{Application, Config};
 use ece_server::store::{Store, StoreOptions};
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -239,229 +247,4 @@ pub async fn spawn_keeping_state(
     let state = app.state().clone();
     tokio::spawn(app.run_until(std::future::pending()));
     (base, state, dir)
-}
-
-impl TestApp {
-    /// Stops the server and starts a new one on the same database: what a restart sees.
-    pub async fn restart(mut self) -> TestApp {
-        self.stop().await;
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        start(self.db_url.clone(), dir, self.settings.clone()).await
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    /// Sends a request and checks the reply against the spec.
-    pub async fn send(&self, method: &str, path: &str, auth: &Auth, body: Option<Value>) -> Reply {
-        let mut req = self.client.request(
-            Method::from_bytes(method.as_bytes()).unwrap(),
-            format!("{}{path}", self.base),
-        );
-        if let Some(h) = auth.header() {
-            req = req.header("authorization", h);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        self.finish(method, path, req).await
-    }
-
-    /// Sends raw bytes with a given content type.
-    pub async fn send_raw(
-        &self,
-        method: &str,
-        path: &str,
-        auth: &Auth,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Reply {
-        let mut req = self
-            .client
-            .request(
-                Method::from_bytes(method.as_bytes()).unwrap(),
-                format!("{}{path}", self.base),
-            )
-            .header("content-type", content_type)
-            .body(body);
-        if let Some(h) = auth.header() {
-            req = req.header("authorization", h);
-        }
-        self.finish(method, path, req).await
-    }
-
-    async fn finish(&self, method: &str, path: &str, req: reqwest::RequestBuilder) -> Reply {
-        let res = req.send().await.expect("request sent");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.expect("body read");
-        let body: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)))
-        };
-        if status != 302 {
-            let ct = headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            assert!(
-                ct.starts_with("application/json"),
-                "{method} {path}: content type [{ct}], body {body}"
-            );
-        }
-        crate::spec::check(method, path, status, &headers, &body);
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    pub async fn get(&self, path: &str, auth: &Auth) -> Reply {
-        self.send("GET", path, auth, None).await
-    }
-    pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Reply {
-        self.send("POST", path, auth, Some(body)).await
-    }
-    pub async fn patch(&self, path: &str, auth: &Auth, body: Value) -> Reply {
-        self.send("PATCH", path, auth, Some(body)).await
-    }
-    pub async fn put(&self, path: &str, auth: &Auth, body: Value) -> Reply {
-        self.send("PUT", path, auth, Some(body)).await
-    }
-    pub async fn delete(&self, path: &str, auth: &Auth, body: Option<Value>) -> Reply {
-        self.send("DELETE", path, auth, body).await
-    }
-
-    /// Logs in and returns the bearer token.
-    pub async fn login(&self, user: &str, password: &str) -> String {
-        let body = self
-            .post(
-                "/users/auth/_login",
-                &Auth::None,
-                json!({"username": user, "password": password}),
-            )
-            .await
-            .expect(200);
-        body["token"].as_str().unwrap().to_string()
-    }
-
-    /// Creates a native user through the API (as admin) and returns its credentials.
-    pub async fn create_user(&self, name: &str, roles: &[&str]) -> Auth {
-        let password = format!("{name}-password");
-        self.post(
-            "/users",
-            &Auth::admin(),
-            json!({"user_name": name, "security": {"password": password, "roles": roles}}),
-        )
-        .await
-        .expect(200);
-        Auth::basic(name, &password)
-    }
-
-    /// Creates an API key for `auth`'s user and returns the secret.
-    pub async fn create_key(&self, auth: &Auth, expiration: Option<&str>) -> (String, String) {
-        let mut body = json!({"description": "test key"});
-        if let Some(e) = expiration {
-            body["expiration"] = json!(e);
-        }
-        let reply = self.post("/users/auth/keys", auth, body).await.expect(201);
-        (
-            reply["id"].as_str().unwrap().into(),
-            reply["key"].as_str().unwrap().into(),
-        )
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers of the users, keys, roles and RBAC suites.
-// ---------------------------------------------------------------------------------------------
-
-/// The `fields` of the first error of an ECE error body.
-pub fn error_fields(body: &Value) -> Value {
-    body["errors"][0]["fields"].clone()
-}
-
-impl TestApp {
-    /// `GET /users/{name}` as the built-in admin.
-    pub async fn user(&self, name: &str) -> Value {
-        self.get(&format!("/users/{name}"), &Auth::admin())
-            .await
-            .expect(200)
-    }
-
-    /// `POST /users` as the built-in admin with an arbitrary body.
-    pub async fn create_user_with(&self, body: Value) -> Reply {
-        self.post("/users", &Auth::admin(), body).await
-    }
-
-    /// The status `GET /users/auth` answers for `auth`: 200 when the credentials work, 401 otherwise.
-    pub async fn auth_status(&self, auth: &Auth) -> u16 {
-        self.get("/users/auth", auth).await.status
-    }
-
-    /// Creates an API key for `auth`'s user with an arbitrary request body.
-    pub async fn create_key_with(&self, auth: &Auth, body: Value) -> Reply {
-        self.post("/users/auth/keys", auth, body).await
-    }
-}
-
-/// The bind password every realm made by [`realm_doc`] carries (to search replies for it).
-pub const REALM_BIND_PASSWORD: &str = "realm-bind-password-7f3a";
-
-/// A valid settings document of a realm of `kind` (`ldap`, `active-directory` or `saml`, as the paths
-/// name them) with id `id`.
-pub fn realm_doc(kind: &str, id: &str) -> Value {
-    if kind == "saml" {
-        return crate::realm_saml::saml_doc(id);
-    }
-    let mut doc = json!({
-        "id": id,
-        "name": format!("Realm {id}"),
-        "urls": ["ldaps://ldap1.example.com:636", "ldaps://ldap2.example.com"],
-        "bind_anonymously": false,
-        "bind_dn": "cn=svc,dc=example,dc=com",
-        "bind_password": REALM_BIND_PASSWORD,
-        "role_mappings": {
-            "default_roles": [],
-            "rules": [{"type": "group_dn", "value": "cn=admins,ou=groups,dc=example,dc=com",
-                       "roles": ["ece_platform_admin"]}]
-        }
-    });
-    if kind == "ldap" {
-        doc["bind_type"] = json!("user_search");
-        doc["user_search"] = json!({"base_dn": "ou=people,dc=example,dc=com", "scope": "sub_tree"});
-    } else {
-        doc["domain_name"] = json!("example.com");
-    }
-    doc
-}
-
-impl TestApp {
-    /// Creates a realm of `kind` with [`realm_doc`] as the built-in admin.
-    pub async fn create_realm(&self, kind: &str, id: &str) {
-        self.post(
-            &format!("/platform/configuration/security/realms/{kind}"),
-            &Auth::admin(),
-            realm_doc(kind, id),
-        )
-        .await
-        .expect(201);
-    }
 }
