@@ -6,19 +6,12 @@
 
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import http from 'node:http';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import {
-  startServer, launchBrowser, openPage, screenshot, call, consoleToken, signOut, go, ADMIN_PASSWORD,
-  assertAccessible, overflow,
+  startServer, launchBrowser, openPage, screenshot, call, consoleToken, signOut, go, ADMIN_PASSWORD, assertAccessible, overflow,
 } from './harness.js';
-
-const OPS_PASSWORD = 'ops-password-1';
-const VIEWER_PASSWORD = 'viewer-password-1';
-const CHRIS_PASSWORD = 'chris-password-1';
-const LONG_EMAIL = 'christopher.montgomery@engineering.example.com';
+import { OPS_PASSWORD, VIEWER_PASSWORD, CHRIS_PASSWORD, LONG_EMAIL, endOfStep, checkFits } from './cast.js';
 
 /** A GET that returns the body exactly as sent (node's fetch would decompress it). */
 function rawGet(url, headers) {
@@ -29,31 +22,6 @@ function rawGet(url, headers) {
       res.on('end', () => ok({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
     }).on('error', fail);
   });
-}
-
-/**
- * The users table fits its card and the window, and every row's actions are inside both; every
- * cell's text is inside the window.
- */
-async function checkFits(page) {
-  const problems = await page.evaluate(() => {
-    const out = [];
-    const card = document.querySelector('.card-table');
-    const box = card.getBoundingClientRect();
-    const table = card.querySelector('table');
-    if (table.getBoundingClientRect().width > box.width + 1) out.push(`table ${table.getBoundingClientRect().width}px wide in a ${box.width}px card`);
-    for (const el of card.querySelectorAll('tbody td, tbody button, tbody a')) {
-      const r = el.getBoundingClientRect();
-      if (r.right > Math.min(box.right, window.innerWidth) + 1 || r.left < box.left - 1) out.push(`${el.tagName} ${el.textContent.slice(0, 40)} at ${r.left}-${r.right}`);
-      if (el.tagName === 'TD' && el.scrollWidth > el.clientWidth + 1) out.push(`cell ${el.textContent.slice(0, 40)} overflows`);
-    }
-    if (document.documentElement.scrollWidth > window.innerWidth) out.push('the page scrolls sideways');
-    return out;
-  });
-  assert.deepEqual(problems, []);
-  for (const name of ['Edit user christopher.montgomery', 'Disable user christopher.montgomery', 'Delete user christopher.montgomery']) {
-    assert.ok(await page.getByRole('button', { name }).isVisible(), `${name} is visible`);
-  }
 }
 
 describe('ECE identity console', () => {
@@ -72,12 +40,7 @@ describe('ECE identity console', () => {
     await server?.stop();
   });
 
-  afterEach(async (t) => {
-    // The last state of each test, for debugging a failure (not part of the docs).
-    await page.screenshot({ path: join(tmpdir(), `ece-e2e-${t.name.replace(/\W+/g, '-').slice(0, 40)}.png`) }).catch(() => {});
-    const problems = page.problems.splice(0);
-    assert.deepEqual(problems, [], 'no script errors and no requests leaving the server');
-  });
+  afterEach((t) => endOfStep(page, t));
 
   it('serves the console with a strict CSP and keeps the JSON 404 elsewhere', async () => {
     const res = await fetch(`${server.url}/`);

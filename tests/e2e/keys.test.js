@@ -5,30 +5,10 @@
 
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
-  startServer, launchBrowser, openPage, screenshot, call, consoleToken, signIn, go, ADMIN_PASSWORD, createUsers,
+  startServer, launchBrowser, openPage, screenshot, call, consoleToken, signIn, go,
 } from './harness.js';
-
-const OPS_PASSWORD = 'ops-password-1';
-const VIEWER_PASSWORD = 'viewer-password-1';
-const CHRIS_PASSWORD = 'chris-password-1';
-const LONG_EMAIL = 'christopher.montgomery@engineering.example.com';
-
-/** The users the earlier steps of console.test.js create (ops, viewer, a long email), through the API. */
-async function createTheUsers(base) {
-  const login = await call(base, 'POST', '/users/auth/_login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
-  assert.equal(login.status, 200, 'admin signs in');
-  const admin = `Bearer ${login.body.token}`;
-  await createUsers(base, admin, [
-    { user_name: 'ops', full_name: 'Olivia Ops', email: 'ops@example.com', security: { password: OPS_PASSWORD, roles: ['ece_platform_admin'] } },
-    { user_name: 'viewer', full_name: 'Victor Viewer', email: 'viewer@example.com', security: { password: VIEWER_PASSWORD, roles: ['ece_platform_viewer'] } },
-    { user_name: 'christopher.montgomery', full_name: 'Christopher Alexander Montgomery-Fitzwilliam', email: LONG_EMAIL,
-      security: { password: CHRIS_PASSWORD, roles: [] } },
-  ], 1);
-  return admin;
-}
+import { OPS_PASSWORD, VIEWER_PASSWORD, CHRIS_PASSWORD, endOfStep, createTheUsers } from './cast.js';
 
 describe('ECE identity console', () => {
   let server;
@@ -47,12 +27,7 @@ describe('ECE identity console', () => {
     await server?.stop();
   });
 
-  afterEach(async (t) => {
-    // The last state of each test, for debugging a failure (not part of the docs).
-    await page.screenshot({ path: join(tmpdir(), `ece-e2e-${t.name.replace(/\W+/g, '-').slice(0, 40)}.png`) }).catch(() => {});
-    const problems = page.problems.splice(0);
-    assert.deepEqual(problems, [], 'no script errors and no requests leaving the server');
-  });
+  afterEach((t) => endOfStep(page, t));
 
   it('shows a new API key exactly once; the key works until deleted', async () => {
     await signIn(page, 'ops', OPS_PASSWORD);
